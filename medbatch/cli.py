@@ -1,0 +1,133 @@
+"""The ``medbatch`` command line: a thin shell over the spec models and the job.
+
+Exit codes: 0 succeeded, 1 failed, 2 invalid input (spec or flags), 3 partially succeeded (some records or
+files failed; the manifest says which).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medbatch.spec import Corpus, SpecError, load_corpus
+
+app = typer.Typer(
+    name="medbatch",
+    help="De-identify, extract clinical entities from and summarize clinical notes in batch.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_PARTIAL = 3
+
+CorpusPath = Annotated[Path, typer.Argument(help="Corpus YAML file.", show_default=False)]
+
+
+def _load(path: Path) -> Corpus:
+    try:
+        return load_corpus(path)
+    except SpecError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _describe(corpus: Corpus) -> str:
+    spec = corpus.spec
+    tasks = []
+    if spec.tasks.deidentify:
+        tasks.append(f"deidentify ({spec.tasks.deidentify.strategy.value})")
+    if spec.tasks.ner:
+        tasks.append("ner")
+    if spec.tasks.summarize:
+        tasks.append(f"summarize (max {spec.tasks.summarize.max_words} words)")
+    return (
+        f"Corpus '{corpus.metadata.name}': {spec.source.format.value} from {spec.source.uri}; "
+        f"tasks: {', '.join(tasks)}; model {spec.model} x {spec.replicas}"
+    )
+
+
+@app.command()
+def validate(corpus: CorpusPath) -> None:
+    """Check a Corpus YAML file and print what it would run."""
+    typer.echo(f"{corpus}: valid. {_describe(_load(corpus))}")
+
+
+@app.command()
+def run(
+    corpus: CorpusPath,
+    output: Annotated[
+        str | None, typer.Option(help="Output folder or URI; overrides spec.output.uri.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Concurrent shard workers (default: spec.replicas).")
+    ] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(min=1, help="CPUs for the embedded Ray (default: all).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster instead of starting an embedded one.")
+    ] = None,
+    log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Run a Corpus on an embedded Ray (or --ray-address) and write Parquet results."""
+    from medbatch.logs import configure_logging
+
+    if log_format not in ("text", "json"):
+        typer.secho("--log-format must be text or json", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID)
+    configure_logging("json" if log_format == "json" else "text")
+    loaded = _load(corpus)
+
+    import ray
+
+    from medbatch.jobs import JobError, Outcome, run_job
+    from medbatch.jobs.config import job_config_for
+
+    try:
+        config = job_config_for(loaded, corpus.parent, output=output, workers=workers)
+    except JobError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    typer.echo(_describe(loaded))
+    typer.echo(f"output: {config.output_uri}")
+    started = time.perf_counter()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(
+        address=ray_address,
+        num_cpus=None if ray_address else num_cpus,
+        include_dashboard=False if ray_address is None else None,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
+    try:
+        manifest = run_job(config, worker_cpus=1.0 if ray_address else 0.5)
+    except JobError as exc:
+        typer.secho(f"failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    finally:
+        ray.shutdown()
+    elapsed = time.perf_counter() - started
+    records = manifest.records
+    color = {Outcome.SUCCEEDED: typer.colors.GREEN, Outcome.PARTIALLY_SUCCEEDED: typer.colors.YELLOW}.get(
+        manifest.outcome, typer.colors.RED
+    )
+    typer.secho(f"\n{manifest.outcome.value}" + (f": {manifest.reason}" if manifest.reason else ""), fg=color)
+    typer.echo(f"  records:  {records.total} ({records.ok} ok, {records.failed} failed)")
+    typer.echo(f"  shards:   {manifest.shards_planned} ({manifest.shards_run} run now)")
+    if manifest.source_errors:
+        typer.echo(f"  unreadable source files: {len(manifest.source_errors)} (listed in the manifest)")
+    if manifest.duplicate_ids:
+        typer.echo(f"  duplicate ids: {manifest.duplicate_ids} (all occurrences kept)")
+    typer.echo(f"  elapsed:  {elapsed:.1f} s")
+    typer.echo(f"  output:   {config.output_uri} (manifest: _manifest.json)")
+    if manifest.outcome is Outcome.FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if manifest.outcome is Outcome.PARTIALLY_SUCCEEDED:
+        raise typer.Exit(EXIT_PARTIAL)

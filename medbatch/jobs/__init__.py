@@ -1,0 +1,26 @@
+"""The Ray Data batch job: public surface.
+
+Build a ``JobConfig`` (or let ``medbatch run`` build it from a Corpus YAML) and call ``run_job`` on a Ray
+cluster. Everything else in this package is internal: sources/, tasks/, engines/, planning, output.
+"""
+
+from medbatch.jobs.config import SURROGATE_KEY_ENV, JobConfig
+from medbatch.jobs.engines import AnyEngineConfig, BaselineEngineConfig, FakeEngineConfig
+from medbatch.jobs.errors import JobError
+from medbatch.jobs.manifest import Manifest, Outcome
+from medbatch.jobs.output import OutputRow, output_schema
+from medbatch.jobs.pipeline import run_job
+
+__all__ = [
+    "SURROGATE_KEY_ENV",
+    "AnyEngineConfig",
+    "BaselineEngineConfig",
+    "FakeEngineConfig",
+    "JobConfig",
+    "JobError",
+    "Manifest",
+    "Outcome",
+    "OutputRow",
+    "output_schema",
+    "run_job",
+]

@@ -1,0 +1,34 @@
+"""Model backends behind one interface (see ``base.Engine``); importing this package registers them."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from medbatch.jobs.engines.base import (
+    Analysis,
+    AnalysisRequest,
+    Engine,
+    EngineConfig,
+    EngineInfo,
+    TaskResult,
+    build_engine,
+    register_engine,
+)
+from medbatch.jobs.engines.baseline import BaselineEngineConfig
+from medbatch.jobs.engines.fake import FakeEngineConfig
+
+AnyEngineConfig = Annotated[BaselineEngineConfig | FakeEngineConfig, Field(discriminator="kind")]
+
+__all__ = [
+    "Analysis",
+    "AnalysisRequest",
+    "AnyEngineConfig",
+    "BaselineEngineConfig",
+    "Engine",
+    "EngineConfig",
+    "EngineInfo",
+    "FakeEngineConfig",
+    "TaskResult",
+    "build_engine",
+    "register_engine",
+]

@@ -1,0 +1,98 @@
+"""The engine interface every model backend implements, and the registry that builds engines by config type.
+
+An engine gets batches of texts, never single notes, so that a GPU engine can keep many requests in
+flight. It returns one result per text, each either a value or an error; an engine must not raise for a
+bad text (raise only when the engine itself is broken). The pipeline handles chunking, the union with the
+rule-based PHI, replacement, output rows and accounting, so every engine gets those for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from medbatch.jobs.spans import Entity, PhiSpan
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """Provenance written into every output row and the manifest."""
+
+    name: str
+    model: str
+    prompt_version: str
+
+
+@dataclass(slots=True)
+class TaskResult(Generic[T]):
+    """One text's result: ``value`` or ``error`` (a message with no note text), plus token accounting."""
+
+    value: T | None
+    error: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRequest:
+    """What ``Engine.analyze`` should produce; a None field means that task is off."""
+
+    entity_types: tuple[str, ...] | None = None
+    summary_max_words: int | None = None
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Entities (offsets into the analyzed text) and/or a summary."""
+
+    entities: list[Entity] | None = None
+    summary: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """A model backend. Implementations: ``baseline`` (CPU, rules), ``fake`` (tests and benchmarks)."""
+
+    info: EngineInfo
+
+    def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
+        """PHI spans the model finds in each text (the recognizers' spans are added by the pipeline)."""
+        ...
+
+    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
+        """Entities and/or a summary of each text. One call, so a backend may share a prompt prefix."""
+        ...
+
+
+class EngineConfig(BaseModel):
+    """Base of engine configs; each engine subclasses it with a ``kind`` literal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+
+    def describe(self) -> EngineInfo:
+        """Provenance of the engine this config builds, known without building it (no model load)."""
+        raise NotImplementedError
+
+
+C = TypeVar("C", bound=EngineConfig)
+_BUILDERS: dict[type[EngineConfig], Callable[[EngineConfig], Engine]] = {}
+
+
+def register_engine(config_type: type[C], builder: Callable[[C], Engine]) -> None:
+    """Make ``build_engine`` build ``builder(config)`` for configs of ``config_type``."""
+    _BUILDERS[config_type] = builder  # type: ignore[assignment]
+
+
+def build_engine(config: EngineConfig) -> Engine:
+    """An engine for ``config``, chosen by the config's type."""
+    builder = _BUILDERS.get(type(config))
+    if builder is None:
+        raise ValueError(f"no engine registered for {type(config).__name__}")
+    return builder(config)

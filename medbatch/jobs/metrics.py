@@ -1,0 +1,40 @@
+"""Job-level counters exported as Ray metrics (Prometheus, Ray dashboard).
+
+Labels are the corpus name and fixed vocabularies (outcome, PHI type, token direction): never ids or text.
+"""
+
+from __future__ import annotations
+
+from ray.util.metrics import Counter
+
+from medbatch.jobs.process import ShardStats
+
+
+class JobMetrics:
+    """Counters updated by the driver as shards commit."""
+
+    def __init__(self, corpus: str) -> None:
+        self._tags = {"corpus": corpus}
+        self.records = Counter(
+            "medbatch_records_total", "Records processed, by outcome (ok, failed).", ("corpus", "outcome")
+        )
+        self.phi = Counter("medbatch_phi_found_total", "PHI spans removed, by type.", ("corpus", "type"))
+        self.shards = Counter("medbatch_shards_committed_total", "Shard parts committed.", ("corpus",))
+        self.tokens = Counter(
+            "medbatch_tokens_total", "Model tokens, by direction (in, out).", ("corpus", "direction")
+        )
+
+    def add(self, stats: ShardStats) -> None:
+        """Account one committed shard."""
+        ok = stats.records - stats.failed
+        if ok:
+            self.records.inc(ok, {**self._tags, "outcome": "ok"})
+        if stats.failed:
+            self.records.inc(stats.failed, {**self._tags, "outcome": "failed"})
+        for phi_type, count in stats.phi_by_type.items():
+            self.phi.inc(count, {**self._tags, "type": phi_type})
+        if stats.tokens_in:
+            self.tokens.inc(stats.tokens_in, {**self._tags, "direction": "in"})
+        if stats.tokens_out:
+            self.tokens.inc(stats.tokens_out, {**self._tags, "direction": "out"})
+        self.shards.inc(1, self._tags)

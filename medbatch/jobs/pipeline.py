@@ -1,0 +1,291 @@
+"""The Ray Data job: plan shards, process pending shards on a pool of workers, commit parts, write the manifest.
+
+Each shard is one Ray Data row handled by a worker actor that owns an engine: it reads the shard's
+records, processes them, writes the part and commits it. Keeping a shard inside one worker call is what
+makes "one part per shard, exactly once" hold regardless of how Ray Data sizes or splits blocks; Ray Data
+provides the streaming execution, backpressure, retries of failed workers and the progress display.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from medbatch.jobs.config import JobConfig, surrogate_key_from_env
+from medbatch.jobs.engines import build_engine
+from medbatch.jobs.errors import JobError, safe_error
+from medbatch.jobs.manifest import (
+    JOB_NAME,
+    MANIFEST_NAME,
+    PROGRESS_NAME,
+    Counts,
+    Manifest,
+    PartInfo,
+    SourceProblem,
+    Timings,
+    decide_outcome,
+    stats_metadata,
+    summarize_parts,
+)
+from medbatch.jobs.output import PARTS_DIR, TMP_DIR, committed_shards, part_name, write_part
+from medbatch.jobs.planning import Shard, plan_shards
+from medbatch.jobs.process import ShardProcessor, ShardStats
+from medbatch.jobs.sources.listing import list_source_files, with_row_counts
+from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
+from medbatch.jobs.storage import filesystem, join
+from medbatch.jobs.tasks.deid.surrogates import Surrogates, key_fingerprint
+
+log = logging.getLogger(__name__)
+
+# Progress is written at most this often (seconds); the operator polls it.
+PROGRESS_INTERVAL_S = 2.0
+
+
+class ShardWorker:
+    """A Ray Data actor UDF: one engine per actor, one shard per call, part committed before returning."""
+
+    def __init__(self, config_json: str, source_base: str) -> None:
+        config = JobConfig.model_validate_json(config_json)
+        self.config = config
+        self.source_base = source_base
+        self.fs_in, _ = filesystem(config.source_uri)
+        self.fs_out, self.output_path = filesystem(config.output_uri)
+        key = surrogate_key_from_env(config.spec)
+        surrogates = None
+        if key is not None:
+            if key_fingerprint(key) != config.key_fingerprint:
+                raise JobError("the surrogate key on this worker differs from the driver's")
+            deid = config.spec.tasks.deidentify
+            assert deid is not None
+            surrogates = Surrogates(key, deid.date_shift_max_days)
+        self.processor = ShardProcessor(config.spec, build_engine(config.engine), surrogates)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"stats": []}
+        for shard_json in batch["shard"]:
+            shard = Shard.model_validate_json(str(shard_json))
+            out["stats"].append(json.dumps(self.run_shard(shard)))
+        return out
+
+    def run_shard(self, shard: Shard) -> dict[str, Any]:
+        """Process and commit one shard; returns its stats as a JSON-able dict."""
+        started = time.perf_counter()
+        records = self._read(shard)
+        rows, stats = self.processor.process(shard.id, records)
+        errors = Counter(row["error"] for row in rows if row["error"] is not None)
+        write_part(self.fs_out, self.output_path, shard.id, rows, stats_metadata(stats, errors))
+        log.info("shard %s committed: %d records, %d failed", shard.id, stats.records, stats.failed)
+        return {
+            "shard": shard.id,
+            "records": stats.records,
+            "failed": stats.failed,
+            "phi_by_type": dict(stats.phi_by_type),
+            "tokens_in": stats.tokens_in,
+            "tokens_out": stats.tokens_out,
+            "engine_seconds": stats.engine_seconds,
+            "seconds": time.perf_counter() - started,
+        }
+
+    def _read(self, shard: Shard) -> list[RawRecord]:
+        spec = self.config.spec.source
+        records: list[RawRecord] = []
+        for slice_ in shard.slices:
+            try:
+                records.extend(read_slice(self.fs_in, self.source_base, spec, slice_))
+            except Exception as exc:  # the file changed or broke since planning: its rows become error rows
+                error = safe_error(f"cannot read {spec.format.value} file", exc)
+                log.warning("shard %s: %s", shard.id, error)
+                records.extend(
+                    RawRecord(derived_id(slice_.relpath, row, spec.format), None, None, slice_.relpath, row, error)
+                    for row in range(slice_.start, slice_.stop)
+                )
+        return records
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_json(fs: Any, path: str, payload: dict[str, Any]) -> None:
+    with fs.open(path, "w") as handle:
+        json.dump(payload, handle, indent=2)
+
+
+def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
+    """Refuse to mix results of different configurations in one output folder."""
+    marker = join(output_path, JOB_NAME)
+    config_hash = config.config_hash()
+    if fs.exists(marker):
+        with fs.open(marker, "r") as handle:
+            existing = json.load(handle).get("config_hash")
+        if existing != config_hash:
+            raise JobError(
+                f"output {config.output_uri} holds results of another configuration (config hash {existing}, "
+                f"this run {config_hash}): the tasks, limits, engine or surrogate key changed. Write to a new "
+                "output.uri, or delete the old results to start over."
+            )
+        return
+    fs.makedirs(output_path, exist_ok=True)
+    _write_json(fs, marker, {"corpus": config.corpus, "config_hash": config_hash, "created_at": _now()})
+
+
+ProgressCallback = Callable[[int, int, int, int], None]
+
+
+def run_job(
+    config: JobConfig,
+    *,
+    worker_cpus: float = 1.0,
+    on_progress: ProgressCallback | None = None,
+) -> Manifest:
+    """Run the job on the current Ray cluster (``ray.init`` must have been called) and return the manifest.
+
+    Args:
+        config: the job configuration.
+        worker_cpus: CPUs reserved per shard worker actor (engine replica).
+        on_progress: called as ``(shards_done, shards_total, records_done, records_failed)`` after each shard.
+
+    Raises:
+        JobError: the job cannot run (no source, output of another configuration, missing key).
+    """
+    import ray
+
+    started_at, t0 = _now(), time.perf_counter()
+    fs_out, output_path = filesystem(config.output_uri)
+    _claim_output(fs_out, output_path, config)
+    source_format = config.spec.source.format
+    fs_in, base, listed = list_source_files(config.source_uri, source_format)
+    files = with_row_counts(fs_in, base, listed, source_format)
+    for bad in (f for f in files if f.error):
+        log.warning("source file %s skipped: %s", bad.relpath, bad.error)
+    shards = plan_shards([f for f in files if f.error is None], config.spec.limits.shard_size)
+    done_before = committed_shards(fs_out, output_path)
+    pending = [s for s in shards if s.id not in done_before]
+    planning_s = time.perf_counter() - t0
+    log.info("planned %d shards (%d already committed, %d to run)", len(shards), len(shards) - len(pending),
+             len(pending))
+
+    from medbatch.jobs.metrics import JobMetrics
+
+    metrics = JobMetrics(config.corpus)
+    total_records = sum(s.rows for s in shards)
+    progress = {"shards": len(shards) - len(pending), "records": total_records - sum(s.rows for s in pending),
+                "failed": 0}
+    engine_busy = 0.0
+    t_process = time.perf_counter()
+    last_write = 0.0
+
+    def report(final: bool = False) -> None:
+        nonlocal last_write
+        now = time.perf_counter()
+        if on_progress is not None:
+            on_progress(progress["shards"], len(shards), progress["records"], progress["failed"])
+        if final or now - last_write >= PROGRESS_INTERVAL_S:
+            last_write = now
+            _write_json(fs_out, join(output_path, PROGRESS_NAME), {
+                "shards_total": len(shards), "shards_done": progress["shards"], "records_total": total_records,
+                "records_done": progress["records"], "records_failed_this_run": progress["failed"],
+                "updated_at": _now(),
+            })
+
+    if pending:
+        dataset = ray.data.from_items(
+            [{"shard": s.model_dump_json()} for s in pending], override_num_blocks=len(pending)
+        ).map_batches(
+            ShardWorker,
+            fn_constructor_kwargs={"config_json": config.model_dump_json(), "source_base": base},
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=min(config.num_workers, len(pending))),
+            num_cpus=worker_cpus,
+        )
+        for row in dataset.iter_rows():
+            done = json.loads(row["stats"])
+            stats = ShardStats(
+                records=done["records"], failed=done["failed"], phi_by_type=Counter(done["phi_by_type"]),
+                tokens_in=done["tokens_in"], tokens_out=done["tokens_out"], engine_seconds=done["engine_seconds"],
+            )
+            engine_busy += stats.engine_seconds
+            metrics.add(stats)
+            progress["shards"] += 1
+            progress["records"] += stats.records
+            progress["failed"] += stats.failed
+            report()
+    report(final=True)
+    processing_s = time.perf_counter() - t_process
+
+    manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, started_at,
+                               time.perf_counter() - t0, planning_s, processing_s, engine_busy)
+    _write_json(fs_out, join(output_path, MANIFEST_NAME), manifest.model_dump(mode="json"))
+    tmp = join(output_path, TMP_DIR)
+    if fs_out.exists(tmp):
+        fs_out.rm(tmp, recursive=True)
+    log.info("job %s: %s (%d records, %d failed)", config.corpus, manifest.outcome.value, manifest.records.total,
+             manifest.records.failed)
+    return manifest
+
+
+def _build_manifest(
+    config: JobConfig,
+    shards: list[Shard],
+    shards_run: int,
+    files: list[Any],
+    fs_out: Any,
+    output_path: str,
+    started_at: str,
+    elapsed_s: float,
+    planning_s: float,
+    processing_s: float,
+    engine_busy: float,
+) -> Manifest:
+    summaries = summarize_parts(fs_out, output_path, [s.id for s in shards])
+    counts = Counts(total=sum(p.records for p in summaries), failed=sum(p.failed for p in summaries))
+    counts.ok = counts.total - counts.failed
+    phi: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    ids: Counter[str] = Counter()
+    for part in summaries:
+        phi.update(part.phi_by_type)
+        errors.update(part.errors)
+        ids.update(part.ids)
+    source_errors = [f for f in files if f.error]
+    outcome, reason = decide_outcome(counts, source_errors, errors)
+    engine = config.engine.describe()
+    workers = min(config.num_workers, max(shards_run, 1))
+    return Manifest(
+        corpus=config.corpus,
+        outcome=outcome,
+        reason=reason,
+        config_hash=config.config_hash(),
+        engine=engine.name,
+        model=engine.model,
+        prompt_version=engine.prompt_version,
+        records=counts,
+        shards_planned=len(shards),
+        shards_run=shards_run,
+        parts=[
+            PartInfo(file=f"{PARTS_DIR}/{part_name(p.shard)}", shard=p.shard, records=p.records, failed=p.failed)
+            for p in summaries
+        ],
+        source_errors=[SourceProblem(file=f.relpath, error=f.error) for f in source_errors],
+        phi_found=dict(sorted(phi.items())),
+        top_errors=dict(errors.most_common(10)),
+        duplicate_ids=sum(1 for n in ids.values() if n > 1),
+        tokens_in=sum(p.tokens_in for p in summaries),
+        tokens_out=sum(p.tokens_out for p in summaries),
+        timings=Timings(
+            started_at=started_at,
+            finished_at=_now(),
+            elapsed_s=round(elapsed_s, 3),
+            planning_s=round(planning_s, 3),
+            processing_s=round(processing_s, 3),
+            engine_busy_s=round(engine_busy, 3),
+            engine_utilization=round(engine_busy / (processing_s * workers), 3) if processing_s and shards_run else 0.0,
+        ),
+    )

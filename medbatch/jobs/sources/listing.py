@@ -1,0 +1,101 @@
+"""List the source's files and count their records, which is all shard planning needs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import fsspec
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from medbatch.jobs.errors import JobError, safe_error
+from medbatch.jobs.storage import filesystem
+from medbatch.spec import SourceFormat
+
+EXTENSIONS: dict[SourceFormat, tuple[str, ...]] = {
+    SourceFormat.PARQUET: (".parquet", ".parq"),
+    SourceFormat.JSONL: (".jsonl", ".ndjson", ".json"),
+    SourceFormat.CSV: (".csv",),
+    SourceFormat.TEXT: (".txt",),
+}
+
+# Listing and counting are I/O bound (one footer read or one GET per file).
+_COUNT_THREADS = 16
+
+
+class SourceFile(BaseModel):
+    """One input file and its record count (None when it cannot be read; ``error`` says why)."""
+
+    relpath: str = Field(description="Path relative to the source URI; stable across machines.")
+    size: int
+    rows: int | None = None
+    error: str | None = None
+
+
+def _is_data_file(relpath: str, source_format: SourceFormat) -> bool:
+    name = relpath.rsplit("/", 1)[-1]
+    # Hidden files and markers such as _SUCCESS or our own _manifest.json are not data.
+    return not name.startswith((".", "_")) and name.lower().endswith(EXTENSIONS[source_format])
+
+
+def list_source_files(uri: str, source_format: SourceFormat) -> tuple[fsspec.AbstractFileSystem, str, list[SourceFile]]:
+    """Files of ``source_format`` at ``uri`` (a file or a folder, searched recursively), sorted by path.
+
+    Raises:
+        JobError: the source does not exist or holds no file of the format.
+    """
+    fs, root = filesystem(uri)
+    try:
+        exists = fs.exists(root)
+        is_dir = exists and fs.isdir(root)
+    except OSError as exc:
+        raise JobError(safe_error(f"cannot access source {uri}", exc)) from None
+    if not exists:
+        raise JobError(f"source {uri} does not exist; check source.uri and the storage credentials")
+    if is_dir:
+        found = fs.find(root, detail=True)
+        base = root.rstrip("/") + "/"
+        entries = [(path[len(base) :], int(info.get("size") or 0)) for path, info in found.items()]
+    else:
+        base = root.rsplit("/", 1)[0] + "/" if "/" in root else ""
+        entries = [(root[len(base) :], int(fs.size(root) or 0))]
+    files = sorted(
+        (SourceFile(relpath=rel, size=size) for rel, size in entries if _is_data_file(rel, source_format)),
+        key=lambda f: f.relpath,
+    )
+    if not files:
+        wanted = ", ".join(EXTENSIONS[source_format])
+        raise JobError(f"source {uri} holds no {source_format.value} files ({wanted}); check source.format")
+    return fs, base, files
+
+
+def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFormat) -> int:
+    """Records in one file, counted the way the readers will read them."""
+    if source_format is SourceFormat.TEXT:
+        return 1
+    if source_format is SourceFormat.PARQUET:
+        with fs.open(path, "rb") as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    data = fs.cat_file(path)
+    if source_format is SourceFormat.JSONL:
+        return sum(1 for line in data.split(b"\n") if line.strip())
+    return sum(1 for _ in csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline="")))
+
+
+def with_row_counts(
+    fs: fsspec.AbstractFileSystem, base: str, files: Iterable[SourceFile], source_format: SourceFormat
+) -> list[SourceFile]:
+    """``files`` with ``rows`` filled in, or ``error`` for files that cannot be read (e.g. corrupt Parquet)."""
+
+    def one(file: SourceFile) -> SourceFile:
+        try:
+            rows = count_rows(fs, base + file.relpath, source_format)
+        except Exception as exc:  # a corrupt file is reported, not fatal: the other files still run
+            return file.model_copy(update={"error": safe_error(f"cannot read {source_format.value} file", exc)})
+        return file.model_copy(update={"rows": rows})
+
+    with ThreadPoolExecutor(_COUNT_THREADS) as pool:
+        return list(pool.map(one, files))

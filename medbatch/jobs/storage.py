@@ -1,0 +1,32 @@
+"""Object storage access through fsspec: file://, plain paths, s3:// (s3fs) and gs:// (gcsfs if installed).
+
+Credentials and the S3 endpoint come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3), which is how the operator passes the Corpus's secret to the job.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+def storage_options(uri: str) -> dict[str, Any]:
+    """fsspec options for ``uri`` derived from the environment."""
+    if uri.startswith("s3://"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+    return {}
+
+
+def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem serving ``uri`` and the path within it (no scheme)."""
+    fs, path = url_to_fs(uri, **storage_options(uri))
+    return fs, path
+
+
+def join(base: str, *parts: str) -> str:
+    """``base`` (a URI or path, with or without trailing slash) joined with relative ``parts``."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])

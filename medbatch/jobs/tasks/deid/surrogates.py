@@ -1,0 +1,147 @@
+"""Keyed surrogates: realistic fake values, the same fake for the same original throughout a corpus.
+
+Every choice is an HMAC-SHA256 of the original under a secret key, so surrogates are consistent across
+shards, replicas and reruns, and cannot be inverted without the key. Dates are shifted by a per-patient
+offset derived the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from medbatch.jobs.tasks.deid.dates import shift_date_text
+
+MIN_KEY_LENGTH = 16
+
+
+@cache
+def _lists() -> dict[str, list[str]]:
+    text = resources.files("medbatch.jobs.tasks.deid").joinpath("data/surrogates.yaml").read_text("utf-8")
+    loaded: dict[str, list[str]] = yaml.safe_load(text)
+    return loaded
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short public fingerprint of the key, recorded in the manifest so a resume under another key is caught."""
+    return hmac.new(key, b"medbatch-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+class Surrogates:
+    """Surrogate values under one secret key.
+
+    Args:
+        key: the corpus secret (at least 16 bytes). Keep it to reproduce or extend a corpus consistently.
+        date_shift_max_days: dates move by 1..N days, earlier or later, per patient.
+    """
+
+    def __init__(self, key: bytes, date_shift_max_days: int = 365) -> None:
+        if len(key) < MIN_KEY_LENGTH:
+            raise ValueError(f"the surrogate key must be at least {MIN_KEY_LENGTH} bytes")
+        self._key = key
+        self._max_days = date_shift_max_days
+        self._by_type: dict[str, Callable[[str], str]] = {
+            "NAME": self.name,
+            "EMAIL": self.email,
+            "URL": self.url,
+            "IP": self.ip,
+            "ADDRESS": self.address,
+            "LOCATION": self.city,
+            "AGE": lambda _: "90+",
+            "PHONE": lambda v: self.digits(v, "PHONE", prefix="555"),
+            "FAX": lambda v: self.digits(v, "FAX", prefix="555"),
+            "SSN": lambda v: self.digits(v, "SSN", prefix="9"),
+        }
+
+    def _int(self, kind: str, value: str) -> int:
+        digest = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big")
+
+    def _pick(self, kind: str, value: str, choices: Sequence[str]) -> str:
+        return choices[self._int(kind, value) % len(choices)]
+
+    def date_offset(self, patient: str) -> int:
+        """Days by which every date of ``patient`` moves (never 0)."""
+        n = self._int("date-offset", patient)
+        days = n % self._max_days + 1
+        return days if (n >> 32) & 1 else -days
+
+    def date(self, value: str, patient: str) -> str | None:
+        """``value`` shifted by the patient's offset in its own format; None if it is not a valid date."""
+        return shift_date_text(value, self.date_offset(patient))
+
+    def name(self, value: str) -> str:
+        """Token by token, so "John Smith" and a later "Smith" map to the same surname."""
+        lists = _lists()
+        tokens = value.split()
+        out = []
+        for i, token in enumerate(tokens):
+            if len(token) <= 2 and token.endswith("."):  # a middle initial
+                out.append(self._pick("initial", token, "ABCDEFGHJKLMNPRSTW") + ".")
+                continue
+            bare = token.strip(",")
+            pool = lists["first_names"] if i == 0 and len(tokens) > 1 and not value.count(",") else lists["last_names"]
+            fake = self._pick("name", bare.lower(), pool)
+            out.append((fake.upper() if bare.isupper() else fake) + token[len(bare.rstrip(",")) :])
+        return " ".join(out)
+
+    def email(self, value: str) -> str:
+        """A fictional address under example.org."""
+        user = self._pick("email", value.lower(), _lists()["last_names"]).lower()
+        return f"{user}{self._int('email-n', value.lower()) % 100}@example.org"
+
+    def url(self, value: str) -> str:
+        """A fictional URL under example.org."""
+        return f"https://example.org/{self._int('url', value) % 16**8:08x}"
+
+    def ip(self, value: str) -> str:
+        """An address from the documentation ranges (TEST-NET-1, 2001:db8::/32)."""
+        n = self._int("ip", value)
+        return f"2001:db8::{n % 65536:x}" if ":" in value else f"192.0.2.{n % 254 + 1}"
+
+    def address(self, value: str) -> str:
+        """A fictional street address."""
+        lists = _lists()
+        number = self._int("address-n", value) % 9900 + 100
+        street = self._pick("street", value, lists["streets"])
+        suffix = self._pick("suffix", value, lists["street_suffixes"])
+        return f"{number} {street} {suffix}"
+
+    def city(self, value: str) -> str:
+        """A fictional city name."""
+        return self._pick("city", value.lower(), _lists()["cities"])
+
+    def digits(self, value: str, kind: str, prefix: str = "") -> str:
+        """``value`` with every digit and letter replaced (keyed), punctuation and shape kept.
+
+        ``prefix`` fixes the leading digits: 555 for phones, 9 for SSNs (never issued as SSNs).
+        """
+        stream = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha512).digest()
+        out: list[str] = []
+        fixed = list(prefix)
+        for i, ch in enumerate(value):
+            byte = stream[i % len(stream)]
+            if ch.isdigit():
+                out.append(fixed.pop(0) if fixed else str(byte % 10))
+            elif ch.isalpha() and ch.isascii():
+                letter = chr(ord("A") + byte % 26)
+                out.append(letter if ch.isupper() else letter.lower())
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    def replace(self, value: str, phi_type: str, patient: str) -> str:
+        """The surrogate for ``value`` of ``phi_type``; ``patient`` keys the date shift."""
+        if phi_type == "DATE":
+            shifted = self.date(value, patient)
+            return shifted if shifted is not None else "[DATE]"
+        make = self._by_type.get(phi_type)
+        if make is not None:
+            return make(value)
+        # MRN, ACCOUNT, HEALTH_PLAN, LICENSE, VEHICLE, DEVICE, ID, ZIP: same shape, other characters.
+        return self.digits(value, phi_type)

@@ -1,0 +1,328 @@
+"""The ``Corpus`` custom resource: what to read, which tasks to run, with which model, where to write.
+
+The same model is used by ``medbatch validate``/``medbatch run``, by the operator, and by the job, so a
+Corpus that validates locally is the Corpus the cluster runs.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from medbatch.spec.base import SpecModel
+
+API_GROUP = "medbatch.io"
+API_VERSION = "v1alpha1"
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_URI_SCHEMES = ("s3://", "gs://", "file://")
+
+
+class SourceFormat(StrEnum):
+    """How records are stored in the source."""
+
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+    CSV = "csv"
+    TEXT = "text"
+
+
+class PhiType(StrEnum):
+    """Identifier categories removed by de-identification (HIPAA Safe Harbor's checklist, grouped)."""
+
+    NAME = "NAME"
+    DATE = "DATE"
+    AGE = "AGE"
+    PHONE = "PHONE"
+    FAX = "FAX"
+    EMAIL = "EMAIL"
+    SSN = "SSN"
+    MRN = "MRN"
+    ACCOUNT = "ACCOUNT"
+    HEALTH_PLAN = "HEALTH_PLAN"
+    LICENSE = "LICENSE"
+    VEHICLE = "VEHICLE"
+    DEVICE = "DEVICE"
+    ID = "ID"
+    URL = "URL"
+    IP = "IP"
+    ADDRESS = "ADDRESS"
+    ZIP = "ZIP"
+    LOCATION = "LOCATION"
+
+
+class EntityType(StrEnum):
+    """Clinical entity types extracted by NER."""
+
+    PROBLEM = "PROBLEM"
+    MEDICATION = "MEDICATION"
+    DOSAGE = "DOSAGE"
+    PROCEDURE = "PROCEDURE"
+    TEST = "TEST"
+    ANATOMY = "ANATOMY"
+
+
+class DeidStrategy(StrEnum):
+    """How a PHI span is replaced in ``text_deid``."""
+
+    MASK = "mask"
+    """``[NAME]``, ``[DATE]``: the type stays visible, the value does not."""
+    REDACT = "redact"
+    """``[REDACTED]``: neither value nor type is visible."""
+    SURROGATE = "surrogate"
+    """Realistic fakes, consistent within the corpus under a secret key; dates shifted per patient."""
+
+
+def _check_uri(value: str, field: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{field} must not be empty; use s3://bucket/prefix/, gs://..., file:///path or a path")
+    if "://" in value and not value.startswith(_URI_SCHEMES):
+        scheme = value.split("://", 1)[0]
+        raise ValueError(f"{field} scheme '{scheme}://' is not supported; use s3://, gs:// or file://")
+    return value
+
+
+class SourceSpec(SpecModel):
+    """Where the notes are and how to read them.
+
+    Examples:
+        ``{uri: s3://notes/cardiology/2024/, format: parquet, idField: note_id, textField: note_text}``
+    """
+
+    uri: str = Field(
+        description="A file or a folder (prefix) of files: s3://, gs://, file:// or a local path. A local relative "
+        "path is resolved against the folder of the Corpus YAML by `medbatch run`."
+    )
+    format: SourceFormat = Field(
+        description="parquet, jsonl, csv, or text (one note per .txt file; the id is the file's path without "
+        "extension)."
+    )
+    id_field: str | None = Field(
+        default=None,
+        description="Column holding the note id. Unset: ids are derived from file path and row number.",
+    )
+    text_field: str = Field(default="text", description="Column holding the note text (ignored for text).")
+    patient_field: str | None = Field(
+        default=None,
+        description="Column holding a patient id. Dates of one patient are shifted by the same offset, so "
+        "intervals survive across that patient's notes. Unset: each note gets its own offset.",
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        return _check_uri(value, "uri")
+
+
+class DeidentifySpec(SpecModel):
+    """De-identification options."""
+
+    strategy: DeidStrategy = Field(default=DeidStrategy.MASK, description="mask, redact or surrogate.")
+    types: list[PhiType] = Field(
+        default_factory=lambda: list(PhiType),
+        min_length=1,
+        description="PHI types to remove; all by default. Removing fewer types is no longer Safe Harbor.",
+    )
+    date_shift_max_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="surrogate only: dates move by a keyed per-patient offset of 1..N days (either way).",
+    )
+
+
+class NerSpec(SpecModel):
+    """Clinical entity extraction options."""
+
+    types: list[EntityType] = Field(
+        default_factory=lambda: list(EntityType), min_length=1, description="Entity types to extract."
+    )
+
+
+class SummarizeSpec(SpecModel):
+    """Summarization options."""
+
+    max_words: int = Field(default=120, ge=10, le=2000, description="Upper bound on summary length in words.")
+
+
+class TasksSpec(SpecModel):
+    """Which tasks run on every note. At least one must be set."""
+
+    deidentify: DeidentifySpec | None = Field(default=None, description="Remove PHI; writes text_deid.")
+    ner: NerSpec | None = Field(default=None, description="Extract clinical entities; writes entities.")
+    summarize: SummarizeSpec | None = Field(default=None, description="Summarize; writes summary.")
+    analyze_raw_text: bool = Field(
+        default=False,
+        description="Run NER and summarization on the source text instead of the de-identified text. Off by "
+        "default because entities and summaries of raw text can carry PHI.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TasksSpec:
+        if self.deidentify is None and self.ner is None and self.summarize is None:
+            raise ValueError("no task is enabled; set at least one of deidentify, ner, summarize")
+        analyzing = self.ner is not None or self.summarize is not None
+        if analyzing and self.deidentify is None and not self.analyze_raw_text:
+            raise ValueError(
+                "ner and summarize run on de-identified text by default: enable tasks.deidentify, or set "
+                "tasks.analyzeRawText: true to run them on the source text (their output may then hold PHI)"
+            )
+        return self
+
+
+class OutputSpec(SpecModel):
+    """Where results go."""
+
+    uri: str | None = Field(
+        default=None,
+        description="Output folder (prefix): s3://, gs://, file:// or a path. Unset: ./medbatch-output/<name>/ "
+        "for `medbatch run`; required in a cluster.",
+    )
+    include_phi_spans: bool = Field(
+        default=False,
+        description="Write the `phi` column (offsets and types of PHI in the source text). Off by default: "
+        "it locates PHI in the source.",
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        return None if value is None else _check_uri(value, "uri")
+
+
+class LimitsSpec(SpecModel):
+    """Sizes that trade throughput against memory and fault isolation."""
+
+    shard_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Records per shard. A shard is written as one Parquet part and is the unit of retry: "
+        "larger shards mean fewer files, smaller ones lose less work to a crash.",
+    )
+    batch_size: int = Field(
+        default=64, ge=1, le=100_000, description="Records per engine call within a shard."
+    )
+    chunk_chars: int = Field(
+        default=8000,
+        ge=200,
+        description="Notes longer than this are split into overlapping chunks for the engine, never dropped.",
+    )
+    chunk_overlap_chars: int = Field(
+        default=400, ge=0, description="Overlap between chunks, so a span cut by a boundary is still seen whole."
+    )
+    max_note_chars: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="Notes longer than this become error rows (almost always a corrupt record).",
+    )
+
+    @model_validator(mode="after")
+    def _overlap(self) -> LimitsSpec:
+        if self.chunk_overlap_chars * 2 > self.chunk_chars:
+            raise ValueError(
+                f"chunkOverlapChars ({self.chunk_overlap_chars}) must be at most half of chunkChars "
+                f"({self.chunk_chars})"
+            )
+        return self
+
+
+class SecretRef(SpecModel):
+    """A Secret in the Corpus's namespace."""
+
+    name: str = Field(description="Secret name.")
+
+
+class CredentialsSpec(SpecModel):
+    """Object-storage credentials, passed to the job as environment and never copied into status."""
+
+    secret_ref: SecretRef = Field(
+        description="Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, "
+        "MEDBATCH_SURROGATE_KEY, ...) become the job's environment."
+    )
+
+
+class CorpusSpec(SpecModel):
+    """The desired state of a Corpus.
+
+    Examples:
+        .. code-block:: yaml
+
+            source: {uri: s3://notes/cardiology/2024/, format: parquet, idField: note_id, textField: note_text}
+            tasks:
+              deidentify: {strategy: surrogate}
+              ner: {}
+              summarize: {maxWords: 120}
+            model: openbiollm-70b
+            replicas: 4
+            output: {uri: s3://results/cardiology-2024/}
+    """
+
+    source: SourceSpec = Field(description="Where the notes are.")
+    tasks: TasksSpec = Field(description="Which tasks to run.")
+    model: str = Field(
+        default="openbiollm-70b",
+        description="Name of a ModelProfile (cluster-scoped). `medbatch run` uses the CPU baseline engine "
+        "unless told otherwise.",
+    )
+    replicas: int = Field(default=1, ge=1, le=512, description="Engine replicas; each gets the profile's GPUs.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Where results go.")
+    credentials: CredentialsSpec | None = Field(default=None, description="Object-storage credentials.")
+    suspend: bool = Field(default=False, description="Pause the job; set back to false to resume.")
+    limits: LimitsSpec = Field(default_factory=LimitsSpec, description="Shard, batch and note-size limits.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not _DNS1123.match(value) or len(value) > 253:
+            raise ValueError(
+                f"'{value}' is not a valid ModelProfile name: use lowercase letters, digits and '-' "
+                "(e.g. openbiollm-70b)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _output_differs_from_source(self) -> CorpusSpec:
+        if self.output.uri is not None and _same_location(self.output.uri, self.source.uri):
+            raise ValueError("output.uri must differ from source.uri: results would be mixed into the input")
+        return self
+
+
+def _same_location(a: str, b: str) -> bool:
+    def norm(uri: str) -> str:
+        return uri.removeprefix("file://").rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+class ObjectMeta(SpecModel):
+    """The part of Kubernetes metadata medbatch reads. Other metadata (labels, uid, ...) is accepted."""
+
+    model_config = SpecModel.model_config | {"extra": "allow"}
+
+    name: Annotated[str, Field(max_length=63, description="DNS-1123 label.")]
+    namespace: str | None = Field(default=None, description="Namespace (cluster only).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _DNS1123.match(value):
+            raise ValueError(
+                f"'{value}' is not a valid name: use lowercase letters, digits and '-', starting and ending "
+                "with a letter or digit"
+            )
+        return value
+
+
+class Corpus(SpecModel):
+    """A ``Corpus`` custom resource as found in YAML."""
+
+    model_config = SpecModel.model_config | {"extra": "allow"}  # status and other server-set fields
+
+    api_version: Literal["medbatch.io/v1alpha1"] = Field(description="medbatch.io/v1alpha1")
+    kind: Literal["Corpus"] = Field(description="Corpus")
+    metadata: ObjectMeta
+    spec: CorpusSpec

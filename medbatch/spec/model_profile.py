@@ -1,0 +1,96 @@
+"""The ``ModelProfile`` custom resource (cluster-scoped): how to run one model on GPUs.
+
+Platform teams define profiles once; a Corpus names one in ``spec.model``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from medbatch.spec.base import SpecModel
+from medbatch.spec.corpus import ObjectMeta
+
+
+class EngineKind(StrEnum):
+    """Which engine runs the profile's model."""
+
+    VLLM = "vllm"
+    OPENAI = "openai"
+    BASELINE = "baseline"
+
+
+class ModelSource(SpecModel):
+    """Where the weights come from. Exactly one of the fields is set."""
+
+    hub: str | None = Field(default=None, description="A model hub id, e.g. aaditya/Llama3-OpenBioLLM-70B.")
+    uri: str | None = Field(default=None, description="An s3:// prefix or a local path holding the weights.")
+    pvc: str | None = Field(default=None, description="A PersistentVolumeClaim holding the weights.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ModelSource:
+        given = [name for name in ("hub", "uri", "pvc") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(f"set exactly one of hub, uri, pvc (got {', '.join(given) or 'none'})")
+        return self
+
+
+class GpuSpec(SpecModel):
+    """GPUs per replica."""
+
+    resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of the GPU.")
+    count: int = Field(default=1, ge=0, le=64, description="GPUs per replica (0 for a CPU profile).")
+
+
+class SamplingSpec(SpecModel):
+    """Default sampling; tasks need deterministic output, hence temperature 0."""
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1, le=65536, description="Upper bound on generated tokens.")
+
+
+class ModelProfileSpec(SpecModel):
+    """How to run one model."""
+
+    engine: EngineKind = Field(default=EngineKind.VLLM, description="vllm, openai or baseline.")
+    source: ModelSource | None = Field(default=None, description="Model weights (vllm engine).")
+    served_model_name: str | None = Field(default=None, description="Name recorded in output provenance.")
+    endpoint: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (openai).")
+    tensor_parallel_size: int = Field(default=1, ge=1, le=64, description="GPUs one engine spans.")
+    quantization: str | None = Field(default=None, description="e.g. fp8, awq; unset for the checkpoint's dtype.")
+    max_model_len: int = Field(default=8192, ge=256, description="Context length (prompt + output tokens).")
+    gpu: GpuSpec = Field(default_factory=GpuSpec)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    image: str | None = Field(default=None, description="Job image; the chart's default when unset.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict, description="Passed through to the engine unchanged (e.g. vLLM engine args)."
+    )
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelProfileSpec:
+        if self.engine is EngineKind.VLLM:
+            if self.source is None:
+                raise ValueError("engine vllm needs source (hub, uri or pvc)")
+            if self.gpu.count and self.gpu.count % self.tensor_parallel_size:
+                raise ValueError(
+                    f"gpu.count ({self.gpu.count}) must be a multiple of tensorParallelSize "
+                    f"({self.tensor_parallel_size})"
+                )
+        if self.engine is EngineKind.OPENAI and not self.endpoint:
+            raise ValueError("engine openai needs endpoint (the server's base URL, e.g. http://vllm:8000/v1)")
+        return self
+
+
+class ModelProfile(SpecModel):
+    """A ``ModelProfile`` custom resource as found in YAML."""
+
+    model_config = SpecModel.model_config | {"extra": "allow"}
+
+    api_version: Literal["medbatch.io/v1alpha1"] = Field(description="medbatch.io/v1alpha1")
+    kind: Literal["ModelProfile"] = Field(description="ModelProfile")
+    metadata: ObjectMeta
+    spec: ModelProfileSpec
