@@ -141,7 +141,9 @@ def summarize_parts(
         return list(pool.map(lambda s: read_part_summary(fs, output_path, s), shard_ids))
 
 
-def decide_outcome(counts: Counts, source_errors: list[SourceFile], top_errors: Counter[str]) -> tuple[Outcome, str | None]:
+def decide_outcome(
+    counts: Counts, source_errors: list[SourceFile], top_errors: Counter[str]
+) -> tuple[Outcome, str | None]:
     """Succeeded, PartiallySucceeded (some rows or files failed) or Failed (nothing succeeded)."""
     if counts.ok == 0:
         if counts.total == 0:

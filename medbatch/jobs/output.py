@@ -51,8 +51,12 @@ class OutputRow(BaseModel):
     """One output row per input record, good or bad."""
 
     id: str = Field(description="The record's id (from source.idField, or derived from file and row).")
-    text_deid: str | None = Field(description="De-identified text; null when deidentify is off or the row failed.")
-    phi: list[PhiSpanOut] | None = Field(description="PHI spans in the source text; only with output.includePhiSpans.")
+    text_deid: str | None = Field(
+        description="De-identified text; null when deidentify is off or the row failed."
+    )
+    phi: list[PhiSpanOut] | None = Field(
+        description="PHI spans in the source text; only with output.includePhiSpans."
+    )
     entities: list[EntityOut] | None = Field(description="Entities; null when ner is off or failed.")
     summary: str | None = Field(description="Summary; null when summarize is off or failed.")
     error: str | None = Field(description="Why the row failed, in words with no note text; null when fine.")
@@ -93,7 +97,9 @@ def committed_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str
     if not fs.exists(parts):
         return set()
     names = (p.rsplit("/", 1)[-1] for p in fs.ls(parts, detail=False))
-    return {n[len("part-") : -len(".parquet")] for n in names if n.startswith("part-") and n.endswith(".parquet")}
+    return {
+        n[len("part-") : -len(".parquet")] for n in names if n.startswith("part-") and n.endswith(".parquet")
+    }
 
 
 def write_part(

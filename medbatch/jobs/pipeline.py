@@ -103,7 +103,9 @@ class ShardWorker:
                 error = safe_error(f"cannot read {spec.format.value} file", exc)
                 log.warning("shard %s: %s", shard.id, error)
                 records.extend(
-                    RawRecord(derived_id(slice_.relpath, row, spec.format), None, None, slice_.relpath, row, error)
+                    RawRecord(
+                        derived_id(slice_.relpath, row, spec.format), None, None, slice_.relpath, row, error
+                    )
                     for row in range(slice_.start, slice_.stop)
                 )
         return records
@@ -169,15 +171,22 @@ def run_job(
     done_before = committed_shards(fs_out, output_path)
     pending = [s for s in shards if s.id not in done_before]
     planning_s = time.perf_counter() - t0
-    log.info("planned %d shards (%d already committed, %d to run)", len(shards), len(shards) - len(pending),
-             len(pending))
+    log.info(
+        "planned %d shards (%d already committed, %d to run)",
+        len(shards),
+        len(shards) - len(pending),
+        len(pending),
+    )
 
     from medbatch.jobs.metrics import JobMetrics
 
     metrics = JobMetrics(config.corpus)
     total_records = sum(s.rows for s in shards)
-    progress = {"shards": len(shards) - len(pending), "records": total_records - sum(s.rows for s in pending),
-                "failed": 0}
+    progress = {
+        "shards": len(shards) - len(pending),
+        "records": total_records - sum(s.rows for s in pending),
+        "failed": 0,
+    }
     engine_busy = 0.0
     t_process = time.perf_counter()
     last_write = 0.0
@@ -189,11 +198,18 @@ def run_job(
             on_progress(progress["shards"], len(shards), progress["records"], progress["failed"])
         if final or now - last_write >= PROGRESS_INTERVAL_S:
             last_write = now
-            _write_json(fs_out, join(output_path, PROGRESS_NAME), {
-                "shards_total": len(shards), "shards_done": progress["shards"], "records_total": total_records,
-                "records_done": progress["records"], "records_failed_this_run": progress["failed"],
-                "updated_at": _now(),
-            })
+            _write_json(
+                fs_out,
+                join(output_path, PROGRESS_NAME),
+                {
+                    "shards_total": len(shards),
+                    "shards_done": progress["shards"],
+                    "records_total": total_records,
+                    "records_done": progress["records"],
+                    "records_failed_this_run": progress["failed"],
+                    "updated_at": _now(),
+                },
+            )
 
     if pending:
         dataset = ray.data.from_items(
@@ -208,8 +224,12 @@ def run_job(
         for row in dataset.iter_rows():
             done = json.loads(row["stats"])
             stats = ShardStats(
-                records=done["records"], failed=done["failed"], phi_by_type=Counter(done["phi_by_type"]),
-                tokens_in=done["tokens_in"], tokens_out=done["tokens_out"], engine_seconds=done["engine_seconds"],
+                records=done["records"],
+                failed=done["failed"],
+                phi_by_type=Counter(done["phi_by_type"]),
+                tokens_in=done["tokens_in"],
+                tokens_out=done["tokens_out"],
+                engine_seconds=done["engine_seconds"],
             )
             engine_busy += stats.engine_seconds
             metrics.add(stats)
@@ -220,14 +240,30 @@ def run_job(
     report(final=True)
     processing_s = time.perf_counter() - t_process
 
-    manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, started_at,
-                               time.perf_counter() - t0, planning_s, processing_s, engine_busy)
+    manifest = _build_manifest(
+        config,
+        shards,
+        len(pending),
+        files,
+        fs_out,
+        output_path,
+        started_at,
+        time.perf_counter() - t0,
+        planning_s,
+        processing_s,
+        engine_busy,
+    )
     _write_json(fs_out, join(output_path, MANIFEST_NAME), manifest.model_dump(mode="json"))
     tmp = join(output_path, TMP_DIR)
     if fs_out.exists(tmp):
         fs_out.rm(tmp, recursive=True)
-    log.info("job %s: %s (%d records, %d failed)", config.corpus, manifest.outcome.value, manifest.records.total,
-             manifest.records.failed)
+    log.info(
+        "job %s: %s (%d records, %d failed)",
+        config.corpus,
+        manifest.outcome.value,
+        manifest.records.total,
+        manifest.records.failed,
+    )
     return manifest
 
 
@@ -270,7 +306,9 @@ def _build_manifest(
         shards_planned=len(shards),
         shards_run=shards_run,
         parts=[
-            PartInfo(file=f"{PARTS_DIR}/{part_name(p.shard)}", shard=p.shard, records=p.records, failed=p.failed)
+            PartInfo(
+                file=f"{PARTS_DIR}/{part_name(p.shard)}", shard=p.shard, records=p.records, failed=p.failed
+            )
             for p in summaries
         ],
         source_errors=[SourceProblem(file=f.relpath, error=f.error) for f in source_errors],
@@ -286,6 +324,8 @@ def _build_manifest(
             planning_s=round(planning_s, 3),
             processing_s=round(processing_s, 3),
             engine_busy_s=round(engine_busy, 3),
-            engine_utilization=round(engine_busy / (processing_s * workers), 3) if processing_s and shards_run else 0.0,
+            engine_utilization=round(engine_busy / (processing_s * workers), 3)
+            if processing_s and shards_run
+            else 0.0,
         ),
     )

@@ -21,7 +21,9 @@ class Slice(BaseModel):
     """Rows ``[start, stop)`` of one source file."""
 
     relpath: str
-    size: int = Field(description="File size at planning time; part of the shard id, so a changed file is new work.")
+    size: int = Field(
+        description="File size at planning time; part of the shard id, so a changed file is new work."
+    )
     start: int
     stop: int
 

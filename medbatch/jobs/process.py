@@ -105,8 +105,9 @@ class ShardProcessor:
 
     # -- engine calls ---------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[[Sequence[str]], list[TaskResult[T]]],
-              texts: Sequence[str]) -> list[TaskResult[T]]:
+    def _call(
+        self, what: str, fn: Callable[[Sequence[str]], list[TaskResult[T]]], texts: Sequence[str]
+    ) -> list[TaskResult[T]]:
         """``fn`` over ``texts`` in batches of limits.batchSize; a raising engine fails only its batch."""
         size = self.spec.limits.batch_size
         out: list[TaskResult[T]] = []
@@ -118,8 +119,12 @@ class ShardProcessor:
                 if len(results) != len(batch):
                     raise RuntimeError("engine returned a wrong number of results")
             except Exception as exc:
-                log.warning("engine call failed for %s (%s); %d texts marked failed", what,
-                            type(exc).__name__, len(batch))
+                log.warning(
+                    "engine call failed for %s (%s); %d texts marked failed",
+                    what,
+                    type(exc).__name__,
+                    len(batch),
+                )
                 results = [TaskResult(value=None, error=safe_error("engine call failed", exc)) for _ in batch]
             self._engine_seconds += time.perf_counter() - started
             out.extend(results)
@@ -164,7 +169,9 @@ class ShardProcessor:
             return note.text_deid
 
         chunked = [(note, chunk) for note in notes for chunk in self._chunks(subject(note))]
-        results = self._call("analyze", lambda t: self.engine.analyze(t, request), [c.text for _, c in chunked])
+        results = self._call(
+            "analyze", lambda t: self.engine.analyze(t, request), [c.text for _, c in chunked]
+        )
         per_note: dict[int, list[tuple[Chunk, TaskResult[Analysis]]]] = {id(n): [] for n in notes}
         for (note, chunk), result in zip(chunked, results, strict=True):
             per_note[id(note)].append((chunk, result))
@@ -218,10 +225,14 @@ class ShardProcessor:
             "text_deid": note.text_deid,
             "phi": [
                 {"start": s.start, "end": s.end, "type": s.type, "source": s.source.value} for s in note.phi
-            ] if include_phi else None,
+            ]
+            if include_phi
+            else None,
             "entities": [
                 {"start": e.start, "end": e.end, "type": e.type, "text": e.text} for e in note.entities
-            ] if note.entities is not None else None,
+            ]
+            if note.entities is not None
+            else None,
             "summary": note.summary,
             "error": "; ".join(errors) if errors else None,
             "model": info.model,

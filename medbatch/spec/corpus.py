@@ -78,7 +78,9 @@ class DeidStrategy(StrEnum):
 
 def _check_uri(value: str, field: str) -> str:
     if not value.strip():
-        raise ValueError(f"{field} must not be empty; use s3://bucket/prefix/, gs://..., file:///path or a path")
+        raise ValueError(
+            f"{field} must not be empty; use s3://bucket/prefix/, gs://..., file:///path or a path"
+        )
     if "://" in value and not value.startswith(_URI_SCHEMES):
         scheme = value.split("://", 1)[0]
         raise ValueError(f"{field} scheme '{scheme}://' is not supported; use s3://, gs:// or file://")
@@ -212,7 +214,9 @@ class LimitsSpec(SpecModel):
         description="Notes longer than this are split into overlapping chunks for the engine, never dropped.",
     )
     chunk_overlap_chars: int = Field(
-        default=400, ge=0, description="Overlap between chunks, so a span cut by a boundary is still seen whole."
+        default=400,
+        ge=0,
+        description="Overlap between chunks, so a span cut by a boundary is still seen whole.",
     )
     max_note_chars: int = Field(
         default=5_000_000,
@@ -268,7 +272,9 @@ class CorpusSpec(SpecModel):
         description="Name of a ModelProfile (cluster-scoped). `medbatch run` uses the CPU baseline engine "
         "unless told otherwise.",
     )
-    replicas: int = Field(default=1, ge=1, le=512, description="Engine replicas; each gets the profile's GPUs.")
+    replicas: int = Field(
+        default=1, ge=1, le=512, description="Engine replicas; each gets the profile's GPUs."
+    )
     output: OutputSpec = Field(default_factory=OutputSpec, description="Where results go.")
     credentials: CredentialsSpec | None = Field(default=None, description="Object-storage credentials.")
     suspend: bool = Field(default=False, description="Pause the job; set back to false to resume.")

@@ -36,7 +36,9 @@ def describe_errors(error: ValidationError, model: type[BaseModel]) -> list[str]
         message = item["msg"]
         if kind == "extra_forbidden":
             parent = _model_at(model, item["loc"][:-1])
-            allowed = ", ".join(sorted(f.alias or n for n, f in parent.model_fields.items())) if parent else ""
+            allowed = (
+                ", ".join(sorted(f.alias or n for n, f in parent.model_fields.items())) if parent else ""
+            )
             message = "unknown field" + (f"; allowed here: {allowed}" if allowed else "")
         elif kind == "missing":
             message = "required field is missing"
@@ -72,8 +74,13 @@ def _first_model(annotation: Any) -> type[BaseModel] | None:
 def parse_resource(document: object, model: type[M], source: str) -> M:
     """Validate one parsed YAML/JSON document against ``model``, raising SpecError on failure."""
     if not isinstance(document, dict):
-        raise SpecError(source, [f"(document): expected a mapping with apiVersion, kind, metadata, spec; "
-                                 f"got {type(document).__name__}"])
+        raise SpecError(
+            source,
+            [
+                f"(document): expected a mapping with apiVersion, kind, metadata, spec; "
+                f"got {type(document).__name__}"
+            ],
+        )
     try:
         return model.model_validate(document)
     except ValidationError as exc:

@@ -57,9 +57,13 @@ class ModelProfileSpec(SpecModel):
     engine: EngineKind = Field(default=EngineKind.VLLM, description="vllm, openai or baseline.")
     source: ModelSource | None = Field(default=None, description="Model weights (vllm engine).")
     served_model_name: str | None = Field(default=None, description="Name recorded in output provenance.")
-    endpoint: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (openai).")
+    endpoint: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible server (openai)."
+    )
     tensor_parallel_size: int = Field(default=1, ge=1, le=64, description="GPUs one engine spans.")
-    quantization: str | None = Field(default=None, description="e.g. fp8, awq; unset for the checkpoint's dtype.")
+    quantization: str | None = Field(
+        default=None, description="e.g. fp8, awq; unset for the checkpoint's dtype."
+    )
     max_model_len: int = Field(default=8192, ge=256, description="Context length (prompt + output tokens).")
     gpu: GpuSpec = Field(default_factory=GpuSpec)
     node_selector: dict[str, str] = Field(default_factory=dict)

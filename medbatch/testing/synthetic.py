@@ -15,16 +15,60 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-FIRST = ["Harold", "Margaret", "Luis", "Aisha", "Dmitri", "Grace", "Tomasz", "Priya", "Walter", "Ingrid",
-         "Kwame", "Rosalind", "Elliot", "Beatrix", "Samuel", "Noor", "Franklin", "Olga", "Desmond", "Lucia"]
-LAST = ["Whitfield", "Okonkwo", "Brennan", "Castellano", "Lindqvist", "Haverford", "Nakamura", "Delacroix",
-        "Pemberton", "Achebe", "Vasquez", "Thorne", "Kowalczyk", "Farouk", "Ashworth", "Rinaldi", "Sorensen",
-        "McAllister", "Oyelaran", "Drummond"]
+FIRST = [
+    "Harold",
+    "Margaret",
+    "Luis",
+    "Aisha",
+    "Dmitri",
+    "Grace",
+    "Tomasz",
+    "Priya",
+    "Walter",
+    "Ingrid",
+    "Kwame",
+    "Rosalind",
+    "Elliot",
+    "Beatrix",
+    "Samuel",
+    "Noor",
+    "Franklin",
+    "Olga",
+    "Desmond",
+    "Lucia",
+]
+LAST = [
+    "Whitfield",
+    "Okonkwo",
+    "Brennan",
+    "Castellano",
+    "Lindqvist",
+    "Haverford",
+    "Nakamura",
+    "Delacroix",
+    "Pemberton",
+    "Achebe",
+    "Vasquez",
+    "Thorne",
+    "Kowalczyk",
+    "Farouk",
+    "Ashworth",
+    "Rinaldi",
+    "Sorensen",
+    "McAllister",
+    "Oyelaran",
+    "Drummond",
+]
 DOCTORS = ["Evelyn Hartley", "Marcus Oduya", "Sofia Brandt", "Raymond Cho", "Helena Voss", "Jonah Kessler"]
 RELATIONS = ["wife", "husband", "daughter", "son", "sister", "brother"]
 STREETS = ["Elm Street", "Oak Avenue", "Harbor Road", "Maple Lane", "Chestnut Drive", "Quarry Court"]
-CITIES = [("Springfield", "IL", "62704"), ("Riverton", "WY", "82501"), ("Fairhaven", "MA", "02719"),
-          ("Lakewood", "CO", "80226"), ("Greenville", "SC", "29601")]
+CITIES = [
+    ("Springfield", "IL", "62704"),
+    ("Riverton", "WY", "82501"),
+    ("Fairhaven", "MA", "02719"),
+    ("Lakewood", "CO", "80226"),
+    ("Greenville", "SC", "29601"),
+]
 PROBLEMS = [
     ("hypertension", "lisinopril 10 mg daily"),
     ("type 2 diabetes", "metformin 500 mg BID"),
@@ -55,7 +99,9 @@ class SyntheticNote:
 
 
 def _fmt_date(day: date, style: int) -> str:
-    return [day.strftime("%m/%d/%Y"), day.isoformat(), day.strftime("%B %-d, %Y"), day.strftime("%-d %b %Y")][style % 4]
+    return [day.strftime("%m/%d/%Y"), day.isoformat(), day.strftime("%B %-d, %Y"), day.strftime("%-d %b %Y")][
+        style % 4
+    ]
 
 
 def synthetic_note(index: int, seed: int = 7) -> SyntheticNote:
@@ -125,8 +171,13 @@ def synthetic_note(index: int, seed: int = 7) -> SyntheticNote:
         "MRN": [mrn],
         "DATE": [admit_text] + ([discharge_text] if discharge_text in body else []),
     }
-    for kind_name, value in (("PHONE", phone), ("EMAIL", email), ("ADDRESS", street), ("ZIP", zipcode),
-                             ("LOCATION", city)):
+    for kind_name, value in (
+        ("PHONE", phone),
+        ("EMAIL", email),
+        ("ADDRESS", street),
+        ("ZIP", zipcode),
+        ("LOCATION", city),
+    ):
         if value in body:
             phi[kind_name] = [value]
     if age > 89 and kind != 1:  # progress notes do not state the age
@@ -146,7 +197,9 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", encoding="utf-8") as handle:
             for note in notes:
-                handle.write(json.dumps({"id": note.id, "patient_id": note.patient_id, "text": note.text}) + "\n")
+                handle.write(
+                    json.dumps({"id": note.id, "patient_id": note.patient_id, "text": note.text}) + "\n"
+                )
     else:
         args.out.mkdir(parents=True, exist_ok=True)
         for note in notes:

@@ -48,7 +48,9 @@ class BaselineEngine:
         """Lexicon entities and extractive summaries."""
         results = []
         for text in texts:
-            entities = extract_entities(text, request.entity_types) if request.entity_types is not None else None
+            entities = (
+                extract_entities(text, request.entity_types) if request.entity_types is not None else None
+            )
             summary = (
                 summarize(text, request.summary_max_words) if request.summary_max_words is not None else None
             )

@@ -27,7 +27,9 @@ class FakeEngineConfig(EngineConfig):
     """Options of the fake engine."""
 
     kind: Literal["fake"] = "fake"
-    seconds_per_call: float = Field(default=0.0, ge=0.0, description="Sleep per batch call (simulated GPU time).")
+    seconds_per_call: float = Field(
+        default=0.0, ge=0.0, description="Sleep per batch call (simulated GPU time)."
+    )
     fail_marker: str | None = Field(default=None, description="Texts containing this get an engine error.")
 
     def describe(self) -> EngineInfo:

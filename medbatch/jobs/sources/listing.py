@@ -41,7 +41,9 @@ def _is_data_file(relpath: str, source_format: SourceFormat) -> bool:
     return not name.startswith((".", "_")) and name.lower().endswith(EXTENSIONS[source_format])
 
 
-def list_source_files(uri: str, source_format: SourceFormat) -> tuple[fsspec.AbstractFileSystem, str, list[SourceFile]]:
+def list_source_files(
+    uri: str, source_format: SourceFormat
+) -> tuple[fsspec.AbstractFileSystem, str, list[SourceFile]]:
     """Files of ``source_format`` at ``uri`` (a file or a folder, searched recursively), sorted by path.
 
     Raises:
@@ -82,7 +84,9 @@ def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFo
     data = fs.cat_file(path)
     if source_format is SourceFormat.JSONL:
         return sum(1 for line in data.split(b"\n") if line.strip())
-    return sum(1 for _ in csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline="")))
+    return sum(
+        1 for _ in csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline=""))
+    )
 
 
 def with_row_counts(
@@ -94,7 +98,9 @@ def with_row_counts(
         try:
             rows = count_rows(fs, base + file.relpath, source_format)
         except Exception as exc:  # a corrupt file is reported, not fatal: the other files still run
-            return file.model_copy(update={"error": safe_error(f"cannot read {source_format.value} file", exc)})
+            return file.model_copy(
+                update={"error": safe_error(f"cannot read {source_format.value} file", exc)}
+            )
         return file.model_copy(update={"rows": rows})
 
     with ThreadPoolExecutor(_COUNT_THREADS) as pool:

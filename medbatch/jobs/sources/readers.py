@@ -64,12 +64,15 @@ class _Fields:
             return "text is not valid UTF-8"
         return None
 
-    def record(self, row: int, values: dict[str, Any] | None, error: str | None = None) -> RawRecord:
+    def failed(self, row: int, error: str) -> RawRecord:
+        """A row that could not be decoded at all: derived id, no text, ``error``."""
+        relpath = self.slice.relpath
+        return RawRecord(derived_id(relpath, row, self.spec.format), None, None, relpath, row, error)
+
+    def record(self, row: int, values: dict[str, Any]) -> RawRecord:
+        """A decoded row, with an error if its id or text field is unusable."""
         spec, relpath = self.spec, self.slice.relpath
-        fallback = derived_id(relpath, row, spec.format)
-        if values is None:
-            return RawRecord(fallback, None, None, relpath, row, error or "row could not be read")
-        record_id, id_error = fallback, None
+        record_id, id_error = derived_id(relpath, row, spec.format), None
         if spec.id_field is not None:
             raw_id = values.get(spec.id_field)
             if raw_id is None or raw_id == "":
@@ -80,7 +83,7 @@ class _Fields:
                 id_error = f"id field '{spec.id_field}' is {_describe(raw_id)}, not a string or integer"
         patient = values.get(spec.patient_field) if spec.patient_field else None
         text = values.get(spec.text_field)
-        error: str | None = None
+        error = None
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
@@ -127,9 +130,10 @@ def read_slice(fs: fsspec.AbstractFileSystem, base: str, spec: SourceSpec, slice
         if row >= slice_.stop:
             break
         if row >= slice_.start:
-            ragged = None in values or any(v is None for v in values.values())
-            error = "row has a different number of columns than the header" if ragged else None
-            out.append(fields.record(row, None, error) if ragged else fields.record(row, dict(values)))
+            if None in values or any(v is None for v in values.values()):
+                out.append(fields.failed(row, "row has a different number of columns than the header"))
+            else:
+                out.append(fields.record(row, dict(values)))
     return out
 
 
@@ -137,13 +141,13 @@ def _jsonl_record(fields: _Fields, row: int, line: bytes) -> RawRecord:
     try:
         decoded = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return fields.record(row, None, f"line is not valid UTF-8 (at byte {exc.start})")
+        return fields.failed(row, f"line is not valid UTF-8 (at byte {exc.start})")
     try:
         value = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        return fields.record(row, None, f"line is not valid JSON (at column {exc.colno})")
+        return fields.failed(row, f"line is not valid JSON (at column {exc.colno})")
     if not isinstance(value, dict):
-        return fields.record(row, None, f"line is {_describe(value)}, not a JSON object")
+        return fields.failed(row, f"line is {_describe(value)}, not a JSON object")
     return fields.record(row, value)
 
 
@@ -170,10 +174,15 @@ def _read_parquet(
     records = []
     for i, row in enumerate(rows):
         values = {name: column[i] for name, column in columns.items()}
-        if text_type is not None and not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
-                                          or pa.types.is_binary(text_type) or pa.types.is_large_binary(text_type)):
-            records.append(fields.record(row, None, f"text column '{spec.text_field}' has type {text_type}, "
-                                                    "not string"))
+        if text_type is not None and not (
+            pa.types.is_string(text_type)
+            or pa.types.is_large_string(text_type)
+            or pa.types.is_binary(text_type)
+            or pa.types.is_large_binary(text_type)
+        ):
+            records.append(
+                fields.failed(row, f"text column '{spec.text_field}' has type {text_type}, not string")
+            )
             continue
         records.append(fields.record(row, values))
     return records

@@ -34,7 +34,9 @@ def chunk_text(text: str, max_chars: int, overlap: int) -> list[Chunk]:
     while True:
         end = min(start + max_chars, len(text))
         if end < len(text):
-            cut = max(text.rfind(" ", start + max_chars // 2, end), text.rfind("\n", start + max_chars // 2, end))
+            cut = max(
+                text.rfind(" ", start + max_chars // 2, end), text.rfind("\n", start + max_chars // 2, end)
+            )
             end = cut if cut > start else end
         chunks.append(Chunk(start, text[start:end]))
         if end >= len(text):

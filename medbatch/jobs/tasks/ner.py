@@ -29,7 +29,9 @@ def _lexicon_patterns() -> dict[str, re.Pattern[str]]:
     for entity_type, terms in lexicon.items():
         # Longest first so "congestive heart failure" wins over "heart failure" and "heart".
         alternatives = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
-        patterns[entity_type] = re.compile(rf"(?<![\w\-])(?:{alternatives})(?:s|es)?(?![\w\-])", re.IGNORECASE)
+        patterns[entity_type] = re.compile(
+            rf"(?<![\w\-])(?:{alternatives})(?:s|es)?(?![\w\-])", re.IGNORECASE
+        )
     return patterns
 
 

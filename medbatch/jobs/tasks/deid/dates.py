@@ -13,9 +13,11 @@ from datetime import date, timedelta
 
 from medbatch.jobs.tasks.deid.recognizers import MONTHS_FULL
 
-_MONTH_NAMES = {name.lower(): i + 1 for i, name in enumerate(MONTHS_FULL)} | {
-    name[:3].lower(): i + 1 for i, name in enumerate(MONTHS_FULL)
-} | {"sept": 9}
+_MONTH_NAMES = (
+    {name.lower(): i + 1 for i, name in enumerate(MONTHS_FULL)}
+    | {name[:3].lower(): i + 1 for i, name in enumerate(MONTHS_FULL)}
+    | {"sept": 9}
+)
 _MONTH = r"(?P<month>[A-Za-z]+)(?P<dot>\.?)"
 _ORD = r"(?P<ord>st|nd|rd|th)?"
 
@@ -96,8 +98,18 @@ def _month_day(m: re.Match[str], shift: Shift) -> str | None:
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], Shift], str | None]], ...] = (
     (re.compile(r"^(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})$"), _numeric),
     (re.compile(r"^(?P<year>\d{4})-(?P<mon>\d{2})-(?P<day>\d{2})$"), _iso),
-    (re.compile(rf"^{_MONTH}(?P<sp1>\s+)(?P<day>\d{{1,2}}){_ORD}(?P<comma>,?)(?P<sp2>\s+)(?P<year>\d{{4}})$"), _named),
-    (re.compile(rf"^(?P<day>\d{{1,2}}){_ORD}(?P<sp1>\s+){_MONTH}(?P<comma>,?)(?P<sp2>\s+)(?P<year>\d{{4}})$"), _named),
+    (
+        re.compile(
+            rf"^{_MONTH}(?P<sp1>\s+)(?P<day>\d{{1,2}}){_ORD}(?P<comma>,?)(?P<sp2>\s+)(?P<year>\d{{4}})$"
+        ),
+        _named,
+    ),
+    (
+        re.compile(
+            rf"^(?P<day>\d{{1,2}}){_ORD}(?P<sp1>\s+){_MONTH}(?P<comma>,?)(?P<sp2>\s+)(?P<year>\d{{4}})$"
+        ),
+        _named,
+    ),
     (re.compile(rf"^{_MONTH}(?P<sp1>\s+)(?P<year>\d{{4}})$"), _named),
     (re.compile(rf"^{_MONTH}(?P<sp1>\s+)(?P<day>\d{{1,2}}){_ORD}$"), _named),
     (re.compile(r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})$"), _month_day),

@@ -19,32 +19,169 @@ import phonenumbers
 
 from medbatch.jobs.spans import PhiSpan, merge_phi
 
-MONTHS_FULL = (
-    "January February March April May June July August September October November December".split()
-)
-MONTHS_ABBR = "Jan Feb Mar Apr May Jun Jul Aug Sep Sept Oct Nov Dec".split()
+MONTHS_FULL = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+MONTHS_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
 _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
 # optional middle initials, on one line (names never span a line break in notes).
-_TOKEN = r"[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['\-][A-Z]?[a-z]+)*"
+_TOKEN = r"(?:[A-Z]')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['\-][A-Z]?[a-z]+)*"
 _FULLNAME = rf"{_TOKEN}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TOKEN}){{0,2}}"
 _LAST_FIRST = rf"{_TOKEN},[ \t]*{_TOKEN}(?:[ \t]+[A-Z]\.)?"
 
-_US_STATES = (
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH "
-    "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR"
-).split()
+_US_STATES = [
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+    "DC",
+    "PR",
+]
 
 # Capitalized words that end a captured name: "Dr. Smith Cardiology" is Dr. Smith of Cardiology.
 _NOT_NAME = frozenset(
-    """
-    The A An And Or Of In On At To For From With By Is Was Has Had Patient Pt Hospital Clinic Center Medical
-    Medicine Department Dept Cardiology Oncology Neurology Surgery Service Unit Team Emergency Room Today
-    Yesterday Tomorrow Monday Tuesday Wednesday Thursday Friday Saturday Sunday MD DO RN NP PA PhD Jr Sr
-    Disease Syndrome History Assessment Plan Impression Diagnosis Note Report Signed Called Called Please
-    He She They His Her Their Mother Father Son Daughter Wife Husband Sister Brother
-    """.split()
+    [
+        "The",
+        "A",
+        "An",
+        "And",
+        "Or",
+        "Of",
+        "In",
+        "On",
+        "At",
+        "To",
+        "For",
+        "From",
+        "With",
+        "By",
+        "Is",
+        "Was",
+        "Has",
+        "Had",
+        "Patient",
+        "Pt",
+        "Hospital",
+        "Clinic",
+        "Center",
+        "Medical",
+        "Medicine",
+        "Department",
+        "Dept",
+        "Cardiology",
+        "Oncology",
+        "Neurology",
+        "Surgery",
+        "Service",
+        "Unit",
+        "Team",
+        "Emergency",
+        "Room",
+        "Today",
+        "Yesterday",
+        "Tomorrow",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "MD",
+        "DO",
+        "RN",
+        "NP",
+        "PA",
+        "PhD",
+        "Jr",
+        "Sr",
+        "Disease",
+        "Syndrome",
+        "History",
+        "Assessment",
+        "Plan",
+        "Impression",
+        "Diagnosis",
+        "Note",
+        "Report",
+        "Signed",
+        "Called",
+        "Called",
+        "Please",
+        "He",
+        "She",
+        "They",
+        "His",
+        "Her",
+        "Their",
+        "Mother",
+        "Father",
+        "Son",
+        "Daughter",
+        "Wife",
+        "Husband",
+        "Sister",
+        "Brother",
+    ]
 )
 
 _ID_VALUE = r"(?P<v>[A-Z]{0,4}[-#]?\d[A-Z0-9\-]{2,})"
@@ -96,8 +233,10 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
     _rx(rf"\b{_MONTH}[ \t]+\d{{4}}\b"),
     _rx(rf"\b{_MONTH}[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?![ \t]*(?:mg|mcg|g|ml|mL|units?|%))"),
     # 3/14 without a year only after a word that makes it a date ("on 3/14", "since 3/14")
-    _rx(r"(?i:\b(?:on|since|from|until|through|dated|by|seen)[ \t]+)(?P<v>(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b"
-        r"(?!/)"),
+    _rx(
+        r"(?i:\b(?:on|since|from|until|through|dated|by|seen)[ \t]+)(?P<v>(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b"
+        r"(?!/)"
+    ),
 )
 
 PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
@@ -105,55 +244,79 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer("EMAIL", _rx(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")),
     PatternRecognizer("URL", _rx(r"\b(?:https?://|www\.)[^\s<>\"'()]+[^\s<>\"'().,;:!?]")),
     PatternRecognizer("IP", _rx(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _valid_ip),
-    PatternRecognizer("IP", _rx(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::?[0-9A-Fa-f]{1,4})(?![\w:])|"
-                                r"\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4})?\b"), _valid_ip),
+    PatternRecognizer(
+        "IP",
+        _rx(
+            r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::?[0-9A-Fa-f]{1,4})(?![\w:])|"
+            r"\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4})?\b"
+        ),
+        _valid_ip,
+    ),
     PatternRecognizer("SSN", _rx(r"\b\d{3}-\d{2}-\d{4}\b")),
-    PatternRecognizer("SSN", _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b")),
+    PatternRecognizer(
+        "SSN", _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b")
+    ),
     PatternRecognizer(
         "MRN",
-        _rx(r"(?i:\b(?:MRN|MR#|MR\s*No\.?|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
-            r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE),
+        _rx(
+            r"(?i:\b(?:MRN|MR#|MR\s*No\.?|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
+            r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE
+        ),
     ),
     PatternRecognizer(
         "ACCOUNT",
-        _rx(r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)"
-            + _ID_VALUE),
+        _rx(
+            r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)"
+            + _ID_VALUE
+        ),
     ),
     PatternRecognizer(
         "HEALTH_PLAN",
-        _rx(r"(?i:\b(?:member|subscriber|policy|insurance|beneficiary|medicare|medicaid|group|health\s*plan)"
-            r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)" + _ID_VALUE),
+        _rx(
+            r"(?i:\b(?:member|subscriber|policy|insurance|beneficiary|medicare|medicaid|group|health\s*plan)"
+            r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)" + _ID_VALUE
+        ),
     ),
     PatternRecognizer(
         "LICENSE",
-        _rx(r"(?i:\b(?:license|lic\.?|DEA|NPI|certificate|cert\.?)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            + _ID_VALUE),
+        _rx(
+            r"(?i:\b(?:license|lic\.?|DEA|NPI|certificate|cert\.?)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
+            + _ID_VALUE
+        ),
     ),
     PatternRecognizer(
         "VEHICLE",
-        _rx(r"(?i:\b(?:VIN|license\s*plate|plate)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b"),
+        _rx(
+            r"(?i:\b(?:VIN|license\s*plate|plate)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
+            r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b"
+        ),
         _has_digit,
     ),
     PatternRecognizer(
         "DEVICE",
-        _rx(r"(?i:\b(?:serial|device\s*id|UDI|implant\s*id)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            + _ID_VALUE),
+        _rx(
+            r"(?i:\b(?:serial|device\s*id|UDI|implant\s*id)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
+            + _ID_VALUE
+        ),
     ),
     PatternRecognizer("ID", _rx(r"(?i:\b(?:ID|identifier)[ \t]*[:#][ \t]*)" + _ID_VALUE)),
     # Street addresses: number, one to four capitalized words, a street suffix, optional unit.
     PatternRecognizer(
         "ADDRESS",
-        _rx(r"\b\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z]+\.?[ \t]+){1,4}"
+        _rx(
+            r"\b\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z]+\.?[ \t]+){1,4}"
             r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|"
             r"Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq)\b\.?"
-            r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?[ \t]*[\w\-]+)?"),
+            r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?[ \t]*[\w\-]+)?"
+        ),
     ),
     PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)")),
     # City, ST 12345: the city and the ZIP go; the state may stay (Safe Harbor keeps states).
     PatternRecognizer(
         "LOCATION",
-        _rx(rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(_US_STATES)})[ \t]+\d{{5}}"),
+        _rx(
+            rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(_US_STATES)})[ \t]+\d{{5}}"
+        ),
     ),
     PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(_US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
     PatternRecognizer("ZIP", _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b")),
@@ -167,28 +330,36 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer("NAME", _rx(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor)\.?[ \t]+(?P<v>{_FULLNAME})")),
     PatternRecognizer(
         "NAME",
-        _rx(r"(?i:\b(?:patient(?:\s+name)?|pt(?:\s+name)?|name|attending|resident|fellow|physician|provider|pcp|"
+        _rx(
+            r"(?i:\b(?:patient(?:\s+name)?|pt(?:\s+name)?|name|attending|resident|fellow|physician|provider|pcp|"
             r"surgeon|nurse|referring(?:\s+physician)?|primary\s+care(?:\s+physician)?|emergency\s+contact|"
             r"guarantor|cc|contact|interpreter)[ \t]*:[ \t]*)"
-            rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME})"),
+            rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME})"
+        ),
     ),
     PatternRecognizer(
         "NAME",
-        _rx(r"(?i:\b(?:signed|electronically\s+signed|dictated|transcribed|reviewed|authenticated|co-signed|"
+        _rx(
+            r"(?i:\b(?:signed|electronically\s+signed|dictated|transcribed|reviewed|authenticated|co-signed|"
             r"cosigned|seen|examined|discussed\s+with|referred)\s+by:?[ \t]+)(?:Dr\.?[ \t]+)?"
-            rf"(?P<v>{_FULLNAME})"),
+            rf"(?P<v>{_FULLNAME})"
+        ),
     ),
     PatternRecognizer(
         "NAME", _rx(rf"(?P<v>{_FULLNAME}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PhD|MBBS|FACC|FACP)\b")
     ),
     PatternRecognizer(
         "NAME",
-        _rx(r"(?i:\b(?:his|her|their|patient's|pt's|the\s+patient's)\s+(?:wife|husband|spouse|partner|daughter|"
+        _rx(
+            r"(?i:\b(?:his|her|their|patient's|pt's|the\s+patient's)\s+(?:wife|husband|spouse|partner|daughter|"
             r"son|mother|father|sister|brother|aunt|uncle|niece|nephew|grandson|granddaughter|grandmother|"
             r"grandfather|friend|caregiver|guardian|neighbor|fianc[ée]e?)\b,?[ \t]+)"
-            rf"(?P<v>{_FULLNAME})"),
+            rf"(?P<v>{_FULLNAME})"
+        ),
     ),
-    PatternRecognizer("NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")),
+    PatternRecognizer(
+        "NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")
+    ),
 )
 
 _FAX_CONTEXT = re.compile(r"(?i)\bfax\b")
@@ -212,7 +383,9 @@ def find_phones(text: str) -> Iterator[PhiSpan]:
 
 
 def _name_tokens(name: str) -> list[str]:
-    return [t for t in re.split(r"[ \t,]+", name) if len(t) > 1 and not t.endswith(".") and t not in _NOT_NAME]
+    return [
+        t for t in re.split(r"[ \t,]+", name) if len(t) > 1 and not t.endswith(".") and t not in _NOT_NAME
+    ]
 
 
 def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:

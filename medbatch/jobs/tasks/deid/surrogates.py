@@ -53,8 +53,8 @@ class Surrogates:
             "ADDRESS": self.address,
             "LOCATION": self.city,
             "AGE": lambda _: "90+",
-            "PHONE": lambda v: self.digits(v, "PHONE", prefix="555"),
-            "FAX": lambda v: self.digits(v, "FAX", prefix="555"),
+            "PHONE": lambda v: self.phone(v, "PHONE"),
+            "FAX": lambda v: self.phone(v, "FAX"),
             "SSN": lambda v: self.digits(v, "SSN", prefix="9"),
         }
 
@@ -76,18 +76,23 @@ class Surrogates:
         return shift_date_text(value, self.date_offset(patient))
 
     def name(self, value: str) -> str:
-        """Token by token, so "John Smith" and a later "Smith" map to the same surname."""
+        """Token by token, so "John Smith" and a later "Smith" map to the same surname.
+
+        The first token of "First Last" draws from first names; every other token (and every token of
+        "Last, First") from surnames.
+        """
         lists = _lists()
         tokens = value.split()
+        first_last = len(tokens) > 1 and "," not in value
         out = []
         for i, token in enumerate(tokens):
             if len(token) <= 2 and token.endswith("."):  # a middle initial
                 out.append(self._pick("initial", token, "ABCDEFGHJKLMNPRSTW") + ".")
                 continue
-            bare = token.strip(",")
-            pool = lists["first_names"] if i == 0 and len(tokens) > 1 and not value.count(",") else lists["last_names"]
+            bare = token.rstrip(",")
+            pool = lists["first_names"] if i == 0 and first_last else lists["last_names"]
             fake = self._pick("name", bare.lower(), pool)
-            out.append((fake.upper() if bare.isupper() else fake) + token[len(bare.rstrip(",")) :])
+            out.append((fake.upper() if bare.isupper() else fake) + token[len(bare) :])
         return " ".join(out)
 
     def email(self, value: str) -> str:
@@ -116,10 +121,20 @@ class Surrogates:
         """A fictional city name."""
         return self._pick("city", value.lower(), _lists()["cities"])
 
+    def phone(self, value: str, kind: str) -> str:
+        """A number in the fictional 555-01XX range, in the original's format (area code keyed)."""
+        faked = self.digits(value, kind)
+        positions = [i for i, ch in enumerate(faked) if ch.isdigit()]
+        chars = list(faked)
+        # The last ten digits are NPA-NXX-XXXX; NXX-XXXX becomes 555-01XX.
+        for pos, digit in zip(positions[-7:-2], "55501", strict=False):
+            chars[pos] = digit
+        return "".join(chars)
+
     def digits(self, value: str, kind: str, prefix: str = "") -> str:
         """``value`` with every digit and letter replaced (keyed), punctuation and shape kept.
 
-        ``prefix`` fixes the leading digits: 555 for phones, 9 for SSNs (never issued as SSNs).
+        ``prefix`` fixes the leading digits: 9 for SSNs (never issued as SSNs).
         """
         stream = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha512).digest()
         out: list[str] = []

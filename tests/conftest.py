@@ -1,0 +1,63 @@
+"""Shared fixtures: a local Ray cluster and a moto S3 server on loopback, both real.
+
+Environment for Ray and S3 is set before either starts, because Ray's worker processes inherit the
+driver's environment at ``ray.init`` time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_WORK = Path(__file__).resolve().parent.parent / ".tmp"
+_WORK.mkdir(exist_ok=True)
+os.environ.update(
+    {
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+        "RAY_TMPDIR": str(_WORK / "ray"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+TEST_KEY = "test-surrogate-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1; AWS_ENDPOINT_URL points at it for this process and Ray workers."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(s3_endpoint: str) -> Iterator[None]:
+    """A local Ray cluster shared by the tests that run the pipeline in this process."""
+    import ray
+
+    os.environ["MEDBATCH_SURROGATE_KEY"] = TEST_KEY
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, _temp_dir=str(_WORK / "ray"))
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket per test, named after it."""
+    import boto3
+
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name

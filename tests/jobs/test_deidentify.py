@@ -1,0 +1,106 @@
+"""Replacement strategies, keyed surrogates and per-patient date shifting."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from medbatch.jobs.tasks.deid.dates import shift_date_text
+from medbatch.jobs.tasks.deid.recognizers import find_phi
+from medbatch.jobs.tasks.deid.replace import deidentify_text
+from medbatch.jobs.tasks.deid.surrogates import Surrogates
+from medbatch.spec import DeidStrategy
+from medbatch.testing.synthetic import synthetic_note
+
+KEY = b"k" * 32
+NOTE = (
+    "Patient: John Smith  MRN: 00123456\nAdmitted 03/14/2024, discharged 03/20/2024.\n"
+    "Smith was seen by Dr. Ann Lee. Call (617) 555-0142. BP 120/80."
+)
+
+
+def test_mask_names_the_type() -> None:
+    out = deidentify_text(NOTE, find_phi(NOTE), DeidStrategy.MASK)
+    assert out.startswith("Patient: [NAME]  MRN: [MRN]\nAdmitted [DATE], discharged [DATE].")
+    assert "BP 120/80" in out
+
+
+def test_redact_hides_the_type() -> None:
+    out = deidentify_text(NOTE, find_phi(NOTE), DeidStrategy.REDACT)
+    assert "[NAME]" not in out
+    assert out.count("[REDACTED]") == len(find_phi(NOTE))
+
+
+def test_surrogate_requires_a_key() -> None:
+    with pytest.raises(ValueError, match="secret key"):
+        deidentify_text(NOTE, find_phi(NOTE), DeidStrategy.SURROGATE)
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        Surrogates(b"short")
+
+
+def test_surrogates_replace_every_value_and_keep_the_rest() -> None:
+    out = deidentify_text(NOTE, find_phi(NOTE), DeidStrategy.SURROGATE, Surrogates(KEY), patient="p1")
+    for original in ("John", "Smith", "00123456", "03/14/2024", "Ann Lee", "555-0142"):
+        assert original not in out
+    assert "BP 120/80" in out
+    assert re.search(r"\(\d{3}\) 555-01\d{2}", out), "phones keep their shape in the fictional 555-01XX range"
+
+
+def test_surrogates_are_consistent_within_a_key_and_differ_across_keys() -> None:
+    first, again, other = Surrogates(KEY), Surrogates(KEY), Surrogates(b"x" * 32)
+    assert first.name("John Smith") == again.name("John Smith")
+    assert first.name("John Smith").split()[1] == first.name("Smith"), "surname maps the same alone"
+    assert first.replace("00123456", "MRN", "p") == again.replace("00123456", "MRN", "p")
+    assert first.name("John Smith") != other.name("John Smith") or first.replace(
+        "00123456", "MRN", "p"
+    ) != other.replace("00123456", "MRN", "p")
+
+
+def test_date_shift_keeps_intervals_for_one_patient() -> None:
+    surrogates = Surrogates(KEY)
+    admit = surrogates.date("03/14/2024", "patient-1")
+    discharge = surrogates.date("03/20/2024", "patient-1")
+    assert admit is not None and discharge is not None
+    a, d = (date(int(s[6:]), int(s[:2]), int(s[3:5])) for s in (admit, discharge))
+    assert (d - a).days == 6
+    assert admit != "03/14/2024"
+    offsets = {surrogates.date_offset(f"patient-{i}") for i in range(20)}
+    assert len(offsets) > 1 and 0 not in offsets
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "expected"),
+    [
+        ("03/14/2024", 1, "03/15/2024"),
+        ("3/14/24", -14, "2/29/24"),
+        ("2024-12-31", 1, "2025-01-01"),
+        ("March 3rd, 2024", 30, "April 2nd, 2024"),
+        ("5 Jan 2023", 31, "5 Feb 2023"),
+        ("Sept 2019", 31, "Oct 2019"),
+        ("4/2", 1, "4/3"),
+        ("14/03/2024", 1, "15/03/2024"),
+    ],
+)
+def test_shift_date_text_keeps_the_format(text: str, days: int, expected: str) -> None:
+    assert shift_date_text(text, days) == expected
+
+
+def test_invalid_calendar_date_falls_back_to_mask() -> None:
+    assert shift_date_text("02/30/2024", 3) is None
+    assert Surrogates(KEY).replace("02/30/2024", "DATE", "p") == "[DATE]"
+
+
+@pytest.mark.parametrize("strategy", list(DeidStrategy))
+def test_no_synthetic_phi_survives(strategy: DeidStrategy) -> None:
+    surrogates = Surrogates(KEY)
+    for index in range(200):
+        note = synthetic_note(index)
+        out = deidentify_text(note.text, find_phi(note.text), strategy, surrogates, note.patient_id)
+        for phi_type, values in note.phi.items():
+            if strategy is DeidStrategy.SURROGATE and phi_type == "DATE":
+                continue  # a shifted date may equal another date of the note; shifting is tested above
+            for value in values:
+                for token in value.split() if phi_type == "NAME" else [value]:
+                    assert not re.search(rf"\b{re.escape(token)}\b", out), (index, phi_type)

@@ -1,0 +1,139 @@
+"""Per-shard processing around the engine: union of PHI, chunking, error rows, accounting. No Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from medbatch.jobs.engines import AnalysisRequest, EngineInfo, FakeEngineConfig, TaskResult, build_engine
+from medbatch.jobs.engines.base import Analysis
+from medbatch.jobs.engines.baseline import BaselineEngine
+from medbatch.jobs.output import OutputRow
+from medbatch.jobs.process import ShardProcessor
+from medbatch.jobs.sources.readers import RawRecord
+from medbatch.jobs.spans import PhiSpan, SpanSource
+from medbatch.spec import CorpusSpec
+
+
+def spec(**overrides: Any) -> CorpusSpec:
+    body: dict[str, Any] = {
+        "source": {"uri": "s3://in/", "format": "jsonl"},
+        "tasks": {"deidentify": {}, "ner": {}, "summarize": {"maxWords": 30}},
+        "output": {"includePhiSpans": True},
+        **overrides,
+    }
+    return CorpusSpec.model_validate(body)
+
+
+def record(text: str | None, rid: str = "r1", error: str | None = None) -> RawRecord:
+    return RawRecord(rid, text, None, "f.jsonl", 0, error)
+
+
+class SpottingEngine:
+    """Finds the made-up surname 'Zorblat' as a model would (no rule knows it); counts tokens."""
+
+    info = EngineInfo(name="spotting", model="spotter", prompt_version="v9")
+
+    def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
+        out = []
+        for text in texts:
+            at = text.find("Zorblat")
+            spans = [PhiSpan(at, at + 7, "NAME", SpanSource.LLM)] if at >= 0 else []
+            out.append(TaskResult(value=spans, tokens_in=10, tokens_out=2))
+        return out
+
+    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
+        return BaselineEngine().analyze(texts, request)
+
+
+class RaisingEngine(BaselineEngine):
+    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
+        raise RuntimeError("model server exploded while reading Patient John Smith")
+
+
+def test_model_spans_are_unioned_with_rule_spans_and_tagged() -> None:
+    text = "Seen by Dr. Ann Lee on 03/14/2024; friend Zorblat visited. Metoprolol 25 mg daily."
+    rows, stats = ShardProcessor(spec(), SpottingEngine()).process("s1", [record(text)])
+    row = rows[0]
+    assert row["text_deid"] == "Seen by Dr. [NAME] on [DATE]; friend [NAME] visited. Metoprolol 25 mg daily."
+    assert {(p["type"], p["source"], text[p["start"] : p["end"]]) for p in row["phi"]} == {
+        ("NAME", "rule", "Ann Lee"),
+        ("DATE", "rule", "03/14/2024"),
+        ("NAME", "llm", "Zorblat"),
+    }
+    assert ("MEDICATION", "Metoprolol") in {(e["type"], e["text"]) for e in row["entities"]}
+    assert all(row["text_deid"][e["start"] : e["end"]] == e["text"] for e in row["entities"])
+    assert (row["model"], row["prompt_version"], row["tokens_in"], row["tokens_out"]) == (
+        "spotter",
+        "v9",
+        10,
+        2,
+    )
+    assert stats.phi_by_type == {"NAME": 2, "DATE": 1} and stats.failed == 0
+    OutputRow.model_validate(row)
+
+
+def test_engine_errors_fail_only_their_rows_and_keep_rule_deid() -> None:
+    engine = build_engine(FakeEngineConfig(fail_marker="FAILME"))
+    records = [
+        record("Dr. Ann Lee saw the patient. FAILME", "bad"),
+        record("Dr. Bo Kim saw the patient.", "good"),
+    ]
+    rows, stats = ShardProcessor(spec(), engine).process("s1", records)
+    bad, good = rows
+    assert bad["text_deid"] == "Dr. [NAME] saw the patient. FAILME"
+    assert bad["error"].startswith("deidentify: fake engine failure (rule-based de-identification applied)")
+    assert good["error"] is None and good["summary"] == ""
+    assert stats.failed == 1
+
+
+def test_a_raising_engine_costs_its_batch_not_the_shard() -> None:
+    rows, stats = ShardProcessor(spec(), RaisingEngine()).process(
+        "s1", [record("Dr. Ann Lee saw the patient.")]
+    )
+    assert rows[0]["error"] == "analyze: engine call failed (RuntimeError)"
+    assert rows[0]["text_deid"] == "Dr. [NAME] saw the patient."
+    assert "John Smith" not in rows[0]["error"]
+    assert stats.failed == 1
+
+
+def test_bad_and_oversized_records_become_error_rows() -> None:
+    processor = ShardProcessor(spec(limits={"maxNoteChars": 100}), BaselineEngine())
+    rows, stats = processor.process("s1", [record(None, "a", "text is empty"), record("x " * 60, "b")])
+    assert [(r["id"], r["error"], r["text_deid"]) for r in rows] == [
+        ("a", "text is empty", None),
+        ("b", "note is 120 characters, over limits.maxNoteChars (100)", None),
+    ]
+    assert stats.records == 2 and stats.failed == 2
+
+
+def test_a_one_megabyte_note_is_chunked_not_dropped() -> None:
+    block = "Dr. Ann Lee reviewed the chest x-ray. Continue aspirin 81 mg daily for hypertension. "
+    text = block * (1_000_000 // len(block) + 1)
+    rows, _ = ShardProcessor(
+        spec(limits={"chunkChars": 20_000, "chunkOverlapChars": 500}), BaselineEngine()
+    ).process("s1", [record(text)])
+    row = rows[0]
+    assert row["error"] is None
+    assert "Ann Lee" not in row["text_deid"] and row["text_deid"].count("[NAME]") == text.count("Ann Lee")
+    assert len(row["entities"]) == len({(e["start"], e["type"]) for e in row["entities"]}), "no duplicates"
+    assert sum(e["type"] == "MEDICATION" for e in row["entities"]) == text.count("aspirin")
+    assert all(row["text_deid"][e["start"] : e["end"]] == e["text"] for e in row["entities"])
+    assert 0 < len(row["summary"].split()) <= 30
+
+
+@pytest.mark.parametrize("include", [True, False])
+def test_phi_column_only_when_enabled(include: bool) -> None:
+    rows, _ = ShardProcessor(spec(output={"includePhiSpans": include}), BaselineEngine()).process(
+        "s1", [record("Dr. Ann Lee")]
+    )
+    assert (rows[0]["phi"] is not None) is include
+
+
+def test_raw_text_analysis_when_asked() -> None:
+    raw = spec(tasks={"ner": {}, "analyzeRawText": True})
+    rows, _ = ShardProcessor(raw, BaselineEngine()).process("s1", [record("Dr. Ann Lee gave aspirin.")])
+    assert rows[0]["text_deid"] is None
+    assert [(e["text"], e["start"]) for e in rows[0]["entities"]] == [("aspirin", 17)]

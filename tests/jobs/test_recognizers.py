@@ -1,0 +1,100 @@
+"""The deterministic recognizers: each identifier type, and look-alikes that must survive."""
+
+from __future__ import annotations
+
+import pytest
+
+from medbatch.jobs.tasks.deid.recognizers import find_phi
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(span.type, text[span.start : span.end]) for span in find_phi(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Admitted 03/14/2024 for chest pain.", ("DATE", "03/14/2024")),
+        ("Admitted 3-4-24 for chest pain.", ("DATE", "3-4-24")),
+        ("Admitted 2024-03-14 overnight.", ("DATE", "2024-03-14")),
+        ("Admitted March 14, 2024 overnight.", ("DATE", "March 14, 2024")),
+        ("Admitted 14 Mar 2024 overnight.", ("DATE", "14 Mar 2024")),
+        ("Last colonoscopy in Sept 2019 was normal.", ("DATE", "Sept 2019")),
+        ("Follow up on 4/2 in clinic.", ("DATE", "4/2")),
+        ("Call (617) 555-0142 after discharge.", ("PHONE", "(617) 555-0142")),
+        ("Phone: 617.555.0199.", ("PHONE", "617.555.0199")),
+        ("Fax: 617-555-0100 to the clinic.", ("FAX", "617-555-0100")),
+        ("Write to j.doe@example.com today.", ("EMAIL", "j.doe@example.com")),
+        ("SSN 123-45-6789 on file.", ("SSN", "123-45-6789")),
+        ("MRN: 00123456 confirmed.", ("MRN", "00123456")),
+        ("Medical record number AB-778812 confirmed.", ("MRN", "AB-778812")),
+        ("Account #: A-99812 billed.", ("ACCOUNT", "A-99812")),
+        ("Member ID: XJH449182 active.", ("HEALTH_PLAN", "XJH449182")),
+        ("DEA: BX1234563 verified.", ("LICENSE", "BX1234563")),
+        ("VIN: 1HGCM82633A004352 noted.", ("VEHICLE", "1HGCM82633A004352")),
+        ("Pacemaker serial number: PX-20931 checked.", ("DEVICE", "PX-20931")),
+        ("Portal at https://portal.example.org/p/123.", ("URL", "https://portal.example.org/p/123")),
+        ("Logged in from 10.20.30.40 yesterday.", ("IP", "10.20.30.40")),
+        ("Logged in from 2001:db8::1 yesterday.", ("IP", "2001:db8::1")),
+        ("Lives at 42 Elm Street, Apt 3B with family.", ("ADDRESS", "42 Elm Street, Apt 3B")),
+        ("Mail to P.O. Box 1234 please.", ("ADDRESS", "P.O. Box 1234")),
+        ("Moved to Springfield, IL 62704 last year.", ("LOCATION", "Springfield")),
+        ("Moved to Springfield, IL 62704 last year.", ("ZIP", "62704")),
+        ("A 94-year-old woman with dyspnea.", ("AGE", "94")),
+        ("Age: 102, lives alone.", ("AGE", "102")),
+        ("Seen by Dr. Emily Carter today.", ("NAME", "Emily Carter")),
+        ("Mrs. O'Neil-Barnes reports pain.", ("NAME", "O'Neil-Barnes")),
+        ("Patient: McAllister, Jane presented.", ("NAME", "McAllister, Jane")),
+        ("Electronically signed by: Robert Chen, MD", ("NAME", "Robert Chen")),
+        ("Her daughter Maria Lopez called.", ("NAME", "Maria Lopez")),
+        ("Walter Brennan is a 71-year-old man.", ("NAME", "Walter Brennan")),
+    ],
+)
+def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BP 120/80, HR 72, RR 16, SpO2 98% on room air.",
+        "Na 138, K 4.2, Cl 101, HCO3 24, BUN 18, Cr 1.1, glucose 142.",
+        "HbA1c 7.2%, LDL 96 mg/dL, INR 2.3, troponin 0.04 ng/mL.",
+        "Metoprolol 25 mg PO BID, carbidopa-levodopa 25/100 mg TID, 1/2 tab nightly.",
+        "History of Parkinson disease and Alzheimer disease; Hodgkin lymphoma in remission.",
+        "A 67-year-old man; 89 years old sister; age 45.",
+        "Temp 99.1 F, weight 82 kg, EF 35-40%, 3 of 4 sets negative.",
+        "Diagnosed in 2019; surgery planned next spring.",
+        "Protocol version 4.1.2 and EF 0.35.",
+        "Dr. recommended rest.",
+        "Lab accession 20240314123456 resulted.",
+        "Time 10:30:45, room 4B.",
+    ],
+)
+def test_lookalike_survives(text: str) -> None:
+    assert found(text) == []
+
+
+def test_name_mentions_are_propagated_within_a_note() -> None:
+    text = "Patient: John Smith\nSmith reports improvement. John walked today."
+    names = [value for kind, value in found(text) if kind == "NAME"]
+    assert names == ["John Smith", "Smith", "John"]
+
+
+def test_name_capture_stops_at_department_words() -> None:
+    assert ("NAME", "Carter") in found("Discussed with Dr. Carter Cardiology today.")
+    assert all(
+        value != "Carter Cardiology" for _, value in found("Discussed with Dr. Carter Cardiology today.")
+    )
+
+
+def test_type_filter() -> None:
+    text = "Dr. Emily Carter saw the patient on 03/14/2024."
+    assert {s.type for s in find_phi(text, frozenset({"DATE"}))} == {"DATE"}
+
+
+def test_spans_are_sorted_and_disjoint() -> None:
+    text = "Call Dr. Ann Lee at (617) 555-0142 or ann.lee@example.org on 03/14/2024, MRN: 5512345."
+    spans = find_phi(text)
+    assert spans == sorted(spans, key=lambda s: s.start)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
