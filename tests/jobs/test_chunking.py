@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from medbatch.jobs.tasks.chunking import chunk_text
@@ -17,8 +19,9 @@ def test_chunks_cover_the_text_with_overlap(length: int) -> None:
     chunks = chunk_text(text, 1000, 100)
     assert all(len(c.text) <= 1000 for c in chunks)
     assert all(text[c.start : c.start + len(c.text)] == c.text for c in chunks)
-    assert chunks[0].start == 0 and chunks[-1].start + len(chunks[-1].text) == length
-    for left, right in zip(chunks, chunks[1:], strict=False):
+    assert chunks[0].start == 0
+    assert chunks[-1].start + len(chunks[-1].text) == length
+    for left, right in itertools.pairwise(chunks):
         assert left.start + len(left.text) - right.start == 100
 
 

@@ -62,12 +62,14 @@ def test_date_shift_keeps_intervals_for_one_patient() -> None:
     surrogates = Surrogates(KEY)
     admit = surrogates.date("03/14/2024", "patient-1")
     discharge = surrogates.date("03/20/2024", "patient-1")
-    assert admit is not None and discharge is not None
+    assert admit is not None
+    assert discharge is not None
     a, d = (date(int(s[6:]), int(s[:2]), int(s[3:5])) for s in (admit, discharge))
     assert (d - a).days == 6
     assert admit != "03/14/2024"
     offsets = {surrogates.date_offset(f"patient-{i}") for i in range(20)}
-    assert len(offsets) > 1 and 0 not in offsets
+    assert len(offsets) > 1
+    assert 0 not in offsets
 
 
 @pytest.mark.parametrize(

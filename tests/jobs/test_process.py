@@ -71,7 +71,8 @@ def test_model_spans_are_unioned_with_rule_spans_and_tagged() -> None:
         10,
         2,
     )
-    assert stats.phi_by_type == {"NAME": 2, "DATE": 1} and stats.failed == 0
+    assert stats.phi_by_type == {"NAME": 2, "DATE": 1}
+    assert stats.failed == 0
     OutputRow.model_validate(row)
 
 
@@ -85,7 +86,8 @@ def test_engine_errors_fail_only_their_rows_and_keep_rule_deid() -> None:
     bad, good = rows
     assert bad["text_deid"] == "Dr. [NAME] saw the patient. FAILME"
     assert bad["error"].startswith("deidentify: fake engine failure (rule-based de-identification applied)")
-    assert good["error"] is None and good["summary"] == ""
+    assert good["error"] is None
+    assert good["summary"] == ""
     assert stats.failed == 1
 
 
@@ -106,7 +108,8 @@ def test_bad_and_oversized_records_become_error_rows() -> None:
         ("a", "text is empty", None),
         ("b", "note is 120 characters, over limits.maxNoteChars (100)", None),
     ]
-    assert stats.records == 2 and stats.failed == 2
+    assert stats.records == 2
+    assert stats.failed == 2
 
 
 def test_a_one_megabyte_note_is_chunked_not_dropped() -> None:
@@ -117,7 +120,8 @@ def test_a_one_megabyte_note_is_chunked_not_dropped() -> None:
     ).process("s1", [record(text)])
     row = rows[0]
     assert row["error"] is None
-    assert "Ann Lee" not in row["text_deid"] and row["text_deid"].count("[NAME]") == text.count("Ann Lee")
+    assert "Ann Lee" not in row["text_deid"]
+    assert row["text_deid"].count("[NAME]") == text.count("Ann Lee")
     assert len(row["entities"]) == len({(e["start"], e["type"]) for e in row["entities"]}), "no duplicates"
     assert sum(e["type"] == "MEDICATION" for e in row["entities"]) == text.count("aspirin")
     assert all(row["text_deid"][e["start"] : e["end"]] == e["text"] for e in row["entities"])

@@ -59,7 +59,8 @@ def test_jsonl_bad_lines_become_error_records(tmp_path: Path) -> None:
         "text field 'text' is a number, not a string",
         "id field 'id' is missing or empty (id derived from file and row)",
     ]
-    assert records[0].text is not None and SECRET in records[0].text
+    assert records[0].text is not None
+    assert SECRET in records[0].text
     assert all(r.text is None for r in records[1:])
     assert all(SECRET not in (r.error or "") for r in records)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from medbatch.jobs.tasks.deid.recognizers import find_phi
@@ -97,4 +99,4 @@ def test_spans_are_sorted_and_disjoint() -> None:
     text = "Call Dr. Ann Lee at (617) 555-0142 or ann.lee@example.org on 03/14/2024, MRN: 5512345."
     spans = find_phi(text)
     assert spans == sorted(spans, key=lambda s: s.start)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))

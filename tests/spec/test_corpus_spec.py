@@ -30,8 +30,11 @@ def test_examples_are_valid(path: Path) -> None:
 
 def test_defaults() -> None:
     spec = parse_resource(corpus(), Corpus, "t").spec
-    assert spec.tasks.deidentify is not None and spec.tasks.deidentify.strategy.value == "mask"
-    assert spec.model == "openbiollm-70b" and spec.replicas == 1 and not spec.output.include_phi_spans
+    assert spec.tasks.deidentify is not None
+    assert spec.tasks.deidentify.strategy.value == "mask"
+    assert spec.model == "openbiollm-70b"
+    assert spec.replicas == 1
+    assert not spec.output.include_phi_spans
     assert spec.limits.shard_size == 1000
 
 
@@ -84,7 +87,8 @@ def test_metadata_and_kind_are_checked() -> None:
 def test_values_are_not_echoed_in_errors() -> None:
     secret = "Patient John Smith DOB 03/14/1950"
     found = problems(corpus(replicas=secret))
-    assert found and all(secret not in p for p in found)
+    assert found
+    assert all(secret not in p for p in found)
 
 
 def test_yaml_errors(tmp_path: Path) -> None:
