@@ -6,6 +6,7 @@ driver's environment at ``ray.init`` time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,7 @@ def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     """A fresh bucket per test, named after it."""
     import boto3
 
-    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-") + "-" + digest
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name

@@ -160,10 +160,10 @@ def run_job(
     import ray
 
     started_at, t0 = _now(), time.perf_counter()
-    fs_out, output_path = filesystem(config.output_uri)
-    _claim_output(fs_out, output_path, config)
     source_format = config.spec.source.format
     fs_in, base, listed = list_source_files(config.source_uri, source_format)
+    fs_out, output_path = filesystem(config.output_uri)
+    _claim_output(fs_out, output_path, config)
     files = with_row_counts(fs_in, base, listed, source_format)
     for bad in (f for f in files if f.error):
         log.warning("source file %s skipped: %s", bad.relpath, bad.error)
