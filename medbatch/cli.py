@@ -21,6 +21,8 @@ app = typer.Typer(
     help="De-identify, extract clinical entities from and summarize clinical notes in batch.",
     no_args_is_help=True,
     add_completion=False,
+    # Tracebacks with local variables would print note text; never show them.
+    pretty_exceptions_show_locals=False,
 )
 
 EXIT_FAILED = 1

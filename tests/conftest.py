@@ -7,14 +7,17 @@ driver's environment at ``ray.init`` time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_WORK = Path(__file__).resolve().parent.parent / ".tmp"
-_WORK.mkdir(exist_ok=True)
+# Ray's socket paths must stay under 107 bytes whatever the checkout path, hence a short temp dir.
+_WORK = Path(tempfile.mkdtemp(prefix="mb-test-"))
 os.environ.update(
     {
         "RAY_AUTH_MODE": "disabled",
@@ -35,9 +38,11 @@ def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1; AWS_ENDPOINT_URL points at it for this process and Ray workers."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request otherwise
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{server._server.server_port}"
+    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     yield endpoint
     server.stop()
@@ -52,6 +57,7 @@ def ray_cluster(s3_endpoint: str) -> Iterator[None]:
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, _temp_dir=str(_WORK / "ray"))
     yield
     ray.shutdown()
+    shutil.rmtree(_WORK, ignore_errors=True)
 
 
 @pytest.fixture
@@ -60,6 +66,11 @@ def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     import boto3
 
     digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
-    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-") + "-" + digest
+    name = (
+        "t-"
+        + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+        + "-"
+        + digest
+    )
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name

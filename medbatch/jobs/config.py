@@ -58,7 +58,7 @@ class JobConfig(BaseModel):
             "tasks": spec.tasks.model_dump(mode="json"),
             "limits": spec.limits.model_dump(mode="json", exclude={"batch_size"}),
             "include_phi_spans": spec.output.include_phi_spans,
-            "engine": self.engine.model_dump(mode="json"),
+            "engine": self.engine.content_key(),
             "key": self.key_fingerprint,
             "medbatch": __version__,
         }

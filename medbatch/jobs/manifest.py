@@ -68,8 +68,10 @@ class Timings(BaseModel):
     elapsed_s: float
     planning_s: float
     processing_s: float
-    engine_busy_s: float = Field(description="Time spent inside engine calls, summed over workers.")
-    engine_utilization: float = Field(description="engine_busy_s / (processing_s x workers), 0..1.")
+    engine_busy_s: float = Field(
+        description="Time during which an engine had at least one call running, summed over replicas."
+    )
+    engine_utilization: float = Field(description="engine_busy_s / (processing_s x replicas), 0..1.")
 
 
 class Manifest(BaseModel):
@@ -104,7 +106,6 @@ def stats_metadata(stats: ShardStats, top_errors: Counter[str]) -> dict[bytes, b
         "phi_by_type": dict(stats.phi_by_type),
         "tokens_in": stats.tokens_in,
         "tokens_out": stats.tokens_out,
-        "engine_seconds": stats.engine_seconds,
         "errors": dict(top_errors.most_common(20)),
     }
     return {STATS_KEY: json.dumps(payload).encode()}
@@ -130,7 +131,7 @@ def read_part_summary(fs: fsspec.AbstractFileSystem, output_path: str, shard_id:
         parquet = pq.ParquetFile(handle)
         stats = json.loads((parquet.schema_arrow.metadata or {})[STATS_KEY])
         ids = parquet.read(columns=["id"]).column("id").to_pylist()
-    return PartSummary(shard=shard_id, ids=ids, **{k: v for k, v in stats.items() if k != "engine_seconds"})
+    return PartSummary(shard=shard_id, ids=ids, **stats)
 
 
 def summarize_parts(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from medbatch.jobs.busy import BusyClock
 from medbatch.jobs.config import JobConfig, surrogate_key_from_env
 from medbatch.jobs.engines import build_engine
 from medbatch.jobs.errors import JobError, safe_error
@@ -41,9 +42,12 @@ from medbatch.jobs.sources.listing import list_source_files, with_row_counts
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
 from medbatch.jobs.storage import filesystem, join
 from medbatch.jobs.tasks.deid.surrogates import Surrogates, key_fingerprint
+from medbatch.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
+# Shards one worker runs at once, so that reading and writing overlap the engine's work.
+SHARDS_PER_WORKER = 2
 # Progress is written at most this often (seconds); the operator polls it.
 PROGRESS_INTERVAL_S = 2.0
 
@@ -52,6 +56,7 @@ class ShardWorker:
     """A Ray Data actor UDF: one engine per actor, one shard per call, part committed before returning."""
 
     def __init__(self, config_json: str, source_base: str) -> None:
+        configure_logging()  # worker processes start with Python's defaults, which drop INFO
         config = JobConfig.model_validate_json(config_json)
         self.config = config
         self.source_base = source_base
@@ -65,7 +70,8 @@ class ShardWorker:
             deid = config.spec.tasks.deidentify
             assert deid is not None
             surrogates = Surrogates(key, deid.date_shift_max_days)
-        self.processor = ShardProcessor(config.spec, build_engine(config.engine), surrogates)
+        self.clock = BusyClock()
+        self.processor = ShardProcessor(config.spec, build_engine(config.engine), surrogates, self.clock)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"stats": []}
@@ -89,7 +95,7 @@ class ShardWorker:
             "phi_by_type": dict(stats.phi_by_type),
             "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out,
-            "engine_seconds": stats.engine_seconds,
+            "engine_busy_s": self.clock.take(),
             "seconds": time.perf_counter() - started,
         }
 
@@ -218,7 +224,12 @@ def run_job(
             ShardWorker,
             fn_constructor_kwargs={"config_json": config.model_dump_json(), "source_base": base},
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(config.num_workers, len(pending))),
+            # Two shards per worker at a time: one uses the engine while the other reads or writes.
+            compute=ray.data.ActorPoolStrategy(
+                size=min(config.num_workers, len(pending)),
+                max_concurrent_calls_per_actor=SHARDS_PER_WORKER,
+                enable_true_multi_threading=True,
+            ),
             num_cpus=worker_cpus,
         )
         for row in dataset.iter_rows():
@@ -229,9 +240,8 @@ def run_job(
                 phi_by_type=Counter(done["phi_by_type"]),
                 tokens_in=done["tokens_in"],
                 tokens_out=done["tokens_out"],
-                engine_seconds=done["engine_seconds"],
             )
-            engine_busy += stats.engine_seconds
+            engine_busy += done["engine_busy_s"]
             metrics.add(stats)
             progress["shards"] += 1
             progress["records"] += stats.records

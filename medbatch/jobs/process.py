@@ -7,12 +7,12 @@ row; failures become the row's ``error`` and never escape.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from medbatch.jobs.busy import BusyClock
 from medbatch.jobs.engines.base import Analysis, AnalysisRequest, Engine, TaskResult
 from medbatch.jobs.errors import safe_error
 from medbatch.jobs.sources.readers import RawRecord
@@ -36,7 +36,6 @@ class ShardStats:
     phi_by_type: Counter[str] = field(default_factory=Counter)
     tokens_in: int = 0
     tokens_out: int = 0
-    engine_seconds: float = 0.0
 
 
 @dataclass
@@ -65,19 +64,27 @@ class ShardProcessor:
         spec: the Corpus spec (tasks, limits).
         engine: the model backend.
         surrogates: required when the strategy is surrogate.
+        clock: records engine busy time; shared by the shards one worker runs concurrently.
+
+    ``process`` may run in several threads at once (one shard each); it keeps no per-call state on self.
     """
 
-    def __init__(self, spec: CorpusSpec, engine: Engine, surrogates: Surrogates | None = None) -> None:
+    def __init__(
+        self,
+        spec: CorpusSpec,
+        engine: Engine,
+        surrogates: Surrogates | None = None,
+        clock: BusyClock | None = None,
+    ) -> None:
         self.spec = spec
         self.engine = engine
         self.surrogates = surrogates
+        self.clock = clock or BusyClock()
         deid = spec.tasks.deidentify
         self._phi_types = frozenset(deid.types) if deid is not None else frozenset()
-        self._engine_seconds = 0.0
 
     def process(self, shard_id: str, records: Sequence[RawRecord]) -> tuple[list[dict[str, Any]], ShardStats]:
         """Output rows (dicts in the output schema) and stats for ``records``, in order."""
-        self._engine_seconds = 0.0
         limit = self.spec.limits.max_note_chars
         notes = [_Note(r) for r in records]
         for note in notes:
@@ -95,7 +102,7 @@ class ShardProcessor:
             raw = tasks.analyze_raw_text
             self._analyze([n for n in live if raw or n.text_deid is not None], analysis)
         rows = [self._row(shard_id, n) for n in notes]
-        stats = ShardStats(records=len(rows), engine_seconds=self._engine_seconds)
+        stats = ShardStats(records=len(rows))
         for note, row in zip(notes, rows, strict=True):
             stats.failed += row["error"] is not None
             stats.phi_by_type.update(span.type for span in note.phi)
@@ -113,9 +120,9 @@ class ShardProcessor:
         out: list[TaskResult[T]] = []
         for i in range(0, len(texts), size):
             batch = texts[i : i + size]
-            started = time.perf_counter()
             try:
-                results = fn(batch)
+                with self.clock.busy():
+                    results = fn(batch)
                 if len(results) != len(batch):
                     raise RuntimeError("engine returned a wrong number of results")
             except Exception as exc:
@@ -126,7 +133,6 @@ class ShardProcessor:
                     len(batch),
                 )
                 results = [TaskResult(value=None, error=safe_error("engine call failed", exc)) for _ in batch]
-            self._engine_seconds += time.perf_counter() - started
             out.extend(results)
         return out
 

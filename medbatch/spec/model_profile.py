@@ -47,7 +47,7 @@ class GpuSpec(SpecModel):
 class SamplingSpec(SpecModel):
     """Default sampling; tasks need deterministic output, hence temperature 0."""
 
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 makes outputs reproducible.")
     max_tokens: int = Field(default=1024, ge=1, le=65536, description="Upper bound on generated tokens.")
 
 
@@ -65,14 +65,16 @@ class ModelProfileSpec(SpecModel):
         default=None, description="e.g. fp8, awq; unset for the checkpoint's dtype."
     )
     max_model_len: int = Field(default=8192, ge=256, description="Context length (prompt + output tokens).")
-    gpu: GpuSpec = Field(default_factory=GpuSpec)
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    gpu: GpuSpec = Field(default_factory=GpuSpec, description="GPUs per replica.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector for GPU workers.")
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Tolerations for GPU workers."
+    )
     image: str | None = Field(default=None, description="Job image; the chart's default when unset.")
     engine_args: dict[str, Any] = Field(
         default_factory=dict, description="Passed through to the engine unchanged (e.g. vLLM engine args)."
     )
-    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="Default sampling parameters.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelProfileSpec:

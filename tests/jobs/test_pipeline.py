@@ -21,7 +21,9 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 
 def config(name: str, source: dict[str, Any], output: str, **spec: Any) -> JobConfig:
     corpus = Corpus.model_validate(corpus_yaml(name, source, **spec))
-    return JobConfig(corpus=name, spec=corpus.spec, source_uri=source["uri"], output_uri=output, num_workers=2)
+    return JobConfig(
+        corpus=name, spec=corpus.spec, source_uri=source["uri"], output_uri=output, num_workers=2
+    )
 
 
 def read_manifest(output: str) -> dict[str, Any]:
@@ -38,10 +40,24 @@ def test_parquet_and_jsonl_in_parquet_out(bucket: str) -> None:
     write_jsonl(f"s3://{bucket}/in/b/notes.jsonl", rows(items[35:]))
     source = {"idField": "note_id", "textField": "note_text", "patientField": "patient_id"}
     out_a, out_b = f"s3://{bucket}/out/a", f"s3://{bucket}/out/b"
-    first = run_job(config("pq", {"uri": f"s3://{bucket}/in/a/", "format": "parquet", **source}, out_a,
-                           limits={"shardSize": 10}), worker_cpus=0.5)
-    second = run_job(config("js", {"uri": f"s3://{bucket}/in/b/", "format": "jsonl", **source}, out_b,
-                            limits={"shardSize": 10}), worker_cpus=0.5)
+    first = run_job(
+        config(
+            "pq",
+            {"uri": f"s3://{bucket}/in/a/", "format": "parquet", **source},
+            out_a,
+            limits={"shardSize": 10},
+        ),
+        worker_cpus=0.5,
+    )
+    second = run_job(
+        config(
+            "js",
+            {"uri": f"s3://{bucket}/in/b/", "format": "jsonl", **source},
+            out_b,
+            limits={"shardSize": 10},
+        ),
+        worker_cpus=0.5,
+    )
     assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
     assert (first.records.total, second.records.total) == (35, 25)
     assert (first.shards_planned, second.shards_planned) == (4, 3)
@@ -76,8 +92,12 @@ def test_parquet_and_jsonl_in_parquet_out(bucket: str) -> None:
 
 def test_rerun_of_a_finished_job_recomputes_nothing(bucket: str) -> None:
     write_jsonl(f"s3://{bucket}/in/n.jsonl", rows(notes(12)))
-    job = config("again", {"uri": f"s3://{bucket}/in/", "format": "jsonl", "idField": "note_id",
-                           "textField": "note_text"}, f"s3://{bucket}/out", limits={"shardSize": 5})
+    job = config(
+        "again",
+        {"uri": f"s3://{bucket}/in/", "format": "jsonl", "idField": "note_id", "textField": "note_text"},
+        f"s3://{bucket}/out",
+        limits={"shardSize": 5},
+    )
     first = run_job(job, worker_cpus=0.5)
     again = run_job(job, worker_cpus=0.5)
     assert (first.shards_run, again.shards_run) == (3, 0)
@@ -98,16 +118,22 @@ def test_bad_input_becomes_error_rows_and_unreadable_files_are_listed(bucket: st
     good = rows(notes(4))
     dup = dict(good[0])
     write_jsonl(f"s3://{bucket}/in/1-good.jsonl", [*good, dup])
-    write_bytes(f"s3://{bucket}/in/2-bad.jsonl", b'{"note_id": "x1", "note_text": null}\n{"note_id": "x2"}\n'
-                b'{"note_id": "x3", "note_text": "bad \xff"}\nnot json\n')
-    write_bytes(f"s3://{bucket}/in/3-big.jsonl",
-                json.dumps({"note_id": "big", "note_text": "Dr. Ann Lee saw aspirin use. " * 36_000}).encode())
+    write_bytes(
+        f"s3://{bucket}/in/2-bad.jsonl",
+        b'{"note_id": "x1", "note_text": null}\n{"note_id": "x2"}\n'
+        b'{"note_id": "x3", "note_text": "bad \xff"}\nnot json\n',
+    )
+    write_bytes(
+        f"s3://{bucket}/in/3-big.jsonl",
+        json.dumps({"note_id": "big", "note_text": "Dr. Ann Lee saw aspirin use. " * 36_000}).encode(),
+    )
     parquet_in = f"s3://{bucket}/pq/"
     write_parquet(parquet_in + "ok.parquet", good[:2])
     write_bytes(parquet_in + "corrupt.parquet", b"PAR1 this is not parquet")
     source = {"format": "jsonl", "idField": "note_id", "textField": "note_text"}
-    manifest = run_job(config("bad", {"uri": f"s3://{bucket}/in/", **source}, f"s3://{bucket}/out"),
-                       worker_cpus=0.5)
+    manifest = run_job(
+        config("bad", {"uri": f"s3://{bucket}/in/", **source}, f"s3://{bucket}/out"), worker_cpus=0.5
+    )
     output = read_output(f"s3://{bucket}/out")
     assert manifest.outcome is Outcome.PARTIALLY_SUCCEEDED
     assert manifest.records.total == 5 + 4 + 1 == len(output)
@@ -125,8 +151,10 @@ def test_bad_input_becomes_error_rows_and_unreadable_files_are_listed(bucket: st
     assert len(big["text_deid"]) > 1_000_000
     assert "Ann Lee" not in big["text_deid"]
 
-    pq_manifest = run_job(config("pq", {"uri": parquet_in, **source, "format": "parquet"},
-                                 f"s3://{bucket}/out-pq"), worker_cpus=0.5)
+    pq_manifest = run_job(
+        config("pq", {"uri": parquet_in, **source, "format": "parquet"}, f"s3://{bucket}/out-pq"),
+        worker_cpus=0.5,
+    )
     assert pq_manifest.outcome is Outcome.PARTIALLY_SUCCEEDED
     assert [(e.file, e.error) for e in pq_manifest.source_errors] == [
         ("corrupt.parquet", "cannot read parquet file (ArrowInvalid)")
@@ -135,9 +163,22 @@ def test_bad_input_becomes_error_rows_and_unreadable_files_are_listed(bucket: st
 
 
 def test_missing_text_column_fails_the_job_with_a_reason(bucket: str) -> None:
-    write_parquet(f"s3://{bucket}/in/n.parquet", [{"note_id": "a", "body": "x"}, {"note_id": "b", "body": "y"}])
-    manifest = run_job(config("nocol", {"uri": f"s3://{bucket}/in/", "format": "parquet", "idField": "note_id",
-                                        "textField": "note_text"}, f"s3://{bucket}/out"), worker_cpus=0.5)
+    write_parquet(
+        f"s3://{bucket}/in/n.parquet", [{"note_id": "a", "body": "x"}, {"note_id": "b", "body": "y"}]
+    )
+    manifest = run_job(
+        config(
+            "nocol",
+            {
+                "uri": f"s3://{bucket}/in/",
+                "format": "parquet",
+                "idField": "note_id",
+                "textField": "note_text",
+            },
+            f"s3://{bucket}/out",
+        ),
+        worker_cpus=0.5,
+    )
     assert manifest.outcome is Outcome.FAILED
     assert manifest.reason == "all 2 records failed: text field 'note_text' is missing (2)"
     assert [r["id"] for r in read_output(f"s3://{bucket}/out")] == ["a", "b"]
@@ -145,7 +186,10 @@ def test_missing_text_column_fails_the_job_with_a_reason(bucket: str) -> None:
 
 @pytest.mark.parametrize(
     ("uri", "message"),
-    [("s3://{bucket}/nothing-here/", "does not exist"), ("s3://{bucket}/wrong-format/", "holds no csv files")],
+    [
+        ("s3://{bucket}/nothing-here/", "does not exist"),
+        ("s3://{bucket}/wrong-format/", "holds no csv files"),
+    ],
 )
 def test_unusable_source_is_a_clear_error(bucket: str, uri: str, message: str) -> None:
     write_jsonl(f"s3://{bucket}/wrong-format/n.jsonl", rows(notes(1)))

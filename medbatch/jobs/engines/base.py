@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -75,6 +75,14 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str
+
+    # Options that change speed, not output (e.g. memory settings): left out of the config hash, so
+    # changing them does not stop a job from resuming.
+    performance_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def content_key(self) -> dict[str, Any]:
+        """The options that can change the output, for the job's config hash."""
+        return self.model_dump(mode="json", exclude=set(self.performance_fields))
 
     def describe(self) -> EngineInfo:
         """Provenance of the engine this config builds, known without building it (no model load)."""

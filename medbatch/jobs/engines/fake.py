@@ -6,9 +6,10 @@ and fail the texts that contain a marker (to exercise error rows).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -27,6 +28,7 @@ class FakeEngineConfig(EngineConfig):
     """Options of the fake engine."""
 
     kind: Literal["fake"] = "fake"
+    performance_fields: ClassVar[frozenset[str]] = frozenset({"seconds_per_call"})
     seconds_per_call: float = Field(
         default=0.0, ge=0.0, description="Sleep per batch call (simulated GPU time)."
     )
@@ -43,10 +45,13 @@ class FakeEngine:
     def __init__(self, config: FakeEngineConfig) -> None:
         self.config = config
         self.info = config.describe()
+        # Like a GPU, the fake serves one call at a time, so concurrent callers queue.
+        self._device = threading.Lock()
 
     def _results(self, texts: Sequence[str], value: object) -> list[TaskResult[object]]:
         if self.config.seconds_per_call:
-            time.sleep(self.config.seconds_per_call)
+            with self._device:
+                time.sleep(self.config.seconds_per_call)
         marker = self.config.fail_marker
         return [
             TaskResult(value=None, error="fake engine failure")

@@ -1,0 +1,23 @@
+"""The operator side (spec, CLI entry, operator) must not pull in the data stack: the operator image has no Ray."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("ray", "pyarrow", "vllm", "torch", "fsspec", "numpy")
+
+
+def test_spec_cli_and_operator_import_without_the_data_stack() -> None:
+    probe = (
+        "import sys, medbatch.spec, medbatch.cli, medbatch.operator; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_jobs_does_import_it() -> None:
+    probe = "import sys, medbatch.jobs; print('pyarrow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"

@@ -1,0 +1,76 @@
+"""The command line as the README uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_helpers import ROOT, run_cli
+from tests.corpora import corpus_yaml, read_output
+
+SAMPLE = ROOT / "manifests" / "examples" / "sample-local.yaml"
+
+
+def test_validate_accepts_the_sample(tmp_path: Path) -> None:
+    result = run_cli("validate", str(SAMPLE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid. Corpus 'sample-local': text from ./sample-notes/" in result.stdout
+
+
+def test_validate_explains_what_is_wrong(tmp_path: Path) -> None:
+    bad = corpus_yaml("Bad_Name", {"uri": "s3://x/", "format": "xml"}, replicas=0)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = run_cli("validate", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{path} is invalid:" in result.stderr
+    for expected in (
+        "metadata.name: 'Bad_Name' is not a valid name",
+        "spec.source.format: Input should be 'parquet', 'jsonl', 'csv' or 'text'",
+        "spec.replicas: Input should be greater than or equal to 1",
+    ):
+        assert expected in result.stderr
+
+
+def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
+    result = run_cli("run", str(SAMPLE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = tmp_path / "medbatch-output" / "sample-local"
+    assert "Succeeded" in result.stdout
+    assert "records:  40 (40 ok, 0 failed)" in result.stdout
+    assert f"output:   {output}" in result.stdout
+    rows = read_output(str(output))
+    assert len(rows) == 40
+    assert all(r["error"] is None and "[NAME]" in r["text_deid"] and r["summary"] for r in rows)
+    manifest = json.loads((output / "_manifest.json").read_text())
+    assert manifest["outcome"] == "Succeeded"
+    assert manifest["records"]["total"] == 40
+
+
+def test_run_reports_partial_success_and_missing_sources(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "n.jsonl").write_text('{"id": "a", "text": "Dr. Ann Lee."}\n{"id": "b", "text": ""}\n')
+    corpus = corpus_yaml("partial", {"uri": "in/", "format": "jsonl", "idField": "id"})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(corpus))
+    result = run_cli("run", "c.yaml", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "PartiallySucceeded: 1 of 2 records failed" in result.stdout
+
+    corpus["spec"]["source"]["uri"] = "missing/"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(corpus))
+    result = run_cli("run", "c.yaml", "--output", "out2", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"failed: source {tmp_path / 'missing'}/ does not exist" in result.stderr
+
+
+def test_run_without_a_surrogate_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDBATCH_SURROGATE_KEY", raising=False)
+    corpus = corpus_yaml("nokey", {"uri": str(SAMPLE.parent / "sample-notes"), "format": "text"})
+    corpus["spec"]["tasks"]["deidentify"]["strategy"] = "surrogate"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(corpus))
+    result = run_cli("run", "c.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "needs a secret key of at least 16 characters in MEDBATCH_SURROGATE_KEY" in result.stderr
