@@ -116,7 +116,9 @@ def write_part(
     Returns the committed path. If the part was committed meanwhile (a retried task racing its first
     attempt), the existing part is kept: both attempts computed the same shard.
     """
-    table = pa.Table.from_pylist(rows, schema=output_schema().with_metadata(metadata or {}))
+    schema = output_schema().with_metadata(metadata or {})
+    # Column-wise conversion: an order of magnitude faster than Table.from_pylist on nested rows.
+    table = pa.Table.from_pydict({name: [row[name] for row in rows] for name in schema.names}, schema=schema)
     final = join(output_path, PARTS_DIR, part_name(shard_id))
     tmp = join(output_path, TMP_DIR, f"{shard_id}.{uuid.uuid4().hex}.parquet")
     fs.makedirs(join(output_path, TMP_DIR), exist_ok=True)

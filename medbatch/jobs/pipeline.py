@@ -46,8 +46,6 @@ from medbatch.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
-# Shards one worker runs at once, so that reading and writing overlap the engine's work.
-SHARDS_PER_WORKER = 2
 # Progress is written at most this often (seconds); the operator polls it.
 PROGRESS_INTERVAL_S = 2.0
 
@@ -224,10 +222,9 @@ def run_job(
             ShardWorker,
             fn_constructor_kwargs={"config_json": config.model_dump_json(), "source_base": base},
             batch_size=1,
-            # Two shards per worker at a time: one uses the engine while the other reads or writes.
             compute=ray.data.ActorPoolStrategy(
                 size=min(config.num_workers, len(pending)),
-                max_concurrent_calls_per_actor=SHARDS_PER_WORKER,
+                max_concurrent_calls_per_actor=config.engine.shards_per_worker,
                 enable_true_multi_threading=True,
             ),
             num_cpus=worker_cpus,

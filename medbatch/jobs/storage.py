@@ -12,6 +12,8 @@ from typing import Any
 import fsspec
 from fsspec.core import url_to_fs
 
+from medbatch.jobs.errors import JobError
+
 
 def storage_options(uri: str) -> dict[str, Any]:
     """fsspec options for ``uri`` derived from the environment."""
@@ -22,8 +24,17 @@ def storage_options(uri: str) -> dict[str, Any]:
 
 
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem serving ``uri`` and the path within it (no scheme)."""
-    fs, path = url_to_fs(uri, **storage_options(uri))
+    """The filesystem serving ``uri`` and the path within it (no scheme).
+
+    Raises:
+        JobError: no filesystem implementation is installed for the scheme (gs:// needs gcsfs).
+    """
+    try:
+        fs, path = url_to_fs(uri, **storage_options(uri))
+    except ImportError:
+        scheme = uri.split("://", 1)[0]
+        package = {"gs": "gcsfs", "s3": "s3fs"}.get(scheme, "an fsspec implementation")
+        raise JobError(f"{scheme}:// needs the {package} package installed where the job runs") from None
     return fs, path
 
 

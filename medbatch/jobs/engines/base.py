@@ -79,6 +79,9 @@ class EngineConfig(BaseModel):
     # Options that change speed, not output (e.g. memory settings): left out of the config hash, so
     # changing them does not stop a job from resuming.
     performance_fields: ClassVar[frozenset[str]] = frozenset()
+    # Shards one worker runs at once. Engines that wait on a device or a server gain from 2 (one shard
+    # reads or writes while the other uses the engine); pure-Python CPU engines only contend for the GIL.
+    shards_per_worker: ClassVar[int] = 2
 
     def content_key(self) -> dict[str, Any]:
         """The options that can change the output, for the job's config hash."""

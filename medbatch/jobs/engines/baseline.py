@@ -8,7 +8,7 @@ output for an LLM's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from medbatch.jobs.engines.base import (
     Analysis,
@@ -29,6 +29,7 @@ class BaselineEngineConfig(EngineConfig):
     """The rules-only CPU engine; it has no options."""
 
     kind: Literal["baseline"] = "baseline"
+    shards_per_worker: ClassVar[int] = 1
 
     def describe(self) -> EngineInfo:
         """The baseline's provenance."""
