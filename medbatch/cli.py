@@ -76,6 +76,19 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster instead of starting an embedded one.")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="baseline (CPU rules, no model), vllm (--model is a local folder or hub id) or openai."
+        ),
+    ] = "baseline",
+    model: Annotated[
+        str | None, typer.Option(help="vllm: model folder or hub id; openai: the served model name.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="openai: base URL of the server, e.g. http://localhost:8000/v1.")
+    ] = None,
+    max_model_len: Annotated[int, typer.Option(min=256, help="vllm/openai: context length.")] = 8192,
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
     """Run a Corpus on an embedded Ray (or --ray-address) and write Parquet results."""
@@ -90,10 +103,11 @@ def run(
     import ray
 
     from medbatch.jobs import JobError, Outcome, run_job
-    from medbatch.jobs.config import job_config_for
+    from medbatch.jobs.config import engine_config_for, job_config_for
 
     try:
-        config = job_config_for(loaded, corpus.parent, output=output, workers=workers)
+        engine_config = engine_config_for(engine, model=model, endpoint=endpoint, max_model_len=max_model_len)
+        config = job_config_for(loaded, corpus.parent, output=output, engine=engine_config, workers=workers)
     except JobError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None

@@ -14,7 +14,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from medbatch import __version__
-from medbatch.jobs.engines import AnyEngineConfig, BaselineEngineConfig, EngineConfig
+from medbatch.jobs.engines import (
+    AnyEngineConfig,
+    BaselineEngineConfig,
+    OpenAIEngineConfig,
+    VllmEngineConfig,
+)
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
 from medbatch.spec import Corpus, CorpusSpec, DeidStrategy
@@ -105,7 +110,7 @@ def job_config_for(
     base_dir: Path,
     *,
     output: str | None = None,
-    engine: EngineConfig | None = None,
+    engine: AnyEngineConfig | None = None,
     workers: int | None = None,
 ) -> JobConfig:
     """The JobConfig that runs ``corpus`` locally or on an existing Ray cluster.
@@ -136,3 +141,26 @@ def job_config_for(
         key_fingerprint=fingerprint_from_env(spec),
         num_workers=workers or spec.replicas,
     )
+
+
+def engine_config_for(
+    engine: str, *, model: str | None = None, endpoint: str | None = None, max_model_len: int = 8192
+) -> AnyEngineConfig:
+    """The engine config for command-line choices.
+
+    Raises:
+        JobError: an unknown engine, or an engine without the options it needs.
+    """
+    if engine == "baseline":
+        return BaselineEngineConfig()
+    if engine == "vllm":
+        if not model:
+            raise JobError("--engine vllm needs --model: a local model folder or a model hub id")
+        return VllmEngineConfig(model=model, max_model_len=max_model_len)
+    if engine == "openai":
+        if not model or not endpoint:
+            raise JobError(
+                "--engine openai needs --endpoint (the server's base URL) and --model (its model name)"
+            )
+        return OpenAIEngineConfig(base_url=endpoint, model=model, max_model_len=max_model_len)
+    raise JobError(f"unknown engine '{engine}': use baseline, vllm or openai")

@@ -155,7 +155,7 @@ def run_job(
 
     Args:
         config: the job configuration.
-        worker_cpus: CPUs reserved per shard worker actor (engine replica).
+        worker_cpus: CPUs reserved per shard worker actor (engine replica); GPUs come from the engine config.
         on_progress: called as ``(shards_done, shards_total, records_done, records_failed)`` after each shard.
 
     Raises:
@@ -228,6 +228,7 @@ def run_job(
                 enable_true_multi_threading=True,
             ),
             num_cpus=worker_cpus,
+            num_gpus=config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0) or None,
         )
         for row in dataset.iter_rows():
             done = json.loads(row["stats"])

@@ -17,7 +17,7 @@ from medbatch.jobs.engines.base import Analysis, AnalysisRequest, Engine, TaskRe
 from medbatch.jobs.errors import safe_error
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.jobs.spans import Entity, PhiSpan, merge_phi
-from medbatch.jobs.tasks.chunking import Chunk, chunk_text, dedupe_entities
+from medbatch.jobs.tasks.chunking import Chunk, dedupe_entities
 from medbatch.jobs.tasks.deid.recognizers import find_phi
 from medbatch.jobs.tasks.deid.replace import deidentify_text
 from medbatch.jobs.tasks.deid.surrogates import Surrogates
@@ -137,8 +137,7 @@ class ShardProcessor:
         return out
 
     def _chunks(self, text: str) -> list[Chunk]:
-        limits = self.spec.limits
-        return chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars)
+        return self.engine.chunk(text, self.spec.limits)
 
     # -- de-identification ----------------------------------------------------------------------------
 
@@ -153,7 +152,7 @@ class ShardProcessor:
             note.tokens_out += result.tokens_out
             if result.error is not None:
                 note.errors.append(f"deidentify: {result.error} (rule-based de-identification applied)")
-            elif result.value:
+            if result.value:  # verified spans count even when the answer had other problems
                 found[id(note)].extend(span.shifted(chunk.start) for span in result.value)
         for note in notes:
             try:

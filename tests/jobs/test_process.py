@@ -14,6 +14,7 @@ from medbatch.jobs.output import OutputRow
 from medbatch.jobs.process import ShardProcessor
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.jobs.spans import PhiSpan, SpanSource
+from medbatch.jobs.tasks.chunking import chunk_by_chars
 from medbatch.spec import CorpusSpec
 
 
@@ -35,6 +36,7 @@ class SpottingEngine:
     """Finds the made-up surname 'Zorblat' as a model would (no rule knows it); counts tokens."""
 
     info = EngineInfo(name="spotting", model="spotter", prompt_version="v9")
+    chunk = staticmethod(chunk_by_chars)
 
     def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
         out = []

@@ -16,8 +16,13 @@ from medbatch.jobs.engines.base import (
 )
 from medbatch.jobs.engines.baseline import BaselineEngineConfig
 from medbatch.jobs.engines.fake import FakeEngineConfig
+from medbatch.jobs.engines.openai import OpenAIEngineConfig
+from medbatch.jobs.engines.vllm import VllmEngineConfig
 
-AnyEngineConfig = Annotated[BaselineEngineConfig | FakeEngineConfig, Field(discriminator="kind")]
+AnyEngineConfig = Annotated[
+    BaselineEngineConfig | FakeEngineConfig | VllmEngineConfig | OpenAIEngineConfig,
+    Field(discriminator="kind"),
+]
 
 __all__ = [
     "Analysis",
@@ -28,7 +33,9 @@ __all__ = [
     "EngineConfig",
     "EngineInfo",
     "FakeEngineConfig",
+    "OpenAIEngineConfig",
     "TaskResult",
+    "VllmEngineConfig",
     "build_engine",
     "register_engine",
 ]

@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from medbatch.jobs.spans import Entity, PhiSpan
+from medbatch.jobs.tasks.chunking import Chunk
+from medbatch.spec import LimitsSpec
 
 T = TypeVar("T")
 
@@ -60,8 +62,16 @@ class Engine(Protocol):
 
     info: EngineInfo
 
+    def chunk(self, text: str, limits: LimitsSpec) -> list[Chunk]:
+        """Pieces of ``text`` small enough for one request (see ``tasks.chunking.chunk_by_chars``)."""
+        ...
+
     def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
-        """PHI spans the model finds in each text (the recognizers' spans are added by the pipeline)."""
+        """PHI spans the model finds in each text (the recognizers' spans are added by the pipeline).
+
+        A result may carry both spans and an error (some of the model's spans could not be verified); the
+        pipeline removes the spans and reports the error.
+        """
         ...
 
     def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
@@ -82,6 +92,10 @@ class EngineConfig(BaseModel):
     # Shards one worker runs at once. Engines that wait on a device or a server gain from 2 (one shard
     # reads or writes while the other uses the engine); pure-Python CPU engines only contend for the GIL.
     shards_per_worker: ClassVar[int] = 2
+
+    def gpus_per_worker(self, cluster_has_gpus: bool) -> float:
+        """GPUs each shard worker (engine replica) reserves; none for CPU engines."""
+        return 0.0
 
     def content_key(self) -> dict[str, Any]:
         """The options that can change the output, for the job's config hash."""

@@ -19,6 +19,7 @@ from medbatch.jobs.engines.base import (
     register_engine,
 )
 from medbatch.jobs.spans import PhiSpan
+from medbatch.jobs.tasks.chunking import chunk_by_chars
 from medbatch.jobs.tasks.ner import extract_entities
 from medbatch.jobs.tasks.summarize import summarize
 
@@ -40,6 +41,7 @@ class BaselineEngine:
     """Dictionary NER and extractive summaries on the CPU."""
 
     info = BASELINE_INFO
+    chunk = staticmethod(chunk_by_chars)
 
     def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
         """Nothing beyond the recognizers, which the pipeline runs for every engine."""

@@ -22,6 +22,7 @@ from medbatch.jobs.engines.base import (
     register_engine,
 )
 from medbatch.jobs.spans import PhiSpan
+from medbatch.jobs.tasks.chunking import chunk_by_chars
 
 
 class FakeEngineConfig(EngineConfig):
@@ -41,6 +42,8 @@ class FakeEngineConfig(EngineConfig):
 
 class FakeEngine:
     """Returns empty results after an optional fixed delay."""
+
+    chunk = staticmethod(chunk_by_chars)
 
     def __init__(self, config: FakeEngineConfig) -> None:
         self.config = config

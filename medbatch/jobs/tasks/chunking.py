@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from medbatch.jobs.spans import Entity, PhiSpan
+from medbatch.spec import LimitsSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,11 @@ def chunk_text(text: str, max_chars: int, overlap: int) -> list[Chunk]:
         if end >= len(text):
             return chunks
         start = end - overlap
+
+
+def chunk_by_chars(text: str, limits: LimitsSpec) -> list[Chunk]:
+    """Chunks by the Corpus's character limits: the chunking of engines without a token budget."""
+    return chunk_text(text, limits.chunk_chars, limits.chunk_overlap_chars)
 
 
 def dedupe_entities(entities: list[Entity]) -> list[Entity]:

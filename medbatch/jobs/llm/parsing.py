@@ -1,0 +1,106 @@
+"""Parse and verify model answers. Nothing the model says is trusted until code has found it in the text.
+
+Every failure is a ``ParseError`` whose message is safe to log and to write to an error column: it says
+what was wrong (invalid JSON, a field of the wrong type, quotes not found in the note) and never repeats
+what the model wrote, which may be note text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from medbatch.jobs.llm.schemas import (
+    ANSWERS,
+    AnalysisAnswer,
+    EntitiesAnswer,
+    EntityItem,
+    PhiAnswer,
+    SummaryAnswer,
+)
+from medbatch.jobs.spans import Entity, PhiSpan, SpanSource
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ParseError(ValueError):
+    """A model answer that cannot be used; the message quotes nothing from the answer."""
+
+
+def parse_answer(task: str, raw: str) -> PhiAnswer | EntitiesAnswer | SummaryAnswer | AnalysisAnswer:
+    """The answer of ``task`` in ``raw`` (the model's output), validated against the task's schema."""
+    try:
+        value = json.loads(raw)  # strict: raw control characters inside strings are rejected
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(raw.rstrip()):
+            raise ParseError("truncated JSON (the answer stops before it is complete)") from None
+        raise ParseError(f"invalid JSON at character {exc.pos}") from None
+    try:
+        answer = ANSWERS[task].model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(answer)"
+        raise ParseError(f"answer does not match the schema: {where}: {first['msg']}") from None
+    assert isinstance(answer, PhiAnswer | EntitiesAnswer | SummaryAnswer | AnalysisAnswer)
+    return answer
+
+
+def _pattern(quote: str) -> re.Pattern[str]:
+    """A quote as a pattern: exact characters, any run of whitespace matching any run of whitespace."""
+    parts = [re.escape(p) for p in quote.split()]
+    return re.compile(r"\s+".join(parts))
+
+
+def locate(text: str, quote: str) -> list[tuple[int, int]]:
+    """Every occurrence of ``quote`` in ``text`` (whitespace-tolerant, case-sensitive), as offsets."""
+    if not quote.strip():
+        return []
+    return [m.span() for m in _pattern(quote).finditer(text)]
+
+
+def _located(
+    text: str, quotes: Iterable[tuple[str, str]], what: str
+) -> tuple[list[tuple[int, int, str, str]], int]:
+    found: list[tuple[int, int, str, str]] = []
+    missing = 0
+    for quote, kind in quotes:
+        spans = locate(text, quote)
+        if not spans:
+            missing += 1
+        found.extend((start, end, kind, text[start:end]) for start, end in spans)
+    return found, missing
+
+
+def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError | None]:
+    """Spans of every quoted identifier, and an error if some quotes are not in the text.
+
+    The spans that were found are returned even with an error: removing verified text can only make the
+    output safer.
+    """
+    found, missing = _located(text, ((item.text, item.type.value) for item in answer.phi), "identifiers")
+    spans = [PhiSpan(start, end, kind, SpanSource.LLM) for start, end, kind, _ in found]
+    error = (
+        ParseError(f"{missing} of {len(answer.phi)} quoted identifiers are not in the text")
+        if missing
+        else None
+    )
+    return spans, error
+
+
+def entity_list(items: list[EntityItem], text: str, types: tuple[str, ...]) -> list[Entity]:
+    """Entities located in ``text``; raises ParseError when a quote is not in the text."""
+    wanted = [(item.text, item.type.value) for item in items if item.type.value in types]
+    found, missing = _located(text, wanted, "entities")
+    if missing:
+        raise ParseError(f"{missing} of {len(wanted)} quoted entities are not in the text")
+    unique = {(start, end, kind): Entity(start, end, kind, quote) for start, end, kind, quote in found}
+    return sorted(unique.values(), key=lambda e: (e.start, e.end, e.type))
+
+
+def clean_summary(summary: str, max_words: int) -> str:
+    """The summary without control characters, cut to ``max_words`` words."""
+    words = _CONTROL.sub(" ", summary).split()
+    return " ".join(words[:max_words])

@@ -1,0 +1,108 @@
+"""Adversarial model answers: nothing unverified gets through, and errors quote nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medbatch.jobs.llm.parsing import ParseError, clean_summary, entity_list, locate, parse_answer, phi_spans
+from medbatch.jobs.llm.schemas import AnalysisAnswer, PhiAnswer, json_schema
+
+NOTE = "Pt John Smith seen 03/14/2024. John Smith  reports chest pain. Metoprolol 25 mg."
+
+
+def phi(raw: object) -> PhiAnswer:
+    answer = parse_answer("phi", raw if isinstance(raw, str) else json.dumps(raw))
+    assert isinstance(answer, PhiAnswer)
+    return answer
+
+
+def test_quotes_are_located_everywhere_with_whitespace_tolerance() -> None:
+    spans, error = phi_spans(phi({"phi": [{"text": "John Smith", "type": "NAME"}]}), NOTE)
+    assert error is None
+    assert [NOTE[s.start : s.end] for s in spans] == ["John Smith", "John Smith"]
+    assert {s.source.value for s in spans} == {"llm"}
+    assert locate("a John\n Smith b", "John Smith") == [(2, 13)]
+
+
+def test_quotes_not_in_the_text_are_reported_and_verified_ones_kept() -> None:
+    answer = phi({"phi": [{"text": "Jane Doe", "type": "NAME"}, {"text": "03/14/2024", "type": "DATE"}]})
+    spans, error = phi_spans(answer, NOTE)
+    assert [NOTE[s.start : s.end] for s in spans] == ["03/14/2024"]
+    assert str(error) == "1 of 2 quoted identifiers are not in the text"
+    assert "Jane" not in str(error)
+
+
+def test_offsets_from_the_model_are_ignored() -> None:
+    answer = phi({"phi": [{"text": "John Smith", "type": "NAME", "start": 0, "end": 2}]})
+    spans, _ = phi_spans(answer, NOTE)
+    assert [(s.start, s.end) for s in spans] == [(3, 13), (31, 41)]
+
+
+def test_overlapping_quotes_yield_overlapping_spans_for_the_merger() -> None:
+    answer = phi({"phi": [{"text": "John Smith", "type": "NAME"}, {"text": "Smith", "type": "NAME"}]})
+    spans, error = phi_spans(answer, NOTE)
+    assert error is None
+    assert len(spans) == 4  # merge_phi unions them downstream
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"phi": [{"text": "John Smith", "type": "NAME"}', "truncated JSON"),
+        ('{"phi": [{"text": "John\x07Smith", "type": "NAME"}]}', "invalid JSON at character"),
+        ("Sure! Here are the identifiers: John Smith", "invalid JSON at character 0"),
+        ('{"phi": "John Smith"}', "answer does not match the schema: phi: Input should be a valid list"),
+        (
+            '{"phi": [{"text": "John Smith", "type": "PERSON"}]}',
+            "answer does not match the schema: phi.0.type",
+        ),
+        ('{"phi": [{"text": "", "type": "NAME"}]}', "answer does not match the schema: phi.0.text"),
+        ('{"findings": []}', "answer does not match the schema: phi: Field required"),
+    ],
+)
+def test_malformed_answers_raise_safe_errors(raw: str, message: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_answer("phi", raw)
+    assert str(info.value).startswith(message)
+    assert "John" not in str(info.value)
+
+
+def test_entities_must_be_in_the_text_and_of_requested_types() -> None:
+    answer = parse_answer(
+        "analysis",
+        json.dumps(
+            {
+                "entities": [
+                    {"text": "chest pain", "type": "PROBLEM"},
+                    {"text": "Metoprolol", "type": "MEDICATION"},
+                    {"text": "25 mg", "type": "DOSAGE"},
+                ],
+                "summary": "x",
+            }
+        ),
+    )
+    assert isinstance(answer, AnalysisAnswer)
+    found = entity_list(answer.entities, NOTE, ("PROBLEM", "MEDICATION"))
+    assert [(e.type, e.text, NOTE[e.start : e.end]) for e in found] == [
+        ("PROBLEM", "chest pain", "chest pain"),
+        ("MEDICATION", "Metoprolol", "Metoprolol"),
+    ]
+    made_up = parse_answer("entities", json.dumps({"entities": [{"text": "aspirin", "type": "MEDICATION"}]}))
+    with pytest.raises(ParseError, match="1 of 1 quoted entities are not in the text"):
+        entity_list(made_up.entities, NOTE, ("MEDICATION",))  # type: ignore[union-attr]
+
+
+def test_summary_is_cleaned_and_bounded() -> None:
+    assert (
+        clean_summary("Chest\x00 pain,\n\nruled   out MI. " + "word " * 500, 6)
+        == "Chest pain, ruled out MI. word"
+    )
+
+
+def test_schemas_are_closed_and_narrowed() -> None:
+    schema = json_schema("entities", ("PROBLEM", "TEST"))
+    assert schema["$defs"]["EntityType"]["enum"] == ["PROBLEM", "TEST"]
+    assert schema["additionalProperties"] is False
+    assert schema["$defs"]["EntityItem"]["additionalProperties"] is False
