@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 
@@ -112,9 +113,9 @@ def test_a_failed_task_fails_the_analysis_of_that_text_only() -> None:
 def test_chunks_fit_the_token_budget() -> None:
     e = engine(lambda r, a: "{}", context=2000)
     text = "word " * 2000
-    chunks = e.chunk(text, LimitsSpec(chunkChars=100_000, chunkOverlapChars=0))
+    chunks = e.chunk(text, LimitsSpec(chunk_chars=100_000, chunk_overlap_chars=0))
     assert all(len(c.text) <= e.chunk_token_budget for c in chunks)
     assert chunks[0].start == 0
     assert chunks[-1].start + len(chunks[-1].text) == len(text)
     assert all(text[c.start : c.start + len(c.text)] == c.text for c in chunks)
-    assert all(a.start + len(a.text) > b.start for a, b in zip(chunks, chunks[1:], strict=False)), "overlap"
+    assert all(a.start + len(a.text) > b.start for a, b in itertools.pairwise(chunks)), "overlap"
