@@ -5,7 +5,13 @@ cluster. Everything else in this package is internal: sources/, tasks/, engines/
 """
 
 from medbatch.jobs.config import SURROGATE_KEY_ENV, JobConfig
-from medbatch.jobs.engines import AnyEngineConfig, BaselineEngineConfig, FakeEngineConfig
+from medbatch.jobs.engines import (
+    AnyEngineConfig,
+    BaselineEngineConfig,
+    FakeEngineConfig,
+    OpenAIEngineConfig,
+    VllmEngineConfig,
+)
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.manifest import Manifest, Outcome
 from medbatch.jobs.output import OutputRow, output_schema
@@ -19,8 +25,10 @@ __all__ = [
     "JobConfig",
     "JobError",
     "Manifest",
+    "OpenAIEngineConfig",
     "Outcome",
     "OutputRow",
+    "VllmEngineConfig",
     "output_schema",
     "run_job",
 ]

@@ -89,10 +89,12 @@ class OpenAIBackend:
         except Exception as exc:  # after the client's retries; the type says enough (RateLimitError, ...)
             return Completion(text=None, error=safe_error("endpoint request failed", exc))
         usage: Any = response.usage
+        choice = response.choices[0] if response.choices else None
         return Completion(
-            text=response.choices[0].message.content if response.choices else None,
+            text=choice.message.content if choice else None,
             tokens_in=int(usage.prompt_tokens) if usage else 0,
             tokens_out=int(usage.completion_tokens) if usage else 0,
+            truncated=choice is not None and choice.finish_reason == "length",
         )
 
     def complete(self, requests: Sequence[ChatRequest]) -> list[Completion]:

@@ -142,7 +142,7 @@ class VllmBackend:
                     text=generated.text,
                     tokens_in=len(output.prompt_token_ids or []),
                     tokens_out=len(generated.token_ids),
-                    error=None,
+                    truncated=generated.finish_reason == "length",
                 )
         return [r if r is not None else Completion(text=None, error="no answer") for r in results]
 

@@ -52,6 +52,7 @@ class Completion:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str | None = None
+    truncated: bool = False  # generation stopped at max_tokens
 
 
 class LlmBackend(Protocol):
@@ -219,6 +220,8 @@ class LlmEngine:
             result.error = completion.error or "no answer"
             return result, None  # transport failures are retried by the backend, not here
         try:
+            if completion.truncated:
+                raise ParseError("the answer reached max_tokens before it was complete")
             value, problem = job.finish(parse_answer(job.task, completion.text))
         except ParseError as exc:
             result.error = f"model answer unusable: {exc}"

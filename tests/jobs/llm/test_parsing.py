@@ -51,7 +51,7 @@ def test_overlapping_quotes_yield_overlapping_spans_for_the_merger() -> None:
     ("raw", "message"),
     [
         ('{"phi": [{"text": "John Smith", "type": "NAME"}', "truncated JSON"),
-        ('{"phi": [{"text": "John\x07Smith", "type": "NAME"}]}', "invalid JSON at character"),
+        ('{"phi": [{"text": "John Sm', "truncated JSON"),
         ("Sure! Here are the identifiers: John Smith", "invalid JSON at character 0"),
         ('{"phi": "John Smith"}', "answer does not match the schema: phi: Input should be a valid list"),
         (
@@ -67,6 +67,15 @@ def test_malformed_answers_raise_safe_errors(raw: str, message: str) -> None:
         parse_answer("phi", raw)
     assert str(info.value).startswith(message)
     assert "John" not in str(info.value)
+
+
+def test_control_characters_in_quotes_never_verify() -> None:
+    answer = phi(
+        '{"phi": [{"text": "John\x07Smith", "type": "NAME"}, {"text": "03/14/2024\x00", "type": "DATE"}]}'
+    )
+    spans, error = phi_spans(answer, NOTE)
+    assert spans == []
+    assert str(error) == "2 of 2 quoted identifiers are not in the text"
 
 
 def test_entities_must_be_in_the_text_and_of_requested_types() -> None:

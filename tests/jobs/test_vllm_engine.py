@@ -1,0 +1,101 @@
+"""The real vLLM engine (CPU build) on a tiny random-weight Llama built by the test.
+
+A random model answers junk. The pipeline must turn junk into well-formed rows that say what went wrong,
+while the recognizers still remove structured PHI; with structured outputs on, answers must be valid JSON
+and the note prefix must be served from the prefix cache for the second task of a note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm")
+
+from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job  # noqa: E402
+from medbatch.jobs.llm.prompts import PROMPT_VERSION  # noqa: E402
+from medbatch.jobs.output import OutputRow  # noqa: E402
+from medbatch.spec import Corpus  # noqa: E402
+from medbatch.testing.tiny_model import build_tiny_llama  # noqa: E402
+from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+def engine_config(model: Path, structured: bool) -> VllmEngineConfig:
+    return VllmEngineConfig(
+        model=str(model),
+        max_model_len=2048,
+        max_tokens=48,
+        structured_outputs=structured,
+        engine_kwargs={"enforce_eager": True},
+    )
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_pipeline_with_two_vllm_replicas_turns_junk_into_well_formed_rows(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    items = notes(8)
+    write_jsonl(str(tmp_path / "in" / "notes.jsonl"), rows(items))
+    source = {"uri": str(tmp_path / "in"), "format": "jsonl", "idField": "note_id", "textField": "note_text"}
+    corpus = Corpus.model_validate(corpus_yaml("vllm", source, limits={"shardSize": 2}))
+    config = JobConfig(
+        corpus="vllm",
+        spec=corpus.spec,
+        source_uri=source["uri"],
+        output_uri=str(tmp_path / "out"),
+        engine=engine_config(tiny_model, structured=False),
+        num_workers=2,
+    )
+    manifest = run_job(config, worker_cpus=1.0)
+
+    output = {r["id"]: OutputRow.model_validate(r) for r in read_output(str(tmp_path / "out"))}
+    assert sorted(output) == sorted(n.id for n in items)
+    assert manifest.outcome is Outcome.FAILED, "a random model's answers are all unusable"
+    assert manifest.model == "tiny-llama"
+    assert manifest.tokens_in > 0
+    for note in items:
+        row = output[note.id]
+        assert row.model == "tiny-llama"
+        assert row.prompt_version == PROMPT_VERSION
+        assert row.tokens_in > 0
+        assert row.tokens_out > 0
+        assert row.error is not None
+        assert row.error.startswith("deidentify: model answer unusable:")
+        assert "(rule-based de-identification applied)" in row.error
+        assert row.text_deid is not None, "the recognizers' de-identification is kept"
+        structured = [v for t in ("MRN", "DATE", "PHONE", "EMAIL", "ZIP") for v in note.phi.get(t, [])]
+        for value in structured:
+            assert not re.search(rf"\b{re.escape(value)}\b", row.text_deid)
+
+
+def test_structured_outputs_give_valid_json_and_tasks_share_the_cached_prefix(tiny_model: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.drivers.vllm_direct", str(tiny_model)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(report["errors"]) == 6
+    assert all(n > 0 for n in report["tokens_in"])
+    for error in report["errors"]:
+        if error is not None:  # the grammar holds; a random model's quotes and length do not
+            assert "invalid JSON" not in error, error
+    assert report["prefix_cache_hits"] > 0, "the system prompt and note are reused across tasks"
