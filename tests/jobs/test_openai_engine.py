@@ -20,10 +20,10 @@ import pytest
 
 pytest.importorskip("openai")
 
-from medbatch.jobs import JobConfig, OpenAIEngineConfig, Outcome, run_job  # noqa: E402
-from medbatch.jobs.engines.openai import build_openai_engine  # noqa: E402
-from medbatch.spec import Corpus  # noqa: E402
-from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl  # noqa: E402
+from medbatch.jobs import JobConfig, OpenAIEngineConfig, Outcome, run_job
+from medbatch.jobs.engines.openai import build_openai_engine
+from medbatch.spec import Corpus
+from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
 
 
 class ModelServer(ThreadingHTTPServer):
@@ -58,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
             status = (

@@ -18,12 +18,12 @@ import pytest
 
 pytest.importorskip("vllm")
 
-from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job  # noqa: E402
-from medbatch.jobs.llm.prompts import PROMPT_VERSION  # noqa: E402
-from medbatch.jobs.output import OutputRow  # noqa: E402
-from medbatch.spec import Corpus  # noqa: E402
-from medbatch.testing.tiny_model import build_tiny_llama  # noqa: E402
-from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl  # noqa: E402
+from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job
+from medbatch.jobs.llm.prompts import PROMPT_VERSION
+from medbatch.jobs.output import OutputRow
+from medbatch.spec import Corpus
+from medbatch.testing.tiny_model import build_tiny_llama
+from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 
