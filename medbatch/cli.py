@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from medbatch.spec import Corpus, SpecError, load_corpus
+from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile
 
 app = typer.Typer(
     name="medbatch",
@@ -35,6 +35,14 @@ CorpusPath = Annotated[Path, typer.Argument(help="Corpus YAML file.", show_defau
 def _load(path: Path) -> Corpus:
     try:
         return load_corpus(path)
+    except SpecError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _load_profile(path: Path) -> ModelProfile:
+    try:
+        return load_model_profile(path)
     except SpecError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -89,6 +97,12 @@ def run(
         str | None, typer.Option(help="openai: base URL of the server, e.g. http://localhost:8000/v1.")
     ] = None,
     max_model_len: Annotated[int, typer.Option(min=256, help="vllm/openai: context length.")] = 8192,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            help="A ModelProfile YAML to run (e.g. manifests/profiles/openbiollm-8b.yaml); --model overrides its weights."
+        ),
+    ] = None,
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
     """Run a Corpus on an embedded Ray (or --ray-address) and write Parquet results."""
@@ -106,7 +120,13 @@ def run(
     from medbatch.jobs.config import engine_config_for, job_config_for
 
     try:
-        engine_config = engine_config_for(engine, model=model, endpoint=endpoint, max_model_len=max_model_len)
+        engine_config = engine_config_for(
+            engine,
+            model=model,
+            endpoint=endpoint,
+            max_model_len=max_model_len,
+            profile=_load_profile(profile) if profile else None,
+        )
         config = job_config_for(loaded, corpus.parent, output=output, engine=engine_config, workers=workers)
     except JobError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

@@ -60,6 +60,12 @@ def ray_cluster(s3_endpoint: str) -> Iterator[None]:
     shutil.rmtree(_WORK, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def ray_logs(ray_cluster: None) -> Path:
+    """The local Ray cluster's temp dir (session logs of every worker)."""
+    return _WORK / "ray"
+
+
 @pytest.fixture
 def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     """A fresh bucket per test, named after it."""

@@ -22,7 +22,7 @@ from medbatch.jobs.engines import (
 )
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
-from medbatch.spec import Corpus, CorpusSpec, DeidStrategy
+from medbatch.spec import Corpus, CorpusSpec, DeidStrategy, EngineKind, ModelProfile
 
 SURROGATE_KEY_ENV = "MEDBATCH_SURROGATE_KEY"
 
@@ -143,14 +143,57 @@ def job_config_for(
     )
 
 
+# Where the operator mounts a ModelProfile's PersistentVolumeClaim in job pods.
+PVC_MOUNT_ROOT = "/models"
+
+
+def engine_config_from_profile(profile: ModelProfile, model_override: str | None = None) -> AnyEngineConfig:
+    """The engine config that runs ``profile``; ``model_override`` replaces its weights' location.
+
+    The served model name recorded in output rows is the profile's ``servedModelName``, else its name.
+    """
+    spec = profile.spec
+    name = spec.served_model_name or profile.metadata.name
+    if spec.engine is EngineKind.BASELINE:
+        return BaselineEngineConfig()
+    if spec.engine is EngineKind.OPENAI:
+        assert spec.endpoint is not None  # the profile's validation guarantees it
+        return OpenAIEngineConfig(
+            base_url=spec.endpoint,
+            model=model_override or name,
+            max_model_len=spec.max_model_len,
+            max_tokens=spec.sampling.max_tokens,
+        )
+    source = spec.source
+    assert source is not None  # the profile's validation guarantees it
+    location = source.hub or source.uri or f"{PVC_MOUNT_ROOT}/{source.pvc}"
+    return VllmEngineConfig(
+        model=model_override or location,
+        served_model_name=name,
+        tensor_parallel_size=spec.tensor_parallel_size,
+        max_model_len=spec.max_model_len,
+        max_tokens=spec.sampling.max_tokens,
+        temperature=spec.sampling.temperature,
+        quantization=spec.quantization,
+        engine_kwargs=dict(spec.engine_args),
+    )
+
+
 def engine_config_for(
-    engine: str, *, model: str | None = None, endpoint: str | None = None, max_model_len: int = 8192
+    engine: str,
+    *,
+    model: str | None = None,
+    endpoint: str | None = None,
+    max_model_len: int = 8192,
+    profile: ModelProfile | None = None,
 ) -> AnyEngineConfig:
-    """The engine config for command-line choices.
+    """The engine config for command-line choices: a ModelProfile file, or an engine name and its options.
 
     Raises:
         JobError: an unknown engine, or an engine without the options it needs.
     """
+    if profile is not None:
+        return engine_config_from_profile(profile, model_override=model)
     if engine == "baseline":
         return BaselineEngineConfig()
     if engine == "vllm":

@@ -23,7 +23,7 @@ from medbatch.jobs.llm.prompts import PROMPT_VERSION
 from medbatch.jobs.output import OutputRow
 from medbatch.spec import Corpus
 from medbatch.testing.tiny_model import build_tiny_llama
-from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
+from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
 
 
-def engine_config(model: Path, structured: bool) -> VllmEngineConfig:
+def engine_config(model: Path | str, structured: bool) -> VllmEngineConfig:
     return VllmEngineConfig(
         model=str(model),
         max_model_len=2048,
@@ -43,12 +43,19 @@ def engine_config(model: Path, structured: bool) -> VllmEngineConfig:
     )
 
 
-@pytest.mark.usefixtures("ray_cluster")
+SENTINEL = "WOMBAT-SENTINEL-5511"
+
+
 def test_pipeline_with_two_vllm_replicas_turns_junk_into_well_formed_rows(
-    tiny_model: Path, tmp_path: Path
+    tiny_model: Path, tmp_path: Path, bucket: str, ray_logs: Path
 ) -> None:
+    for file in tiny_model.iterdir():  # the replicas load the weights from object storage
+        write_bytes(f"s3://{bucket}/models/tiny-llama/{file.name}", file.read_bytes())
     items = notes(8)
-    write_jsonl(str(tmp_path / "in" / "notes.jsonl"), rows(items))
+    records = rows(items)
+    for record in records:
+        record["note_text"] += f"\n{SENTINEL} noted.\n"
+    write_jsonl(str(tmp_path / "in" / "notes.jsonl"), records)
     source = {"uri": str(tmp_path / "in"), "format": "jsonl", "idField": "note_id", "textField": "note_text"}
     corpus = Corpus.model_validate(corpus_yaml("vllm", source, limits={"shardSize": 2}))
     config = JobConfig(
@@ -56,10 +63,12 @@ def test_pipeline_with_two_vllm_replicas_turns_junk_into_well_formed_rows(
         spec=corpus.spec,
         source_uri=source["uri"],
         output_uri=str(tmp_path / "out"),
-        engine=engine_config(tiny_model, structured=False),
+        engine=engine_config(f"s3://{bucket}/models/tiny-llama/", structured=False),
         num_workers=2,
     )
     manifest = run_job(config, worker_cpus=1.0)
+    leaks = [p for p in ray_logs.rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
+    assert leaks == [], "note text in Ray or vLLM logs"
 
     output = {r["id"]: OutputRow.model_validate(r) for r in read_output(str(tmp_path / "out"))}
     assert sorted(output) == sorted(n.id for n in items)
@@ -76,6 +85,8 @@ def test_pipeline_with_two_vllm_replicas_turns_junk_into_well_formed_rows(
         assert row.error.startswith("deidentify: model answer unusable:")
         assert "(rule-based de-identification applied)" in row.error
         assert row.text_deid is not None, "the recognizers' de-identification is kept"
+        assert SENTINEL in row.text_deid
+        assert SENTINEL not in row.error
         structured = [v for t in ("MRN", "DATE", "PHONE", "EMAIL", "ZIP") for v in note.phi.get(t, [])]
         for value in structured:
             assert not re.search(rf"\b{re.escape(value)}\b", row.text_deid)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from medbatch.jobs.engines.base import EngineConfig, EngineInfo, register_engine
+from medbatch.jobs.engines.weights import local_model_path
 from medbatch.jobs.errors import safe_error
 from medbatch.jobs.llm.engine import ChatRequest, Completion, LlmEngine
 from medbatch.jobs.llm.prompts import PROMPT_VERSION
@@ -33,7 +34,8 @@ class VllmEngineConfig(EngineConfig):
     """Options of the vLLM engine.
 
     Args:
-        model: a local folder with the weights (downloaded or mounted), or a model hub id.
+        model: a local folder with the weights (mounted), an s3:// prefix (copied to local disk once per
+            node, see ``weights.py``), or a model hub id.
         served_model_name: the name written to output rows (default: the folder or id's last part).
         tensor_parallel_size: GPUs one replica spans.
         max_model_len: context length; notes are chunked so prompt + answer fit.
@@ -41,6 +43,7 @@ class VllmEngineConfig(EngineConfig):
         dtype: weights' dtype ("auto": the checkpoint's).
         quantization: e.g. "fp8"; None for the checkpoint's.
         combine_analysis: one request for NER + summary per text instead of two sharing a cached prefix.
+        temperature: sampling temperature; 0 (the default) for reproducible answers.
         structured_outputs: constrain answers to the JSON schema (off only to test junk handling).
         seed: engine seed (temperature is 0; the seed fixes any remaining nondeterminism).
         engine_kwargs: passed to ``vllm.LLM`` unchanged (gpu_memory_utilization, enforce_eager, ...). They
@@ -58,6 +61,7 @@ class VllmEngineConfig(EngineConfig):
     dtype: str = "auto"
     quantization: str | None = None
     combine_analysis: bool = False
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     structured_outputs: bool = True
     seed: int = 0
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -84,7 +88,7 @@ class VllmBackend:
         self.context_length = config.max_model_len
         self._lock = threading.Lock()
         self.llm = LLM(
-            model=config.model,
+            model=local_model_path(config.model),
             tensor_parallel_size=config.tensor_parallel_size,
             max_model_len=config.max_model_len,
             dtype=config.dtype,
@@ -119,7 +123,7 @@ class VllmBackend:
                 runnable.append(index)
         params = [
             SamplingParams(
-                temperature=0.0,
+                temperature=self.config.temperature,
                 max_tokens=requests[i].max_tokens,
                 structured_outputs=StructuredOutputsParams(json=requests[i].schema)
                 if self.config.structured_outputs
