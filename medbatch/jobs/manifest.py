@@ -72,6 +72,9 @@ class Timings(BaseModel):
         description="Time during which an engine had at least one call running, summed over replicas."
     )
     engine_utilization: float = Field(description="engine_busy_s / (processing_s x replicas), 0..1.")
+    tokens_per_s: float = Field(
+        description="Model tokens (prompt + generated) of this run per second of processing."
+    )
 
 
 class Manifest(BaseModel):

@@ -38,7 +38,7 @@ from medbatch.jobs.manifest import (
 from medbatch.jobs.output import PARTS_DIR, TMP_DIR, committed_shards, part_name, write_part
 from medbatch.jobs.planning import Shard, plan_shards
 from medbatch.jobs.process import ShardProcessor, ShardStats
-from medbatch.jobs.sources.listing import list_source_files, with_row_counts
+from medbatch.jobs.sources.listing import SourceFile, list_source_files, with_row_counts
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
 from medbatch.jobs.storage import filesystem, join
 from medbatch.jobs.tasks.deid.surrogates import Surrogates, key_fingerprint
@@ -145,6 +145,70 @@ def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
 ProgressCallback = Callable[[int, int, int, int], None]
 
 
+class _RunProgress:
+    """What this run has done so far: fed by committed shards, reported to _progress.json and Ray metrics."""
+
+    def __init__(
+        self,
+        config: JobConfig,
+        fs_out: Any,
+        output_path: str,
+        shards: list[Shard],
+        pending: list[Shard],
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        from medbatch.jobs.metrics import JobMetrics
+
+        self.metrics = JobMetrics(config.corpus)
+        self.fs_out, self.path = fs_out, join(output_path, PROGRESS_NAME)
+        self.on_progress = on_progress
+        self.shards_total = len(shards)
+        self.records_total = sum(s.rows for s in shards)
+        self.shards_done = len(shards) - len(pending)
+        self.records_done = self.records_total - sum(s.rows for s in pending)
+        self.failed = 0
+        self.engine_busy_s = 0.0
+        self.tokens = 0
+        self._last_write = 0.0
+
+    def shard_committed(self, done: dict[str, Any]) -> None:
+        """Account one shard worker's report."""
+        stats = ShardStats(
+            records=done["records"],
+            failed=done["failed"],
+            phi_by_type=Counter(done["phi_by_type"]),
+            tokens_in=done["tokens_in"],
+            tokens_out=done["tokens_out"],
+        )
+        self.metrics.add(stats)
+        self.engine_busy_s += done["engine_busy_s"]
+        self.tokens += stats.tokens_in + stats.tokens_out
+        self.shards_done += 1
+        self.records_done += stats.records
+        self.failed += stats.failed
+        self.report()
+
+    def report(self, final: bool = False) -> None:
+        """Call the callback; write _progress.json at most every PROGRESS_INTERVAL_S (and at the end)."""
+        if self.on_progress is not None:
+            self.on_progress(self.shards_done, self.shards_total, self.records_done, self.failed)
+        now = time.perf_counter()
+        if final or now - self._last_write >= PROGRESS_INTERVAL_S:
+            self._last_write = now
+            _write_json(
+                self.fs_out,
+                self.path,
+                {
+                    "shards_total": self.shards_total,
+                    "shards_done": self.shards_done,
+                    "records_total": self.records_total,
+                    "records_done": self.records_done,
+                    "records_failed_this_run": self.failed,
+                    "updated_at": _now(),
+                },
+            )
+
+
 def run_job(
     config: JobConfig,
     *,
@@ -182,39 +246,8 @@ def run_job(
         len(pending),
     )
 
-    from medbatch.jobs.metrics import JobMetrics
-
-    metrics = JobMetrics(config.corpus)
-    total_records = sum(s.rows for s in shards)
-    progress = {
-        "shards": len(shards) - len(pending),
-        "records": total_records - sum(s.rows for s in pending),
-        "failed": 0,
-    }
-    engine_busy = 0.0
+    run = _RunProgress(config, fs_out, output_path, shards, pending, on_progress)
     t_process = time.perf_counter()
-    last_write = 0.0
-
-    def report(final: bool = False) -> None:
-        nonlocal last_write
-        now = time.perf_counter()
-        if on_progress is not None:
-            on_progress(progress["shards"], len(shards), progress["records"], progress["failed"])
-        if final or now - last_write >= PROGRESS_INTERVAL_S:
-            last_write = now
-            _write_json(
-                fs_out,
-                join(output_path, PROGRESS_NAME),
-                {
-                    "shards_total": len(shards),
-                    "shards_done": progress["shards"],
-                    "records_total": total_records,
-                    "records_done": progress["records"],
-                    "records_failed_this_run": progress["failed"],
-                    "updated_at": _now(),
-                },
-            )
-
     if pending:
         dataset = ray.data.from_items(
             [{"shard": s.model_dump_json()} for s in pending], override_num_blocks=len(pending)
@@ -231,36 +264,22 @@ def run_job(
             num_gpus=config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0) or None,
         )
         for row in dataset.iter_rows():
-            done = json.loads(row["stats"])
-            stats = ShardStats(
-                records=done["records"],
-                failed=done["failed"],
-                phi_by_type=Counter(done["phi_by_type"]),
-                tokens_in=done["tokens_in"],
-                tokens_out=done["tokens_out"],
-            )
-            engine_busy += done["engine_busy_s"]
-            metrics.add(stats)
-            progress["shards"] += 1
-            progress["records"] += stats.records
-            progress["failed"] += stats.failed
-            report()
-    report(final=True)
+            run.shard_committed(json.loads(row["stats"]))
+    run.report(final=True)
     processing_s = time.perf_counter() - t_process
-
-    manifest = _build_manifest(
-        config,
-        shards,
-        len(pending),
-        files,
-        fs_out,
-        output_path,
-        started_at,
-        time.perf_counter() - t0,
-        planning_s,
-        processing_s,
-        engine_busy,
+    workers = min(config.num_workers, max(len(pending), 1))
+    timings = Timings(
+        started_at=started_at,
+        finished_at=_now(),
+        elapsed_s=round(time.perf_counter() - t0, 3),
+        planning_s=round(planning_s, 3),
+        processing_s=round(processing_s, 3),
+        engine_busy_s=round(run.engine_busy_s, 3),
+        engine_utilization=round(run.engine_busy_s / (processing_s * workers), 3) if pending else 0.0,
+        tokens_per_s=round(run.tokens / processing_s, 1) if pending else 0.0,
     )
+
+    manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)
     _write_json(fs_out, join(output_path, MANIFEST_NAME), manifest.model_dump(mode="json"))
     tmp = join(output_path, TMP_DIR)
     if fs_out.exists(tmp):
@@ -279,14 +298,10 @@ def _build_manifest(
     config: JobConfig,
     shards: list[Shard],
     shards_run: int,
-    files: list[Any],
+    files: list[SourceFile],
     fs_out: Any,
     output_path: str,
-    started_at: str,
-    elapsed_s: float,
-    planning_s: float,
-    processing_s: float,
-    engine_busy: float,
+    timings: Timings,
 ) -> Manifest:
     summaries = summarize_parts(fs_out, output_path, [s.id for s in shards])
     counts = Counts(total=sum(p.records for p in summaries), failed=sum(p.failed for p in summaries))
@@ -301,7 +316,6 @@ def _build_manifest(
     source_errors = [f for f in files if f.error]
     outcome, reason = decide_outcome(counts, source_errors, errors)
     engine = config.engine.describe()
-    workers = min(config.num_workers, max(shards_run, 1))
     return Manifest(
         corpus=config.corpus,
         outcome=outcome,
@@ -319,21 +333,11 @@ def _build_manifest(
             )
             for p in summaries
         ],
-        source_errors=[SourceProblem(file=f.relpath, error=f.error) for f in source_errors],
+        source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
         phi_found=dict(sorted(phi.items())),
         top_errors=dict(errors.most_common(10)),
         duplicate_ids=sum(1 for n in ids.values() if n > 1),
         tokens_in=sum(p.tokens_in for p in summaries),
         tokens_out=sum(p.tokens_out for p in summaries),
-        timings=Timings(
-            started_at=started_at,
-            finished_at=_now(),
-            elapsed_s=round(elapsed_s, 3),
-            planning_s=round(planning_s, 3),
-            processing_s=round(processing_s, 3),
-            engine_busy_s=round(engine_busy, 3),
-            engine_utilization=round(engine_busy / (processing_s * workers), 3)
-            if processing_s and shards_run
-            else 0.0,
-        ),
+        timings=timings,
     )
