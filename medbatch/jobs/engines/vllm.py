@@ -22,6 +22,9 @@ from medbatch.jobs.errors import safe_error
 from medbatch.jobs.llm.engine import ChatRequest, Completion, LlmEngine
 from medbatch.jobs.llm.prompts import PROMPT_VERSION
 
+# Token merges across a message boundary can differ from tokenizing contents alone; a few tokens of slack.
+_TEMPLATE_SLACK_TOKENS = 8
+
 # Defaults that keep vLLM quiet about requests (no prompts in logs) and in-process inside a Ray actor.
 _VLLM_ENV = {
     "VLLM_LOGGING_LEVEL": "WARNING",
@@ -100,15 +103,23 @@ class VllmBackend:
             **config.engine_kwargs,
         )
         self.tokenizer = self.llm.get_tokenizer()
+        # Tokens the chat template adds around two messages (system, user) and the generation prompt,
+        # measured once, so a request's length is its contents' tokens plus this (no templating per request).
+        empty = [{"role": "system", "content": ""}, {"role": "user", "content": ""}]
+        self._template_tokens = self._templated_tokens(empty) + _TEMPLATE_SLACK_TOKENS
 
     def count_tokens(self, text: str) -> list[tuple[int, int]] | None:
         """Token offsets from the model's own tokenizer."""
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [tuple(pair) for pair in encoded["offset_mapping"]]
 
-    def _prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+    def _templated_tokens(self, messages: list[dict[str, str]]) -> int:
         ids = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
         return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        contents = sum(len(self.tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
+        return contents + self._template_tokens
 
     def complete(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         """All requests in one ``LLM.chat`` call; requests too long for the context fail alone."""
