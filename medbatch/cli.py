@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -32,17 +33,13 @@ EXIT_PARTIAL = 3
 CorpusPath = Annotated[Path, typer.Argument(help="Corpus YAML file.", show_default=False)]
 
 
-def _load(path: Path) -> Corpus:
-    try:
-        return load_corpus(path)
-    except SpecError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+R = TypeVar("R", Corpus, ModelProfile)
 
 
-def _load_profile(path: Path) -> ModelProfile:
+def _load(loader: Callable[[Path], R], path: Path) -> R:
+    """A validated resource, or the problems on stderr and exit code 2."""
     try:
-        return load_model_profile(path)
+        return loader(path)
     except SpecError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -66,7 +63,7 @@ def _describe(corpus: Corpus) -> str:
 @app.command()
 def validate(corpus: CorpusPath) -> None:
     """Check a Corpus YAML file and print what it would run."""
-    typer.echo(f"{corpus}: valid. {_describe(_load(corpus))}")
+    typer.echo(f"{corpus}: valid. {_describe(_load(load_corpus, corpus))}")
 
 
 @app.command()
@@ -112,7 +109,7 @@ def run(
         typer.secho("--log-format must be text or json", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID)
     configure_logging("json" if log_format == "json" else "text")
-    loaded = _load(corpus)
+    loaded = _load(load_corpus, corpus)
 
     import ray
 
@@ -125,7 +122,7 @@ def run(
             model=model,
             endpoint=endpoint,
             max_model_len=max_model_len,
-            profile=_load_profile(profile) if profile else None,
+            profile=_load(load_model_profile, profile) if profile else None,
         )
         config = job_config_for(loaded, corpus.parent, output=output, engine=engine_config, workers=workers)
     except JobError as exc:
