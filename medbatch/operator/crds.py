@@ -1,0 +1,227 @@
+"""Generate the Corpus and ModelProfile CustomResourceDefinitions from the spec models.
+
+The pydantic models are the single source of truth; ``manifests/crds/`` holds this module's output and a
+test fails when it drifts. pydantic's JSON Schema is turned into a Kubernetes *structural* schema: refs
+inlined, optional fields without ``null`` types, maps with ``additionalProperties`` only where they have no
+``properties``, free-form objects marked ``x-kubernetes-preserve-unknown-fields``. What a schema cannot say
+is written as CEL rules (``x-kubernetes-validations``).
+
+    python -m medbatch.operator.crds manifests/crds
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from medbatch.spec import API_GROUP, API_VERSION, CorpusSpec, ModelProfileSpec
+
+_DROP = {"title", "$defs", "discriminator"}
+
+# Spec fields that may change while a Corpus runs; every other field is immutable once it has started.
+MUTABLE_WHILE_RUNNING = ("suspend",)
+# Phases in which the spec may still change freely (nothing has been created from it, or it failed).
+EDITABLE_PHASES = ("Pending", "Failed")
+
+
+def _resolve(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = defs[node["$ref"].rsplit("/", 1)[-1]]
+            merged = {**_resolve(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}
+            return _resolve(merged, defs)
+        return {k: _resolve(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, defs) for v in node]
+    return node
+
+
+def _structural(node: dict[str, Any]) -> dict[str, Any]:
+    """One JSON Schema node as a structural OpenAPI v3 node."""
+    node = {k: v for k, v in node.items() if k not in _DROP}
+    for key in ("anyOf", "oneOf"):
+        if key in node:  # Optional[X] is X (absence means unset); a real union has no structural form
+            options = [o for o in node.pop(key) if o.get("type") != "null"]
+            if len(options) != 1:
+                raise ValueError(f"cannot express a union of {len(options)} types structurally")
+            node = {**_structural(options[0]), **node}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "exclusiveMinimum" in node and not isinstance(node["exclusiveMinimum"], bool):
+        node["minimum"], node["exclusiveMinimum"] = node["exclusiveMinimum"], True
+    if "exclusiveMaximum" in node and not isinstance(node["exclusiveMaximum"], bool):
+        node["maximum"], node["exclusiveMaximum"] = node["exclusiveMaximum"], True
+    if node.get("type") == "object" or "properties" in node:
+        node["type"] = "object"
+        properties = node.get("properties")
+        extra = node.pop("additionalProperties", None)
+        if properties:
+            node["properties"] = {k: _structural(v) for k, v in properties.items()}
+        elif isinstance(extra, dict) and extra:
+            node["additionalProperties"] = _structural(extra)
+        else:  # dict[str, Any]: free-form, kept as written
+            node["x-kubernetes-preserve-unknown-fields"] = True
+    if node.get("type") == "array":
+        node["items"] = _structural(node.get("items", {"type": "object"}))
+    if "default" in node and (node["default"] is None or isinstance(node["default"], dict | list)):
+        del node["default"]  # unset means absent; object defaults are applied by the models
+    if node == {}:  # Any
+        node = {"x-kubernetes-preserve-unknown-fields": True}
+    return node
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of a spec model, camelCase field names."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _structural(_resolve(raw, raw.get("$defs", {})))
+
+
+def _unchanged(field: str) -> str:
+    return (
+        f"(has(self.spec.{field}) == has(oldSelf.spec.{field})) && "
+        f"(!has(self.spec.{field}) || self.spec.{field} == oldSelf.spec.{field})"
+    )
+
+
+def corpus_rules() -> list[dict[str, str]]:
+    """CEL rules on the Corpus object that its schema cannot express."""
+    spec = openapi_schema(CorpusSpec)
+    frozen = [f for f in spec["properties"] if f not in MUTABLE_WHILE_RUNNING]
+    phases = ", ".join(f"'{p}'" for p in EDITABLE_PHASES)
+    return [
+        {
+            "rule": "!has(self.spec.output) || !has(self.spec.output.uri) || "
+            "(self.spec.output.uri != self.spec.source.uri && self.spec.output.uri + '/' != self.spec.source.uri "
+            "&& self.spec.output.uri != self.spec.source.uri + '/')",
+            "message": "spec.output.uri must differ from spec.source.uri: results would be mixed into the input",
+        },
+        {
+            "rule": f"!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase in [{phases}] || ("
+            + " && ".join(_unchanged(f) for f in frozen)
+            + ")",
+            "message": "a Corpus that has started cannot change except spec.suspend: create a new Corpus (or delete "
+            "and re-create this one) to change it",
+        },
+    ]
+
+
+_STATUS = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def corpus_crd() -> dict[str, Any]:
+    """The Corpus CRD (namespaced, status subresource, printer columns)."""
+    root = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": openapi_schema(CorpusSpec),
+            "status": copy.deepcopy(_STATUS),
+        },
+        "x-kubernetes-validations": corpus_rules(),
+    }
+    return _crd(
+        plural="corpora",
+        kind="Corpus",
+        singular="corpus",
+        short=["corp"],
+        scope="Namespaced",
+        schema=root,
+        columns=[
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+            {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
+def model_profile_crd() -> dict[str, Any]:
+    """The ModelProfile CRD (cluster-scoped)."""
+    root = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": openapi_schema(ModelProfileSpec),
+        },
+    }
+    return _crd(
+        plural="modelprofiles",
+        kind="ModelProfile",
+        singular="modelprofile",
+        short=["mprof"],
+        scope="Cluster",
+        schema=root,
+        columns=[
+            {"name": "Engine", "type": "string", "jsonPath": ".spec.engine"},
+            {"name": "TP", "type": "integer", "jsonPath": ".spec.tensorParallelSize"},
+            {"name": "GPUs", "type": "integer", "jsonPath": ".spec.gpu.count"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
+def _crd(
+    *,
+    plural: str,
+    kind: str,
+    singular: str,
+    short: list[str],
+    scope: str,
+    schema: dict[str, Any],
+    columns: list[dict[str, str]],
+) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": API_VERSION,
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": schema},
+        "additionalPrinterColumns": columns,
+    }
+    if "status" in schema["properties"]:
+        version["subresources"] = {"status": {}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{API_GROUP}"},
+        "spec": {
+            "group": API_GROUP,
+            "scope": scope,
+            "names": {
+                "plural": plural,
+                "singular": singular,
+                "kind": kind,
+                "shortNames": short,
+                "categories": ["medbatch"],
+            },
+            "versions": [version],
+        },
+    }
+
+
+def render_all() -> dict[str, str]:
+    """File name -> YAML of every CRD."""
+    header = (
+        "# Generated by `python -m medbatch.operator.crds manifests/crds` from medbatch/spec; do not edit.\n"
+    )
+    return {
+        f"{crd['metadata']['name']}.yaml": header + yaml.safe_dump(crd, sort_keys=False, width=110)
+        for crd in (corpus_crd(), model_profile_crd())
+    }
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in render_all().items():
+        (out / name).write_text(text)

@@ -1,0 +1,62 @@
+"""What a real API server enforces on a CRD, checked offline: structural schemas, validation, CEL rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import celpy
+import jsonschema
+
+
+def structural_problems(node: dict[str, Any], path: str = "") -> Iterator[str]:
+    """Violations of Kubernetes' structural-schema rules (the ones a generator can get wrong)."""
+    for banned in ("$ref", "anyOf", "oneOf", "allOf", "not", "definitions", "$defs"):
+        if banned in node:
+            yield f"{path or '/'}: {banned} is not allowed at the top of a structural node"
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if "type" not in node and not preserve and not node.get("x-kubernetes-int-or-string"):
+        yield f"{path or '/'}: no type"
+    if "properties" in node and "additionalProperties" in node:
+        yield f"{path or '/'}: properties and additionalProperties together"
+    if node.get("type") == "array" and "items" not in node:
+        yield f"{path or '/'}: array without items"
+    if "default" in node and node["default"] is None and not node.get("nullable"):
+        yield f"{path or '/'}: null default"
+    for name, child in node.get("properties", {}).items():
+        yield from structural_problems(child, f"{path}/{name}")
+    if isinstance(node.get("items"), dict):
+        yield from structural_problems(node["items"], f"{path}/items")
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from structural_problems(node["additionalProperties"], f"{path}/additionalProperties")
+
+
+def schema_of(crd: dict[str, Any]) -> dict[str, Any]:
+    """The openAPIV3Schema of a CRD's single version."""
+    (version,) = crd["spec"]["versions"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def schema_errors(crd: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """Schema violations of ``document`` (OpenAPI v3.0 = JSON Schema draft 4 semantics)."""
+    validator = jsonschema.Draft4Validator(schema_of(crd))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def cel_failures(
+    crd: dict[str, Any], document: dict[str, Any], old: dict[str, Any] | None = None
+) -> list[str]:
+    """Messages of the root-level CEL rules that reject ``document`` (transition rules need ``old``)."""
+    environment = celpy.Environment()
+    failures = []
+    for rule in schema_of(crd).get("x-kubernetes-validations", []):
+        if "oldSelf" in rule["rule"] and old is None:
+            continue  # transition rules only run on updates
+        program = environment.program(environment.compile(rule["rule"]))
+        activation = {"self": celpy.json_to_cel(document)}
+        if old is not None:
+            activation["oldSelf"] = celpy.json_to_cel(old)
+        if not bool(program.evaluate(activation)):
+            failures.append(rule["message"])
+    return failures

@@ -1,0 +1,102 @@
+"""The CRDs: generated from the models, structural, accepting the examples, rejecting invalid resources."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from medbatch.operator.crds import corpus_crd, model_profile_crd, render_all
+from tests.operator.crd_checks import cel_failures, schema_errors, schema_of, structural_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
+PROFILES = sorted((ROOT / "manifests" / "profiles").glob("*.yaml"))
+
+
+def test_committed_crds_are_current() -> None:
+    for name, text in render_all().items():
+        assert (ROOT / "manifests" / "crds" / name).read_text() == text, (
+            "regenerate: python -m medbatch.operator.crds manifests/crds"
+        )
+
+
+@pytest.mark.parametrize("crd", [corpus_crd(), model_profile_crd()], ids=["corpus", "modelprofile"])
+def test_schemas_are_structural(crd: dict[str, Any]) -> None:
+    assert list(structural_problems(schema_of(crd))) == []
+
+
+def test_corpus_crd_shape() -> None:
+    crd = corpus_crd()
+    spec = crd["spec"]
+    assert (spec["scope"], spec["names"]["shortNames"]) == ("Namespaced", ["corp"])
+    version = spec["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Phase", "Progress", "Model", "Age"]
+    assert model_profile_crd()["spec"]["scope"] == "Cluster"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_pass_schema_and_rules(path: Path) -> None:
+    document = yaml.safe_load(path.read_text())
+    assert schema_errors(corpus_crd(), document) == []
+    assert cel_failures(corpus_crd(), document) == []
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
+def test_profiles_pass_schema(path: Path) -> None:
+    assert schema_errors(model_profile_crd(), yaml.safe_load(path.read_text())) == []
+
+
+def corpus(**spec: Any) -> dict[str, Any]:
+    base: dict[str, Any] = yaml.safe_load((ROOT / "manifests" / "examples" / "cardiology-s3.yaml").read_text())
+    base["spec"].update(spec)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"replicas": 0}, "spec/replicas: 0 is less than the minimum of 1"),
+        ({"source": {"uri": "s3://a/", "format": "xml"}}, "spec/source/format: 'xml' is not one of"),
+        ({"source": {"format": "csv"}}, "spec/source: 'uri' is a required property"),
+        (
+            {"tasks": {"deidentify": {"strategy": "blur"}}},
+            "spec/tasks/deidentify/strategy: 'blur' is not one of",
+        ),
+        ({"limits": {"shardSize": -5}}, "spec/limits/shardSize: -5 is less than the minimum of 1"),
+    ],
+)
+def test_schema_rejects_invalid_values(change: dict[str, Any], expected: str) -> None:
+    errors = schema_errors(corpus_crd(), corpus(**change))
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_cel_rejects_output_equal_to_source() -> None:
+    document = corpus(output={"uri": "s3://notes/cardiology/2024"})
+    assert cel_failures(corpus_crd(), document) == [
+        "spec.output.uri must differ from spec.source.uri: results would be mixed into the input"
+    ]
+
+
+def test_cel_freezes_a_started_corpus_except_suspend() -> None:
+    running = corpus()
+    running["status"] = {"phase": "Running"}
+    changed = copy.deepcopy(running)
+    changed["spec"]["replicas"] = 8
+    assert cel_failures(corpus_crd(), changed, old=running) == [
+        "a Corpus that has started cannot change except spec.suspend: create a new Corpus (or delete and "
+        "re-create this one) to change it"
+    ]
+    suspended = copy.deepcopy(running)
+    suspended["spec"]["suspend"] = True
+    assert cel_failures(corpus_crd(), suspended, old=running) == []
+    pending = copy.deepcopy(running)
+    pending["status"] = {"phase": "Pending"}
+    assert cel_failures(corpus_crd(), changed, old=pending) == []
+    removed = copy.deepcopy(running)
+    del removed["spec"]["credentials"]
+    assert len(cel_failures(corpus_crd(), removed, old=running)) == 1
