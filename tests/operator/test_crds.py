@@ -52,7 +52,9 @@ def test_profiles_pass_schema(path: Path) -> None:
 
 
 def corpus(**spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = yaml.safe_load((ROOT / "manifests" / "examples" / "cardiology-s3.yaml").read_text())
+    base: dict[str, Any] = yaml.safe_load(
+        (ROOT / "manifests" / "examples" / "cardiology-s3.yaml").read_text()
+    )
     base["spec"].update(spec)
     return base
 

@@ -1,0 +1,62 @@
+"""The job's entrypoint in a cluster: ``python -m medbatch.jobs.entrypoint --corpus F --profile F``.
+
+The RayJob (or the Ray Jobs API runner) starts it on the Ray head with the Corpus and the ModelProfile
+mounted from a ConfigMap and the credentials secret as environment. It builds the job configuration with
+the same code as ``medbatch run``, joins the running Ray cluster and exits 0 when the job succeeded or
+partially succeeded (the manifest says which rows failed) and 1 when it failed, so KubeRay's job status
+matches the Corpus outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from medbatch.jobs.config import engine_config_from_profile, job_config_for
+from medbatch.jobs.errors import JobError
+from medbatch.jobs.manifest import Outcome
+from medbatch.jobs.pipeline import run_job
+from medbatch.logs import configure_logging
+from medbatch.spec import SpecError, load_corpus, load_model_profile
+
+log = logging.getLogger("medbatch.jobs.entrypoint")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the Corpus; returns the process exit code."""
+    parser = argparse.ArgumentParser(description="Run a Corpus on the Ray cluster this process runs in.")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--profile", type=Path, required=True)
+    args = parser.parse_args(argv)
+    configure_logging("json")
+    try:
+        corpus = load_corpus(args.corpus)
+        profile = load_model_profile(args.profile)
+        if corpus.spec.output.uri is None:
+            raise JobError("spec.output.uri is required when a Corpus runs in a cluster")
+        config = job_config_for(corpus, Path.cwd(), engine=engine_config_from_profile(profile))
+    except (SpecError, JobError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    import ray
+
+    ray.init(address="auto", log_to_driver=False)
+    try:
+        manifest = run_job(config)
+    except JobError as exc:
+        log.error("failed: %s", exc)
+        return 1
+    summary = {
+        "outcome": manifest.outcome.value,
+        "reason": manifest.reason,
+        "records": manifest.records.model_dump(),
+    }
+    print(json.dumps(summary))
+    return 1 if manifest.outcome is Outcome.FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
