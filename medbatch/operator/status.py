@@ -1,0 +1,205 @@
+"""Map a RayJob's status (and the job's progress and manifest) onto the Corpus status. Pure functions.
+
+Phases: Pending, Running, Succeeded, PartiallySucceeded, Failed, Suspended. Conditions follow Kubernetes
+conventions (type, status, reason, message, lastTransitionTime, observedGeneration): ``Running``,
+``Complete``, ``Failed`` and ``Suspended``, each True or False, with lastTransitionTime kept while a
+condition's status does not change.
+
+Progress comes from the job's ``_progress.json`` and outcome from its ``_manifest.json`` in the output
+folder, read by the operator with the Corpus's credentials: the job needs no Kubernetes permissions, and
+the status never depends on a pod being reachable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Phase(StrEnum):
+    """Corpus phases, shown by ``kubectl get corpora``."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    PARTIALLY_SUCCEEDED = "PartiallySucceeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.PARTIALLY_SUCCEEDED, Phase.FAILED})
+
+
+class Verdict(BaseModel):
+    """A phase with the reason (CamelCase, for machines) and message (a sentence, for people)."""
+
+    phase: Phase
+    reason: str
+    message: str
+
+
+# KubeRay v1.7 jobDeploymentStatus values that mean "not running yet".
+_STARTING = {"", "New", "Initializing", "Waiting"}
+
+
+def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: str | None) -> Verdict:
+    """The Corpus phase for a RayJob status.
+
+    Args:
+        rayjob_status: the RayJob's ``status`` (None before KubeRay has written one).
+        suspend: the Corpus's ``spec.suspend``.
+        outcome: the job manifest's outcome when it exists (Succeeded, PartiallySucceeded or Failed).
+    """
+    status = rayjob_status or {}
+    deployment = status.get("jobDeploymentStatus", "") or ""
+    job = status.get("jobStatus", "") or ""
+    if deployment in ("Suspending", "Suspended") or (suspend and deployment in _STARTING):
+        return Verdict(
+            phase=Phase.SUSPENDED,
+            reason="Suspended",
+            message="spec.suspend is true; set it to false to resume",
+        )
+    if deployment == "ValidationFailed":
+        return Verdict(
+            phase=Phase.FAILED,
+            reason="RayJobRejected",
+            message=f"KubeRay rejected the RayJob: {status.get('message') or 'see the RayJob events'}",
+        )
+    if deployment == "Failed" or (deployment == "Complete" and job in ("FAILED", "STOPPED")):
+        reason = status.get("reason") or "JobFailed"
+        return Verdict(
+            phase=Phase.FAILED,
+            reason=str(reason),
+            message=status.get("message") or "the Ray job failed; see the Ray dashboard and the manifest",
+        )
+    if deployment == "Complete":
+        if outcome == Phase.PARTIALLY_SUCCEEDED:
+            return Verdict(
+                phase=Phase.PARTIALLY_SUCCEEDED,
+                reason="SomeRecordsFailed",
+                message="the job finished; some records have errors (see the manifest)",
+            )
+        if outcome == Phase.FAILED:
+            return Verdict(
+                phase=Phase.FAILED,
+                reason="AllRecordsFailed",
+                message="no record succeeded (see the manifest)",
+            )
+        return Verdict(phase=Phase.SUCCEEDED, reason="Completed", message="all records processed")
+    if deployment == "Retrying":
+        return Verdict(
+            phase=Phase.RUNNING, reason="Retrying", message="the Ray job failed and is being retried"
+        )
+    if deployment == "Running":
+        return Verdict(phase=Phase.RUNNING, reason="Running", message="the Ray job is running")
+    return Verdict(phase=Phase.PENDING, reason="Starting", message="waiting for the Ray cluster")
+
+
+_CONDITION_OF = {
+    "Running": {Phase.RUNNING},
+    "Complete": {Phase.SUCCEEDED, Phase.PARTIALLY_SUCCEEDED},
+    "Failed": {Phase.FAILED},
+    "Suspended": {Phase.SUSPENDED},
+}
+
+
+def conditions(
+    previous: list[dict[str, Any]] | None, result: Verdict, generation: int, now: str
+) -> list[dict[str, Any]]:
+    """Conditions for ``result``; lastTransitionTime moves only when a condition's status changes."""
+    before = {c.get("type"): c for c in previous or []}
+    out = []
+    for kind, phases in _CONDITION_OF.items():
+        status = "True" if result.phase in phases else "False"
+        old = before.get(kind)
+        out.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": result.reason if status == "True" else f"Not{kind}",
+                "message": result.message if status == "True" else "",
+                "lastTransitionTime": old["lastTransitionTime"]
+                if old and old.get("status") == status
+                else now,
+                "observedGeneration": generation,
+            }
+        )
+    return out
+
+
+class Progress(BaseModel):
+    """What ``_progress.json`` says (the subset the status shows)."""
+
+    shards_total: int = 0
+    shards_done: int = 0
+    records_total: int = 0
+    records_done: int = 0
+    records_failed_this_run: int = 0
+
+
+def progress_text(progress: Progress | None) -> str:
+    """The Progress printer column: records done / total and percent."""
+    if progress is None or progress.records_total == 0:
+        return ""
+    percent = 100 * progress.records_done // progress.records_total
+    return f"{percent}% ({progress.records_done}/{progress.records_total})"
+
+
+class CorpusStatus(BaseModel):
+    """The status the operator writes (camelCase on the wire)."""
+
+    phase: Phase
+    reason: str
+    message: str
+    progress: str = ""
+    records: dict[str, int] = Field(default_factory=dict)
+    shards: dict[str, int] = Field(default_factory=dict)
+    output_uri: str | None = Field(default=None, serialization_alias="outputUri")
+    dashboard_url: str | None = Field(default=None, serialization_alias="dashboardUrl")
+    start_time: str | None = Field(default=None, serialization_alias="startTime")
+    completion_time: str | None = Field(default=None, serialization_alias="completionTime")
+    observed_generation: int = Field(serialization_alias="observedGeneration")
+    conditions: list[dict[str, Any]]
+
+
+def corpus_status(
+    *,
+    previous: dict[str, Any] | None,
+    generation: int,
+    result: Verdict,
+    rayjob_status: dict[str, Any] | None,
+    progress: Progress | None,
+    output_uri: str | None,
+    now: str,
+) -> dict[str, Any]:
+    """The full status patch for a Corpus."""
+    previous = previous or {}
+    rayjob_status = rayjob_status or {}
+    records = {}
+    shards = {}
+    if progress is not None:
+        records = {
+            "total": progress.records_total,
+            "done": progress.records_done,
+            "failed": progress.records_failed_this_run,
+        }
+        shards = {"total": progress.shards_total, "done": progress.shards_done}
+    dashboard = rayjob_status.get("dashboardURL")
+    status = CorpusStatus(
+        phase=result.phase,
+        reason=result.reason,
+        message=result.message,
+        progress=progress_text(progress),
+        records=records,
+        shards=shards,
+        output_uri=output_uri,
+        dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
+        start_time=previous.get("startTime")
+        or (rayjob_status.get("startTime") if result.phase != Phase.PENDING else None),
+        completion_time=previous.get("completionTime") or (now if result.phase in TERMINAL else None),
+        observed_generation=generation,
+        conditions=conditions(previous.get("conditions"), result, generation, now),
+    )
+    return status.model_dump(by_alias=True, exclude_none=True, mode="json")

@@ -1,0 +1,109 @@
+"""RayJob status -> Corpus phase and conditions, for every KubeRay v1.7 deployment state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from medbatch.operator.status import Phase, Progress, conditions, corpus_status, progress_text, verdict
+
+
+@pytest.mark.parametrize(
+    ("deployment", "job", "suspend", "outcome", "phase", "reason"),
+    [
+        (None, None, False, None, Phase.PENDING, "Starting"),
+        ("", "", False, None, Phase.PENDING, "Starting"),
+        ("Initializing", "", False, None, Phase.PENDING, "Starting"),
+        ("Waiting", "PENDING", False, None, Phase.PENDING, "Starting"),
+        ("Running", "RUNNING", False, None, Phase.RUNNING, "Running"),
+        ("Retrying", "FAILED", False, None, Phase.RUNNING, "Retrying"),
+        ("Complete", "SUCCEEDED", False, None, Phase.SUCCEEDED, "Completed"),
+        ("Complete", "SUCCEEDED", False, "Succeeded", Phase.SUCCEEDED, "Completed"),
+        (
+            "Complete",
+            "SUCCEEDED",
+            False,
+            "PartiallySucceeded",
+            Phase.PARTIALLY_SUCCEEDED,
+            "SomeRecordsFailed",
+        ),
+        ("Complete", "SUCCEEDED", False, "Failed", Phase.FAILED, "AllRecordsFailed"),
+        ("Complete", "FAILED", False, None, Phase.FAILED, "JobFailed"),
+        ("Complete", "STOPPED", False, None, Phase.FAILED, "JobFailed"),
+        ("Failed", "FAILED", False, None, Phase.FAILED, "JobFailed"),
+        ("ValidationFailed", "", False, None, Phase.FAILED, "RayJobRejected"),
+        ("Suspending", "RUNNING", True, None, Phase.SUSPENDED, "Suspended"),
+        ("Suspended", "", True, None, Phase.SUSPENDED, "Suspended"),
+        ("", "", True, None, Phase.SUSPENDED, "Suspended"),
+    ],
+)
+def test_every_kuberay_state_maps_to_a_phase(
+    deployment: str | None, job: str | None, suspend: bool, outcome: str | None, phase: Phase, reason: str
+) -> None:
+    status = None if deployment is None else {"jobDeploymentStatus": deployment, "jobStatus": job}
+    result = verdict(status, suspend, outcome)
+    assert (result.phase, result.reason) == (phase, reason)
+    assert result.message
+
+
+def test_kuberay_failure_reason_and_message_are_passed_on() -> None:
+    result = verdict(
+        {
+            "jobDeploymentStatus": "Failed",
+            "reason": "DeadlineExceeded",
+            "message": "activeDeadlineSeconds exceeded",
+        },
+        False,
+        None,
+    )
+    assert (result.reason, result.message) == ("DeadlineExceeded", "activeDeadlineSeconds exceeded")
+
+
+def test_conditions_keep_transition_times_until_status_changes() -> None:
+    running = verdict({"jobDeploymentStatus": "Running"}, False, None)
+    first = conditions(None, running, 1, "t1")
+    assert {c["type"]: c["status"] for c in first} == {
+        "Running": "True",
+        "Complete": "False",
+        "Failed": "False",
+        "Suspended": "False",
+    }
+    again = conditions(first, running, 1, "t2")
+    assert all(c["lastTransitionTime"] == "t1" for c in again)
+    done = conditions(
+        again, verdict({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, None), 2, "t3"
+    )
+    by_type: dict[str, Any] = {c["type"]: c for c in done}
+    assert by_type["Running"]["status"] == "False"
+    assert by_type["Running"]["lastTransitionTime"] == "t3"
+    assert by_type["Complete"]["status"] == "True"
+    assert by_type["Failed"]["lastTransitionTime"] == "t1"
+    assert all(c["observedGeneration"] == 2 for c in done)
+
+
+def test_full_status_with_progress_and_dashboard() -> None:
+    progress = Progress(
+        shards_total=10, shards_done=4, records_total=1000, records_done=420, records_failed_this_run=3
+    )
+    assert progress_text(progress) == "42% (420/1000)"
+    status = corpus_status(
+        previous=None,
+        generation=1,
+        result=verdict({"jobDeploymentStatus": "Running"}, False, None),
+        rayjob_status={
+            "jobDeploymentStatus": "Running",
+            "dashboardURL": "medbatch-x-head-svc.ns.svc:8265",
+            "startTime": "2026-11-22T01:00:00Z",
+        },
+        progress=progress,
+        output_uri="s3://out/x/",
+        now="2026-11-22T01:05:00Z",
+    )
+    assert status["phase"] == "Running"
+    assert status["records"] == {"total": 1000, "done": 420, "failed": 3}
+    assert status["shards"] == {"total": 10, "done": 4}
+    assert status["dashboardUrl"] == "http://medbatch-x-head-svc.ns.svc:8265"
+    assert status["startTime"] == "2026-11-22T01:00:00Z"
+    assert "completionTime" not in status
+    assert status["outputUri"] == "s3://out/x/"
