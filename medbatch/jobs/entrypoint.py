@@ -10,31 +10,50 @@ matches the Corpus outcome.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import sys
 from pathlib import Path
+
+import yaml
 
 from medbatch.jobs.config import engine_config_from_profile, job_config_for
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.manifest import Outcome
 from medbatch.jobs.pipeline import run_job
 from medbatch.logs import configure_logging
-from medbatch.spec import SpecError, load_corpus, load_model_profile
+from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile, parse_resource
 
 log = logging.getLogger("medbatch.jobs.entrypoint")
+
+
+def _decode(inline: str) -> object:
+    return yaml.safe_load(base64.b64decode(inline))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the Corpus; returns the process exit code."""
     parser = argparse.ArgumentParser(description="Run a Corpus on the Ray cluster this process runs in.")
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--profile", type=Path, required=True)
+    corpus_group = parser.add_mutually_exclusive_group(required=True)
+    corpus_group.add_argument("--corpus", type=Path, help="Corpus YAML file (mounted from a ConfigMap)")
+    corpus_group.add_argument("--corpus-inline", help="Corpus YAML, base64 (Ray Jobs API submissions)")
+    profile_group = parser.add_mutually_exclusive_group(required=True)
+    profile_group.add_argument("--profile", type=Path, help="ModelProfile YAML file")
+    profile_group.add_argument("--profile-inline", help="ModelProfile YAML, base64")
     args = parser.parse_args(argv)
     configure_logging("json")
     try:
-        corpus = load_corpus(args.corpus)
-        profile = load_model_profile(args.profile)
+        corpus = (
+            load_corpus(args.corpus)
+            if args.corpus
+            else parse_resource(_decode(args.corpus_inline), Corpus, "corpus")
+        )
+        profile = (
+            load_model_profile(args.profile)
+            if args.profile
+            else parse_resource(_decode(args.profile_inline), ModelProfile, "profile")
+        )
         if corpus.spec.output.uri is None:
             raise JobError("spec.output.uri is required when a Corpus runs in a cluster")
         config = job_config_for(corpus, Path.cwd(), engine=engine_config_from_profile(profile))

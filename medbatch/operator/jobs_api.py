@@ -1,0 +1,132 @@
+"""Run a Corpus on an existing Ray cluster through the Ray Jobs REST API (``spec.ray.address`` runner).
+
+Plain HTTP, so the operator image needs no Ray. Submissions are idempotent: the submission id derives from
+the Corpus uid, and submitting an id that exists returns the existing job instead of starting a second.
+The Corpus and ModelProfile travel inline in the entrypoint (base64 YAML), so the cluster needs no shared
+files; credentials come from the cluster's own environment or the runtime_env the caller passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from typing import Any
+
+import httpx
+import yaml
+from pydantic import BaseModel
+
+from medbatch.spec import Corpus, ModelProfile
+
+# Ray Jobs API statuses.
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+
+
+class JobInfo(BaseModel):
+    """What the Jobs API says about one submission (the fields medbatch uses)."""
+
+    submission_id: str
+    status: str
+    message: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+class JobsApiError(RuntimeError):
+    """The Jobs API refused a request; the message holds the HTTP status and the server's words."""
+
+
+def submission_id_for(uid: str) -> str:
+    """The submission id of a Corpus: stable across operator restarts, unique per Corpus object."""
+    return f"medbatch-{uid}"
+
+
+def _inline(document: dict[str, Any]) -> str:
+    return base64.b64encode(yaml.safe_dump(document, sort_keys=False).encode()).decode()
+
+
+def entrypoint_for(corpus: Corpus, profile: ModelProfile, python: str = "python") -> str:
+    """The entrypoint command running ``corpus`` with ``profile`` on the cluster."""
+    corpus_doc = {
+        "apiVersion": corpus.api_version,
+        "kind": corpus.kind,
+        "metadata": {"name": corpus.metadata.name},
+        "spec": corpus.spec.to_wire(),
+    }
+    profile_doc = {
+        "apiVersion": profile.api_version,
+        "kind": profile.kind,
+        "metadata": {"name": profile.metadata.name},
+        "spec": profile.spec.to_wire(),
+    }
+    return (
+        f"{shlex.quote(python)} -m medbatch.jobs.entrypoint "
+        f"--corpus-inline {_inline(corpus_doc)} --profile-inline {_inline(profile_doc)}"
+    )
+
+
+class RayJobsClient:
+    """A small client for the Ray Jobs REST API.
+
+    Args:
+        address: the dashboard address, e.g. http://raycluster-head-svc:8265.
+        token: a Ray auth token (clusters with token authentication, the default since Ray 2.5x).
+        timeout_s: per-request timeout.
+    """
+
+    def __init__(self, address: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout_s)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _check(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code >= 400:
+            raise JobsApiError(f"Ray Jobs API answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def status(self, submission_id: str) -> JobInfo | None:
+        """The job's state, or None when no job has this submission id."""
+        response = self._http.get(f"/api/jobs/{submission_id}")
+        if response.status_code == 404:
+            return None
+        return JobInfo.model_validate(self._check(response))
+
+    def submit(
+        self,
+        submission_id: str,
+        entrypoint: str,
+        runtime_env: dict[str, Any] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> JobInfo:
+        """Submit once: an existing submission with this id is returned as it is."""
+        existing = self.status(submission_id)
+        if existing is not None:
+            return existing
+        payload: dict[str, Any] = {
+            "entrypoint": entrypoint,
+            "submission_id": submission_id,
+            "metadata": metadata or {},
+        }
+        if runtime_env:
+            payload["runtime_env"] = runtime_env
+        response = self._http.post("/api/jobs/", json=payload)
+        if response.status_code >= 400 and "already exists" in response.text:
+            found = self.status(submission_id)  # a concurrent submit won the race
+            if found is not None:
+                return found
+        self._check(response)
+        found = self.status(submission_id)
+        if found is None:
+            raise JobsApiError(f"submitted {submission_id} but the Jobs API does not know it")
+        return found
+
+    def stop(self, submission_id: str) -> bool:
+        """Ask the cluster to stop the job; False when it had already finished or does not exist."""
+        response = self._http.post(f"/api/jobs/{submission_id}/stop")
+        if response.status_code == 404:
+            return False
+        return bool(self._check(response).get("stopped", False))
