@@ -6,6 +6,7 @@ driver's environment at ``ray.init`` time.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -18,6 +19,7 @@ import pytest
 
 # Ray's socket paths must stay under 107 bytes whatever the checkout path, hence a short temp dir.
 _WORK = Path(tempfile.mkdtemp(prefix="mb-test-"))
+atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
 os.environ.update(
     {
         "RAY_AUTH_MODE": "disabled",
@@ -57,7 +59,6 @@ def ray_cluster(s3_endpoint: str) -> Iterator[None]:
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, _temp_dir=str(_WORK / "ray"))
     yield
     ray.shutdown()
-    shutil.rmtree(_WORK, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

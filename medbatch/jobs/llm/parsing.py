@@ -64,9 +64,8 @@ def locate(text: str, quote: str) -> list[tuple[int, int]]:
     return [m.span() for m in _pattern(quote).finditer(text)]
 
 
-def _located(
-    text: str, quotes: Iterable[tuple[str, str]], what: str
-) -> tuple[list[tuple[int, int, str, str]], int]:
+def _located(text: str, quotes: Iterable[tuple[str, str]]) -> tuple[list[tuple[int, int, str, str]], int]:
+    """Every occurrence of each (quote, type), and how many quotes were found nowhere."""
     found: list[tuple[int, int, str, str]] = []
     missing = 0
     for quote, kind in quotes:
@@ -83,7 +82,7 @@ def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError |
     The spans that were found are returned even with an error: removing verified text can only make the
     output safer.
     """
-    found, missing = _located(text, ((item.text, item.type.value) for item in answer.phi), "identifiers")
+    found, missing = _located(text, ((item.text, item.type.value) for item in answer.phi))
     spans = [PhiSpan(start, end, kind, SpanSource.LLM) for start, end, kind, _ in found]
     error = (
         ParseError(f"{missing} of {len(answer.phi)} quoted identifiers are not in the text")
@@ -96,7 +95,7 @@ def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError |
 def entity_list(items: list[EntityItem], text: str, types: tuple[str, ...]) -> list[Entity]:
     """Entities located in ``text``; raises ParseError when a quote is not in the text."""
     wanted = [(item.text, item.type.value) for item in items if item.type.value in types]
-    found, missing = _located(text, wanted, "entities")
+    found, missing = _located(text, wanted)
     if missing:
         raise ParseError(f"{missing} of {len(wanted)} quoted entities are not in the text")
     unique = {(start, end, kind): Entity(start, end, kind, quote) for start, end, kind, quote in found}

@@ -84,9 +84,13 @@ def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFo
     data = fs.cat_file(path)
     if source_format is SourceFormat.JSONL:
         return sum(1 for line in data.split(b"\n") if line.strip())
-    return sum(
-        1 for _ in csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline=""))
-    )
+    return sum(1 for _ in csv_rows(data))
+
+
+def csv_rows(data: bytes) -> csv.DictReader[str]:
+    """A CSV file's rows as dicts. Invalid UTF-8 survives decoding (as surrogates) so that counting and
+    reading agree on rows; the reader turns such a field into an error row."""
+    return csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline=""))
 
 
 def with_row_counts(

@@ -6,8 +6,6 @@ text; it is written as an error row, never dropped. Error messages name fields a
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medbatch.jobs.planning import Slice
+from medbatch.jobs.sources.listing import csv_rows
 from medbatch.spec import SourceFormat, SourceSpec
 
 
@@ -124,7 +123,7 @@ def read_slice(fs: fsspec.AbstractFileSystem, base: str, spec: SourceSpec, slice
     if spec.format is SourceFormat.JSONL:
         lines = [line for line in data.split(b"\n") if line.strip()]
         return [_jsonl_record(fields, row, lines[row]) for row in rows]
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline=""))
+    reader = csv_rows(data)
     out = []
     for row, values in enumerate(reader):
         if row >= slice_.stop:
