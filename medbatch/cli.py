@@ -67,6 +67,32 @@ def validate(corpus: CorpusPath) -> None:
 
 
 @app.command()
+def render(
+    corpus: CorpusPath,
+    profile: Annotated[Path, typer.Option(help="The ModelProfile YAML the Corpus runs with.")],
+    image: Annotated[
+        str | None, typer.Option(help="Job image when the profile names none.")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="Namespace for the rendered objects.")] = None,
+) -> None:
+    """Print the ConfigMap and KubeRay RayJob the operator would create, as YAML for `kubectl apply -f -`."""
+    import yaml
+
+    from medbatch.operator.render import RenderSettings, render_configmap, render_rayjob
+
+    loaded, model = _load(load_corpus, corpus), _load(load_model_profile, profile)
+    if loaded.spec.output.uri is None:
+        typer.secho("spec.output.uri is required to run in a cluster", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID)
+    settings = RenderSettings(image=image) if image else RenderSettings()
+    objects = [render_configmap(loaded, model), render_rayjob(loaded, model, settings)]
+    for obj in objects:
+        if namespace or loaded.metadata.namespace:
+            obj["metadata"]["namespace"] = namespace or loaded.metadata.namespace
+    typer.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
+
+
+@app.command()
 def run(
     corpus: CorpusPath,
     output: Annotated[

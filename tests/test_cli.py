@@ -74,3 +74,27 @@ def test_run_without_a_surrogate_key_is_refused(tmp_path: Path, monkeypatch: pyt
     result = run_cli("run", "c.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "needs a secret key of at least 16 characters in MEDBATCH_SURROGATE_KEY" in result.stderr
+
+
+def test_render_prints_objects_kubectl_can_apply(tmp_path: Path) -> None:
+    profile = ROOT / "manifests" / "profiles" / "openbiollm-8b.yaml"
+    result = run_cli(
+        "render",
+        str(ROOT / "manifests" / "examples" / "cardiology-s3.yaml"),
+        "--profile",
+        str(profile),
+        "--image",
+        "registry.local/medbatch-job:1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    configmap, rayjob = yaml.safe_load_all(result.stdout)
+    assert (configmap["kind"], rayjob["kind"]) == ("ConfigMap", "RayJob")
+    assert rayjob["metadata"]["namespace"] == "research"
+    worker = rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
+    assert worker["template"]["spec"]["containers"][0]["image"] == "registry.local/medbatch-job:1"
+    assert "openbiollm-8b" in configmap["data"]["modelprofile.yaml"]
+
+    result = run_cli("render", str(SAMPLE), "--profile", str(profile), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "spec.output.uri is required to run in a cluster" in result.stderr
