@@ -206,7 +206,11 @@ class LimitsSpec(SpecModel):
         "larger shards mean fewer files, smaller ones lose less work to a crash.",
     )
     batch_size: int = Field(
-        default=64, ge=1, le=100_000, description="Records per engine call within a shard."
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Texts per engine call within a shard. A GPU engine batches continuously over what it is "
+        "given, so it wants hundreds at once (match the profile's max_num_seqs); smaller calls isolate failures.",
     )
     chunk_chars: int = Field(
         default=8000,
