@@ -70,9 +70,7 @@ def validate(corpus: CorpusPath) -> None:
 def render(
     corpus: CorpusPath,
     profile: Annotated[Path, typer.Option(help="The ModelProfile YAML the Corpus runs with.")],
-    image: Annotated[
-        str | None, typer.Option(help="Job image when the profile names none.")
-    ] = None,
+    image: Annotated[str | None, typer.Option(help="Job image when the profile names none.")] = None,
     namespace: Annotated[str | None, typer.Option(help="Namespace for the rendered objects.")] = None,
 ) -> None:
     """Print the ConfigMap and KubeRay RayJob the operator would create, as YAML for `kubectl apply -f -`."""

@@ -11,7 +11,6 @@ is written as CEL rules (``x-kubernetes-validations``).
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,23 +109,23 @@ def corpus_rules() -> list[dict[str, str]]:
     ]
 
 
-_STATUS = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+def _root(spec: type[BaseModel], *, with_status: bool) -> dict[str, Any]:
+    """The object schema around a spec: apiVersion, kind, metadata, spec and (written by the operator) status."""
+    properties: dict[str, Any] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": openapi_schema(spec),
+    }
+    if with_status:
+        properties["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {"type": "object", "required": ["spec"], "properties": properties}
 
 
 def corpus_crd() -> dict[str, Any]:
     """The Corpus CRD (namespaced, status subresource, printer columns)."""
-    root = {
-        "type": "object",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": openapi_schema(CorpusSpec),
-            "status": copy.deepcopy(_STATUS),
-        },
-        "x-kubernetes-validations": corpus_rules(),
-    }
+    root = _root(CorpusSpec, with_status=True)
+    root["x-kubernetes-validations"] = corpus_rules()
     return _crd(
         plural="corpora",
         kind="Corpus",
@@ -145,16 +144,7 @@ def corpus_crd() -> dict[str, Any]:
 
 def model_profile_crd() -> dict[str, Any]:
     """The ModelProfile CRD (cluster-scoped)."""
-    root = {
-        "type": "object",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": openapi_schema(ModelProfileSpec),
-        },
-    }
+    root = _root(ModelProfileSpec, with_status=False)
     return _crd(
         plural="modelprofiles",
         kind="ModelProfile",

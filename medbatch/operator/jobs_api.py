@@ -47,21 +47,9 @@ def _inline(document: dict[str, Any]) -> str:
 
 def entrypoint_for(corpus: Corpus, profile: ModelProfile, python: str = "python") -> str:
     """The entrypoint command running ``corpus`` with ``profile`` on the cluster."""
-    corpus_doc = {
-        "apiVersion": corpus.api_version,
-        "kind": corpus.kind,
-        "metadata": {"name": corpus.metadata.name},
-        "spec": corpus.spec.to_wire(),
-    }
-    profile_doc = {
-        "apiVersion": profile.api_version,
-        "kind": profile.kind,
-        "metadata": {"name": profile.metadata.name},
-        "spec": profile.spec.to_wire(),
-    }
     return (
         f"{shlex.quote(python)} -m medbatch.jobs.entrypoint "
-        f"--corpus-inline {_inline(corpus_doc)} --profile-inline {_inline(profile_doc)}"
+        f"--corpus-inline {_inline(corpus.document())} --profile-inline {_inline(profile.document())}"
     )
 
 
@@ -74,7 +62,7 @@ class RayJobsClient:
         timeout_s: per-request timeout.
     """
 
-    def __init__(self, address: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, address: str, token: str | None = None, timeout_s: float = 30.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout_s)
 
@@ -113,7 +101,14 @@ class RayJobsClient:
         }
         if runtime_env:
             payload["runtime_env"] = runtime_env
-        response = self._http.post("/api/jobs/", json=payload)
+        try:
+            response = self._http.post("/api/jobs/", json=payload)
+        except httpx.TimeoutException:
+            # The server may have accepted it anyway (it creates the job before answering): look, don't resubmit.
+            found = self.status(submission_id)
+            if found is not None:
+                return found
+            raise JobsApiError(f"submitting {submission_id} timed out; it will be retried") from None
         if response.status_code >= 400 and "already exists" in response.text:
             found = self.status(submission_id)  # a concurrent submit won the race
             if found is not None:

@@ -61,18 +61,6 @@ def child_name(corpus: Corpus, suffix: str = "") -> str:
 
 def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
     """The ConfigMap holding the job's inputs (no secrets: credentials come from the Secret as env)."""
-    resource = {
-        "apiVersion": corpus.api_version,
-        "kind": corpus.kind,
-        "metadata": {"name": corpus.metadata.name, "namespace": corpus.metadata.namespace},
-        "spec": corpus.spec.to_wire(),
-    }
-    profile_doc = {
-        "apiVersion": profile.api_version,
-        "kind": profile.kind,
-        "metadata": {"name": profile.metadata.name},
-        "spec": profile.spec.to_wire(),
-    }
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -81,8 +69,8 @@ def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
             "labels": {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name},
         },
         "data": {
-            CORPUS_FILE: yaml.safe_dump(resource, sort_keys=False),
-            PROFILE_FILE: yaml.safe_dump(profile_doc, sort_keys=False),
+            CORPUS_FILE: yaml.safe_dump(corpus.document(), sort_keys=False),
+            PROFILE_FILE: yaml.safe_dump(profile.document(), sort_keys=False),
         },
     }
 

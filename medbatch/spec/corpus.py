@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -308,6 +308,12 @@ def _same_location(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
+def resource_document(api_version: str, kind: str, metadata: ObjectMeta, spec: SpecModel) -> dict[str, Any]:
+    """A minimal manifest of a custom resource (server-set metadata and status left out)."""
+    meta = {"name": metadata.name} | ({"namespace": metadata.namespace} if metadata.namespace else {})
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, "spec": spec.to_wire()}
+
+
 class ObjectMeta(SpecModel):
     """The part of Kubernetes metadata medbatch reads. Other metadata (labels, uid, ...) is accepted."""
 
@@ -329,6 +335,10 @@ class ObjectMeta(SpecModel):
 
 class Corpus(SpecModel):
     """A ``Corpus`` custom resource as found in YAML."""
+
+    def document(self) -> dict[str, Any]:
+        """The resource as a plain document: apiVersion, kind, name (and namespace) and spec."""
+        return resource_document(self.api_version, self.kind, self.metadata, self.spec)
 
     model_config = SpecModel.model_config | {"extra": "allow"}  # status and other server-set fields
 

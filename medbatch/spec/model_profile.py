@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from medbatch.spec.base import SpecModel
-from medbatch.spec.corpus import ObjectMeta
+from medbatch.spec.corpus import ObjectMeta, resource_document
 
 
 class EngineKind(StrEnum):
@@ -93,6 +93,10 @@ class ModelProfileSpec(SpecModel):
 
 class ModelProfile(SpecModel):
     """A ``ModelProfile`` custom resource as found in YAML."""
+
+    def document(self) -> dict[str, Any]:
+        """The resource as a plain document: apiVersion, kind, name and spec."""
+        return resource_document(self.api_version, self.kind, self.metadata, self.spec)
 
     model_config = SpecModel.model_config | {"extra": "allow"}
 
