@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+import time
 from typing import Any
 
 import httpx
@@ -60,11 +61,23 @@ class RayJobsClient:
         address: the dashboard address, e.g. http://raycluster-head-svc:8265.
         token: a Ray auth token (clusters with token authentication, the default since Ray 2.5x).
         timeout_s: per-request timeout.
+        retry_for_s: how long a submission retries "try again later" (5xx) answers.
+        transport: an httpx transport (tests).
     """
 
-    def __init__(self, address: str, token: str | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+        retry_for_s: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.retry_for_s = retry_for_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=address.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._http = httpx.Client(
+            base_url=address.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -102,7 +115,7 @@ class RayJobsClient:
         if runtime_env:
             payload["runtime_env"] = runtime_env
         try:
-            response = self._http.post("/api/jobs/", json=payload)
+            response = self._post_when_ready("/api/jobs/", payload)
         except httpx.TimeoutException:
             # The server may have accepted it anyway (it creates the job before answering): look, don't resubmit.
             found = self.status(submission_id)
@@ -118,6 +131,21 @@ class RayJobsClient:
         if found is None:
             raise JobsApiError(f"submitted {submission_id} but the Jobs API does not know it")
         return found
+
+    def _post_when_ready(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST, retrying 5xx answers with backoff for up to ``retry_for_s``.
+
+        A fresh head answers 500 "No available agent to submit job, please try again later" until its job
+        agent has registered; a busy one may answer 503.
+        """
+        deadline = time.monotonic() + self.retry_for_s
+        delay = 0.25
+        while True:
+            response = self._http.post(path, json=payload)
+            if response.status_code < 500 or time.monotonic() + delay > deadline:
+                return response
+            time.sleep(delay)  # backoff between attempts, not a stand-in for synchronization
+            delay = min(delay * 2, 5.0)
 
     def stop(self, submission_id: str) -> bool:
         """Ask the cluster to stop the job; False when it had already finished or does not exist."""

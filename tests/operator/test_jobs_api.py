@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import pytest
 from medbatch.operator.jobs_api import (
     TERMINAL_STATUSES,
     JobInfo,
+    JobsApiError,
     RayJobsClient,
     entrypoint_for,
     submission_id_for,
@@ -52,17 +54,31 @@ def wait_until(condition: Any, timeout: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
-    """A Ray head with its dashboard (Jobs API) on loopback, in its own temp dir; killed by that dir."""
+    """A Ray head with its dashboard (Jobs API) on loopback, in its own temp dir, killed afterwards."""
     temp = tempfile.mkdtemp(prefix="mb-head-")
     dashboard = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    # Nothing of the session's own Ray (RAY_ADDRESS, RAY_TMPDIR, ...) may leak into the new head.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     ray = str(Path(sys.executable).parent / "ray")
+    # Every port explicit: the session's own Ray cluster holds the defaults (agent 52365, client 10001).
+    gcs_port = free_port()
+    names = (
+        "ray-client-server-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+        "metrics-export-port",
+        "node-manager-port",
+        "object-manager-port",
+    )
     subprocess.run(
         [
             ray,
             "start",
             "--head",
-            f"--port={free_port()}",
+            f"--port={gcs_port}",
+            *(f"--{name}={free_port()}" for name in names),
             f"--dashboard-port={dashboard}",
             "--dashboard-host=127.0.0.1",
             "--include-dashboard=true",
@@ -85,8 +101,17 @@ def ray_head() -> Iterator[str]:
 
     wait_until(ready, 60, "the Jobs API")
     yield address
-    for process in psutil.process_iter(["cmdline"]):
-        if any(temp in part for part in process.info["cmdline"] or []):
+
+    # The head's daemons name its temp dir or its GCS address; agents and workers are their descendants.
+    def ours(process: psutil.Process) -> bool:
+        return any(temp in part or part.endswith(f":{gcs_port}") for part in process.info["cmdline"] or [])
+
+    doomed = [p for p in psutil.process_iter(["cmdline"]) if ours(p)]
+    for process in list(doomed):
+        with contextlib.suppress(psutil.Error):
+            doomed.extend(process.children(recursive=True))
+    for process in doomed:
+        with contextlib.suppress(psutil.Error):
             process.send_signal(signal.SIGKILL)
     shutil.rmtree(temp, ignore_errors=True)
 
@@ -151,3 +176,37 @@ def test_stop_ends_a_running_job(ray_head: str, tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "_manifest.json").exists()
     assert client.stop(submission) is False
     assert client.status(submission_id_for("never-submitted")) is None
+
+
+def test_submission_retries_until_the_head_can_take_jobs() -> None:
+    calls: list[str] = []
+    state = {"submitted": False, "refusals": 2}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        if request.method == "GET":
+            if not state["submitted"]:
+                return httpx.Response(404, json={})
+            return httpx.Response(200, json={"submission_id": "medbatch-u1", "status": "PENDING"})
+        if state["refusals"]:
+            state["refusals"] -= 1
+            return httpx.Response(500, text="No available agent to submit job, please try again later.")
+        state["submitted"] = True
+        return httpx.Response(200, json={"submission_id": "medbatch-u1"})
+
+    client = RayJobsClient("http://head:8265", transport=httpx.MockTransport(handler), retry_for_s=10)
+    info = client.submit("medbatch-u1", "python -m x")
+    assert info.status == "PENDING"
+    assert calls.count("POST /api/jobs/") == 3
+    assert client.submit("medbatch-u1", "python -m x").status == "PENDING"
+    assert calls.count("POST /api/jobs/") == 3, "an existing submission is not submitted again"
+
+    refusing = RayJobsClient(
+        "http://head:8265",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(404 if r.method == "GET" else 503, text="busy")
+        ),
+        retry_for_s=0,
+    )
+    with pytest.raises(JobsApiError, match="answered 503"):
+        refusing.submit("medbatch-u2", "python -m x")
