@@ -244,6 +244,33 @@ class SecretRef(SpecModel):
     name: str = Field(description="Secret name.")
 
 
+class SecretKeyRef(SpecModel):
+    """One key of a Secret in the Corpus's namespace."""
+
+    name: str = Field(description="Secret name.")
+    key: str = Field(default="token", description="Key within the Secret.")
+
+
+class RaySpec(SpecModel):
+    """Run on an existing Ray cluster through its Jobs API instead of a KubeRay RayJob."""
+
+    address: str = Field(
+        description="The cluster's dashboard (Jobs API) URL, e.g. http://raycluster-head-svc:8265."
+    )
+    auth_token_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding the cluster's Ray auth token (token authentication)."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "ray.address must be the dashboard's http:// or https:// URL (port 8265 by default)"
+            )
+        return value
+
+
 class CredentialsSpec(SpecModel):
     """Object-storage credentials, passed to the job as environment and never copied into status."""
 
@@ -283,6 +310,10 @@ class CorpusSpec(SpecModel):
     credentials: CredentialsSpec | None = Field(default=None, description="Object-storage credentials.")
     suspend: bool = Field(default=False, description="Pause the job; set back to false to resume.")
     limits: LimitsSpec = Field(default_factory=LimitsSpec, description="Shard, batch and note-size limits.")
+    ray: RaySpec | None = Field(
+        default=None,
+        description="Run on this existing Ray cluster (Jobs API) instead of creating a RayJob. Unset: a RayJob.",
+    )
 
     @field_validator("model")
     @classmethod

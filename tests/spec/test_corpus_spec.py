@@ -68,6 +68,10 @@ def test_defaults() -> None:
         ({"model": "OpenBio_70B"}, "spec.model: 'OpenBio_70B' is not a valid ModelProfile name"),
         ({"output": {"uri": "s3://notes/"}}, "output.uri must differ from source.uri"),
         ({"limits": {"chunkChars": 1000, "chunkOverlapChars": 600}}, "must be at most half of chunkChars"),
+        (
+            {"ray": {"address": "raycluster-head:6379"}},
+            "spec.ray.address: ray.address must be the dashboard's http://",
+        ),
     ],
 )
 def test_invalid_spec_is_explained(change: dict[str, Any], expected: str) -> None:
@@ -124,3 +128,19 @@ def test_model_profile_rules() -> None:
         with pytest.raises(SpecError) as info:
             parse_resource({**base, "spec": spec}, ModelProfile, "p")
         assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+def test_existing_ray_cluster() -> None:
+    spec = parse_resource(
+        corpus(
+            ray={"address": "http://raycluster-head-svc:8265", "authTokenSecretRef": {"name": "ray-token"}}
+        ),
+        Corpus,
+        "t",
+    ).spec
+    assert spec.ray is not None
+    assert spec.ray.auth_token_secret_ref is not None
+    assert (spec.ray.address, spec.ray.auth_token_secret_ref.key) == (
+        "http://raycluster-head-svc:8265",
+        "token",
+    )
