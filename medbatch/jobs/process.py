@@ -50,6 +50,13 @@ class _Note:
     summary: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    model_phi: list[PhiSpan] = field(default_factory=list)  # note offsets, before the union
+    analyses: list[tuple[Chunk, TaskResult[Analysis]]] = field(default_factory=list)
+
+    def charge(self, result: TaskResult[Any]) -> None:
+        """Add an engine result's tokens to this record's accounting."""
+        self.tokens_in += result.tokens_in
+        self.tokens_out += result.tokens_out
 
     @property
     def text(self) -> str:
@@ -146,17 +153,15 @@ class ShardProcessor:
         assert deid is not None
         chunked = [(note, chunk) for note in notes for chunk in self._chunks(note.text)]
         results = self._call("deidentify", self.engine.find_phi, [c.text for _, c in chunked])
-        found: dict[int, list[PhiSpan]] = {id(n): [] for n in notes}
         for (note, chunk), result in zip(chunked, results, strict=True):
-            note.tokens_in += result.tokens_in
-            note.tokens_out += result.tokens_out
+            note.charge(result)
             if result.error is not None:
                 note.errors.append(f"deidentify: {result.error} (rule-based de-identification applied)")
             if result.value:  # verified spans count even when the answer had other problems
-                found[id(note)].extend(span.shifted(chunk.start) for span in result.value)
+                note.model_phi.extend(span.shifted(chunk.start) for span in result.value)
         for note in notes:
             try:
-                model_spans = [s for s in found[id(note)] if s.type in self._phi_types]
+                model_spans = [s for s in note.model_phi if s.type in self._phi_types]
                 note.phi = merge_phi(find_phi(note.text, self._phi_types) + model_spans)
                 patient = note.record.patient or note.record.id
                 note.text_deid = deidentify_text(note.text, note.phi, deid.strategy, self.surrogates, patient)
@@ -177,16 +182,13 @@ class ShardProcessor:
         results = self._call(
             "analyze", lambda t: self.engine.analyze(t, request), [c.text for _, c in chunked]
         )
-        per_note: dict[int, list[tuple[Chunk, TaskResult[Analysis]]]] = {id(n): [] for n in notes}
         for (note, chunk), result in zip(chunked, results, strict=True):
-            per_note[id(note)].append((chunk, result))
+            note.analyses.append((chunk, result))
+            note.charge(result)
         to_reduce: list[tuple[_Note, str]] = []
         for note in notes:
-            parts = per_note[id(note)]
+            parts = note.analyses
             failed = [r.error for _, r in parts if r.error is not None or r.value is None]
-            for _, r in parts:
-                note.tokens_in += r.tokens_in
-                note.tokens_out += r.tokens_out
             if failed:
                 note.errors.append(f"analyze: {failed[0] or 'no result'}")
                 continue
@@ -211,8 +213,7 @@ class ShardProcessor:
             "summarize", lambda t: self.engine.analyze(t, reduce_request), [text for _, text in items]
         )
         for (note, _), result in zip(items, results, strict=True):
-            note.tokens_in += result.tokens_in
-            note.tokens_out += result.tokens_out
+            note.charge(result)
             if result.error is not None or result.value is None:
                 note.errors.append(f"summarize: {result.error or 'no result'}")
             else:
