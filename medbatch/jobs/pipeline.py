@@ -168,7 +168,8 @@ class _RunProgress:
         self.records_done = self.records_total - sum(s.rows for s in pending)
         self.failed = 0
         self.engine_busy_s = 0.0
-        self.tokens = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
         self._last_write = 0.0
 
     def shard_committed(self, done: dict[str, Any]) -> None:
@@ -182,7 +183,8 @@ class _RunProgress:
         )
         self.metrics.add(stats)
         self.engine_busy_s += done["engine_busy_s"]
-        self.tokens += stats.tokens_in + stats.tokens_out
+        self.tokens_in += stats.tokens_in
+        self.tokens_out += stats.tokens_out
         self.shards_done += 1
         self.records_done += stats.records
         self.failed += stats.failed
@@ -204,6 +206,8 @@ class _RunProgress:
                     "records_total": self.records_total,
                     "records_done": self.records_done,
                     "records_failed_this_run": self.failed,
+                    "tokens_in": self.tokens_in,
+                    "tokens_out": self.tokens_out,
                     "updated_at": _now(),
                 },
             )
@@ -276,7 +280,7 @@ def run_job(
         processing_s=round(processing_s, 3),
         engine_busy_s=round(run.engine_busy_s, 3),
         engine_utilization=round(run.engine_busy_s / (processing_s * workers), 3) if pending else 0.0,
-        tokens_per_s=round(run.tokens / processing_s, 1) if pending else 0.0,
+        tokens_per_s=round((run.tokens_in + run.tokens_out) / processing_s, 1) if pending else 0.0,
     )
 
     manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)

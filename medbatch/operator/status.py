@@ -41,6 +41,20 @@ class Verdict(BaseModel):
 
 
 # KubeRay v1.7 jobDeploymentStatus values that mean "not running yet".
+_MESSAGE_CHARS = 240
+
+
+def _short(message: object) -> str:
+    """A KubeRay message fit for a status field: the first line, bounded.
+
+    KubeRay appends the tail of the driver's log to a failed job's message; medbatch's logs carry no note
+    text, but the status and Events are read by more people than the logs, so only the headline travels.
+    """
+    text = str(message or "").strip()
+    headline = text.split("\n", 1)[0].split("last available logs", 1)[0].rstrip(" ,:(")
+    return headline if len(headline) <= _MESSAGE_CHARS else headline[: _MESSAGE_CHARS - 1] + "…"
+
+
 _STARTING = {"", "New", "Initializing", "Waiting"}
 
 
@@ -65,14 +79,15 @@ def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: str | 
         return Verdict(
             phase=Phase.FAILED,
             reason="RayJobRejected",
-            message=f"KubeRay rejected the RayJob: {status.get('message') or 'see the RayJob events'}",
+            message=f"KubeRay rejected the RayJob: {_short(status.get('message')) or 'see the RayJob events'}",
         )
     if deployment == "Failed" or (deployment == "Complete" and job in ("FAILED", "STOPPED")):
         reason = status.get("reason") or "JobFailed"
         return Verdict(
             phase=Phase.FAILED,
             reason=str(reason),
-            message=status.get("message") or "the Ray job failed; see the Ray dashboard and the manifest",
+            message=_short(status.get("message"))
+            or "the Ray job failed; see the Ray dashboard and the manifest",
         )
     if deployment == "Complete":
         if outcome == Phase.PARTIALLY_SUCCEEDED:
@@ -137,6 +152,8 @@ class Progress(BaseModel):
     records_total: int = 0
     records_done: int = 0
     records_failed_this_run: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
 
 
 def progress_text(progress: Progress | None) -> str:
@@ -156,6 +173,7 @@ class CorpusStatus(BaseModel):
     progress: str = ""
     records: dict[str, int] = Field(default_factory=dict)
     shards: dict[str, int] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict)
     output_uri: str | None = Field(default=None, serialization_alias="outputUri")
     dashboard_url: str | None = Field(default=None, serialization_alias="dashboardUrl")
     start_time: str | None = Field(default=None, serialization_alias="startTime")
@@ -171,10 +189,16 @@ def corpus_status(
     result: Verdict,
     rayjob_status: dict[str, Any] | None,
     progress: Progress | None,
+    tokens: tuple[int, int] | None = None,
     output_uri: str | None,
     now: str,
 ) -> dict[str, Any]:
-    """The full status patch for a Corpus."""
+    """The full status patch for a Corpus.
+
+    Args:
+        tokens: model tokens (in, out) of the whole run when known (the manifest's), else this attempt's
+            from ``progress``.
+    """
     previous = previous or {}
     rayjob_status = rayjob_status or {}
     records = {}
@@ -186,6 +210,7 @@ def corpus_status(
             "failed": progress.records_failed_this_run,
         }
         shards = {"total": progress.shards_total, "done": progress.shards_done}
+        tokens = tokens or (progress.tokens_in, progress.tokens_out)
     dashboard = rayjob_status.get("dashboardURL")
     status = CorpusStatus(
         phase=result.phase,
@@ -194,6 +219,7 @@ def corpus_status(
         progress=progress_text(progress),
         records=records,
         shards=shards,
+        tokens={"in": tokens[0], "out": tokens[1]} if tokens else {},
         output_uri=output_uri,
         dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
         start_time=previous.get("startTime")
@@ -203,3 +229,35 @@ def corpus_status(
         conditions=conditions(previous.get("conditions"), result, generation, now),
     )
     return status.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# Ray Jobs API status -> the (jobDeploymentStatus, jobStatus) KubeRay would report for the same state.
+_JOBS_API_AS_RAYJOB = {
+    "PENDING": ("Initializing", "PENDING"),
+    "RUNNING": ("Running", "RUNNING"),
+    "SUCCEEDED": ("Complete", "SUCCEEDED"),
+    "FAILED": ("Complete", "FAILED"),
+    "STOPPED": ("Complete", "STOPPED"),
+}
+
+
+def jobs_api_as_rayjob_status(
+    job_status: str, message: str | None, dashboard_url: str, suspended: bool
+) -> dict[str, Any]:
+    """A Ray Jobs API job state in the shape of a RayJob status, so one ``verdict`` serves both runners.
+
+    Args:
+        job_status: the Jobs API status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED).
+        message: the Jobs API message.
+        dashboard_url: the cluster's address.
+        suspended: the operator stopped the job because the Corpus was suspended.
+    """
+    deployment, job = _JOBS_API_AS_RAYJOB.get(job_status, ("Initializing", job_status))
+    if suspended and job_status in ("STOPPED", "PENDING", "RUNNING"):
+        deployment = "Suspended"
+    return {
+        "jobDeploymentStatus": deployment,
+        "jobStatus": job,
+        "message": message or "",
+        "dashboardURL": dashboard_url,
+    }

@@ -1,0 +1,233 @@
+"""The kopf handlers: thin glue between Corpus events and the launch/tracking functions.
+
+Run with ``kopf run --module medbatch.operator.handlers --all-namespaces`` (or ``--namespace=NS`` per
+watched namespace) and ``--liveness=http://0.0.0.0:8080/healthz``; the Helm chart does.
+
+- create (and a spec fix while nothing has started yet): start the job, or mark the Corpus Failed with an
+  Event saying why; missing ModelProfiles and Secrets are retried, invalid specs wait for a fix.
+- a daemon per started Corpus polls its job and progress files and writes the status, with an Event per
+  phase change; an operator restart simply starts the daemons again.
+- ``spec.suspend`` suspends/resumes the RayJob, or stops/resubmits a Jobs API job.
+- deletion: owner references remove the RayJob and ConfigMap; a Jobs API job needs a finalizer to stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from medbatch.operator import metrics
+from medbatch.operator.config import OperatorConfig
+from medbatch.operator.jobs_api import submission_id_for
+from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
+from medbatch.operator.launch import (
+    Launched,
+    LaunchError,
+    jobs_client,
+    launch,
+    parse_corpus,
+    ray_token_secret,
+)
+from medbatch.operator.status import TERMINAL, Phase, Verdict, corpus_status
+from medbatch.operator.tracking import current_submission, now_iso, observe
+
+RETRY_DELAY_S = 60  # a missing ModelProfile or Secret: look again this often
+
+
+@dataclass
+class Runtime:
+    """What the handlers share, kept in kopf's memo."""
+
+    config: OperatorConfig
+    kube: Kube
+
+
+def _runtime(memo: kopf.Memo) -> Runtime:
+    runtime = memo["runtime"]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def _started(status: dict[str, Any]) -> bool:
+    return bool(status.get("rayJob") or status.get("submissionId"))
+
+
+def _not_started(status: kopf.Status, **_: Any) -> bool:
+    return not _started(dict(status))
+
+
+def _tracked(status: kopf.Status, **_: Any) -> bool:
+    return _started(dict(status)) and status.get("phase") not in TERMINAL
+
+
+def _on_ray_cluster(spec: kopf.Spec, **_: Any) -> bool:
+    return bool((spec.get("ray") or {}).get("address"))
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Settings, the shared client and the metrics endpoint."""
+    config = OperatorConfig()
+    # Handler progress lives in annotations: the status belongs to medbatch and its schema.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="medbatch.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="medbatch.io", key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = "medbatch.io/finalizer"
+    # Several replicas: the one with the highest priority works, the others stand by (kopf peering).
+    settings.peering.name = "medbatch"
+    if not settings.peering.priority:
+        settings.peering.priority = random.randint(1, 2**31 - 1)
+    settings.posting.level = logging.INFO
+    # No cluster-wide watching of CRDs and namespaces: a namespace-limited install then needs no
+    # cluster-wide read access; the CRDs must exist before the operator starts (Helm installs them first).
+    settings.scanning.disabled = True
+    memo["runtime"] = Runtime(config=config, kube=Kube.from_environment())
+    metrics.serve(config.metrics_port)
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    """Close the shared client."""
+    await _runtime(memo).kube.close()
+
+
+def _failed_status(body: kopf.Body, problem: LaunchError) -> dict[str, Any]:
+    return corpus_status(
+        previous=dict(body.status),
+        generation=int(body.meta.get("generation") or 0),
+        result=Verdict(phase=Phase.FAILED, reason=problem.reason, message=problem.message),
+        rayjob_status=None,
+        progress=None,
+        output_uri=None,
+        now=now_iso(),
+    )
+
+
+def _started_status(body: kopf.Body, launched: Launched) -> dict[str, Any]:
+    status = corpus_status(
+        previous={},  # a fresh start: no times or conditions carried over from a failed attempt
+        generation=int(body.meta.get("generation") or 0),
+        result=Verdict(phase=Phase.PENDING, reason="Starting", message="waiting for the Ray cluster"),
+        rayjob_status=None,
+        progress=None,
+        output_uri=(body.spec.get("output") or {}).get("uri"),
+        now=now_iso(),
+    )
+    if launched.rayjob:
+        status["rayJob"] = launched.rayjob
+    if launched.submission_id:
+        status["submissionId"] = launched.submission_id
+    return status
+
+
+@kopf.on.create(GROUP, VERSION, CORPORA)
+@kopf.on.update(GROUP, VERSION, CORPORA, field="spec", when=_not_started)
+async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    """Start the Corpus's job, or say in its status and an Event why it cannot start."""
+    runtime = _runtime(memo)
+    try:
+        launched = await launch(runtime.kube, body, runtime.config)
+    except LaunchError as problem:
+        metrics.LAUNCH_PROBLEMS.labels(problem.reason).inc()
+        patch.status.update(_failed_status(body, problem))
+        if retry == 0 or body.status.get("reason") != problem.reason:
+            kopf.warn(body, reason=problem.reason, message=problem.message)
+        if problem.retry:
+            raise kopf.TemporaryError(problem.message, delay=RETRY_DELAY_S) from None
+        raise kopf.PermanentError(problem.message) from None
+    metrics.LAUNCHES.labels("rayjob" if launched.rayjob else "jobs-api").inc()
+    patch.status.update(_started_status(body, launched))
+    if launched.rayjob:
+        verb = "created" if launched.created else "found (created earlier)"
+        kopf.info(body, reason="RayJobCreated", message=f"RayJob {launched.rayjob} {verb}")
+    else:
+        kopf.info(
+            body, reason="JobSubmitted", message=f"submitted to the Ray cluster as {launched.submission_id}"
+        )
+
+
+@kopf.daemon(GROUP, VERSION, CORPORA, when=_tracked, cancellation_timeout=10)
+async def track(
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    """Follow a started Corpus until it finishes: status from its job and files, an Event per phase change."""
+    runtime = _runtime(memo)
+    phase = body.status.get("phase")
+    while not stopped:
+        try:
+            observation = await observe(runtime.kube, body)
+        except Exception as exc:  # a poll that fails is retried at the next tick; the job runs on regardless
+            metrics.OBSERVE_ERRORS.labels("job").inc()
+            logger.warning(f"cannot read the job's state: {type(exc).__name__}: {exc}")
+        else:
+            current = {key: body.status.get(key) for key in observation.status}
+            if current != observation.status:
+                await runtime.kube.patch_corpus_status(str(namespace), name, observation.status)
+            result = observation.verdict
+            if result.phase != phase:
+                metrics.TRANSITIONS.labels(result.phase.value).inc()
+                event = kopf.warn if result.phase == Phase.FAILED else kopf.info
+                event(body, reason=result.reason, message=f"{result.phase.value}: {result.message}")
+                phase = result.phase
+            if result.phase in TERMINAL:
+                return
+        await stopped.wait(runtime.config.poll_interval_s)
+
+
+@kopf.on.field(GROUP, VERSION, CORPORA, field="spec.suspend", when=lambda status, **_: _started(dict(status)))
+async def suspend_changed(
+    body: kopf.Body, old: Any, new: Any, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+) -> None:
+    """Suspend or resume the Corpus's job."""
+    if bool(old) == bool(new):
+        return
+    runtime = _runtime(memo)
+    corpus = parse_corpus(body)
+    namespace = str(body.meta["namespace"])
+    if corpus.spec.ray is None:
+        await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), bool(new))
+    elif new:
+        client = jobs_client(corpus, await ray_token_secret(runtime.kube, corpus, namespace))
+        try:
+            await asyncio.to_thread(client.stop, current_submission(body))
+        finally:
+            client.close()
+    else:
+        # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
+        resumes = int(body.status.get("resumes") or 0) + 1
+        submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"
+        launched = await launch(runtime.kube, body, runtime.config, submission_id=submission)
+        patch.status["submissionId"] = launched.submission_id
+        patch.status["resumes"] = resumes
+    kopf.info(
+        body,
+        reason="Suspended" if new else "Resumed",
+        message="spec.suspend is now " + str(bool(new)).lower(),
+    )
+
+
+@kopf.on.delete(GROUP, VERSION, CORPORA, when=_on_ray_cluster)
+async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Stop a Jobs API job when its Corpus is deleted (a RayJob goes with its owner on its own)."""
+    if not _started(dict(body.status)):
+        return
+    runtime = _runtime(memo)
+    corpus = parse_corpus(body)
+    client = jobs_client(corpus, await ray_token_secret(runtime.kube, corpus, str(body.meta["namespace"])))
+    try:
+        stopped = await asyncio.to_thread(client.stop, current_submission(body))
+    finally:
+        client.close()
+    logger.info(f"Ray job {current_submission(body)} {'stopped' if stopped else 'had already finished'}")

@@ -1,0 +1,169 @@
+"""The operator's Kubernetes calls (besides kopf's own watching and patching), in one place.
+
+Every call names the access it needs in ``PERMISSIONS``; the chart's RBAC is checked against that table
+and the operator tests check that every request the operator makes is in it, so a missing verb fails CI
+rather than a user's first install.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import AsyncClient, KubeConfig
+from lightkube.codecs import from_dict
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.resources.core_v1 import Secret
+from lightkube.types import PatchType
+
+GROUP, VERSION = "medbatch.io", "v1alpha1"
+CORPORA, MODEL_PROFILES = "corpora", "modelprofiles"
+
+RayJob = create_namespaced_resource("ray.io", "v1", "RayJob", "rayjobs")
+CorpusResource = create_namespaced_resource(GROUP, VERSION, "Corpus", CORPORA)
+ModelProfileResource = create_global_resource(GROUP, VERSION, "ModelProfile", MODEL_PROFILES)
+
+
+@dataclass(frozen=True, order=True)
+class Access:
+    """One RBAC rule line: API group, resource (``corpora/status`` for a subresource) and verbs."""
+
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+
+
+# What the operator needs. kopf: watch Corpora, patch them and their status (progress storage and
+# finalizers live in annotations), post Events, and peer with other replicas through KopfPeering objects.
+# medbatch: read ModelProfiles and Secrets, create and adopt ConfigMaps and RayJobs, suspend RayJobs.
+PERMISSIONS: tuple[Access, ...] = (
+    Access(GROUP, CORPORA, ("get", "list", "watch", "patch")),
+    Access(GROUP, f"{CORPORA}/status", ("get", "patch")),
+    Access(GROUP, MODEL_PROFILES, ("get", "list", "watch")),
+    Access("", "events", ("create",)),
+    Access("", "secrets", ("get",)),
+    Access("", "configmaps", ("get", "create")),
+    Access("ray.io", "rayjobs", ("get", "create", "patch")),
+    Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
+    Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch")),
+)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A lightkube object as a plain dict."""
+    return dict(obj.to_dict())
+
+
+class KubeError(RuntimeError):
+    """A Kubernetes call failed for a reason other than not-found or already-exists."""
+
+
+def _fail(action: str, exc: ApiError) -> KubeError:
+    return KubeError(f"{action}: {exc.status.code} {exc.status.reason}: {exc.status.message}")
+
+
+class Kube:
+    """Async access to the objects medbatch reads and creates.
+
+    Args:
+        client: a lightkube client (from ``from_environment`` in a pod or with a kubeconfig).
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    @classmethod
+    def from_environment(cls) -> Kube:
+        """In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config (as kopf logs in)."""
+        return cls(AsyncClient(KubeConfig.from_env(), field_manager="medbatch-operator"))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.close()
+
+    async def model_profile(self, name: str) -> dict[str, Any] | None:
+        """The ModelProfile ``name`` as a dict, or None when there is none."""
+        try:
+            found = await self._client.get(ModelProfileResource, name)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise _fail(f"reading ModelProfile {name}", exc) from None
+        return _plain(found)
+
+    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's decoded data, or None when there is none. Never log or store the result."""
+        try:
+            found = await self._client.get(Secret, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise _fail(f"reading Secret {namespace}/{name}", exc) from None
+        data = {key: base64.b64decode(value).decode() for key, value in (found.data or {}).items()}
+        data.update(found.stringData or {})
+        return data
+
+    async def create_or_get(self, document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create the object (namespace from its metadata); when one with its name exists, return that one.
+
+        Returns the object as the server has it and whether this call created it. A retried handler or a
+        restarted operator thus never makes a second RayJob for a Corpus.
+        """
+        obj: Any = from_dict(document)
+        try:
+            created = await self._client.create(obj)
+            return _plain(created), True
+        except ApiError as exc:
+            if exc.status.code != 409:
+                raise _fail(f"creating {document['kind']} {document['metadata']['name']}", exc) from None
+        meta = document["metadata"]
+        existing = await self._client.get(type(obj), meta["name"], namespace=meta.get("namespace"))
+        return _plain(existing), False
+
+    async def rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The RayJob, or None when it is gone."""
+        try:
+            found = await self._client.get(RayJob, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise _fail(f"reading RayJob {namespace}/{name}", exc) from None
+        return _plain(found)
+
+    async def set_rayjob_suspend(self, namespace: str, name: str, suspend: bool) -> None:
+        """Suspend or resume the RayJob (KubeRay deletes or recreates its cluster)."""
+        try:
+            await self._client.patch(
+                RayJob,
+                name,
+                {"spec": {"suspend": suspend}},
+                namespace=namespace,
+                patch_type=PatchType.MERGE,
+            )
+        except ApiError as exc:
+            raise _fail(f"patching RayJob {namespace}/{name}", exc) from None
+
+    async def patch_corpus_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge ``status`` into the Corpus's status subresource (a deleted Corpus is not an error)."""
+        try:
+            await self._client.patch(
+                CorpusResource.Status,
+                name,
+                {"status": status},
+                namespace=namespace,
+                patch_type=PatchType.MERGE,
+            )
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise _fail(f"patching the status of Corpus {namespace}/{name}", exc) from None
+
+
+__all__ = [
+    "PERMISSIONS",
+    "Access",
+    "Kube",
+    "KubeError",
+    "RayJob",
+]
