@@ -15,6 +15,7 @@ class OperatorConfig(BaseSettings):
         job_image: default job image (a ModelProfile's ``image`` wins).
         ray_version: the Ray version inside the job image.
         poll_interval_s: how often a running Corpus's RayJob and progress file are read.
+        retry_delay_s: how soon a Corpus waiting for its ModelProfile or Secret looks again.
         metrics_port: Prometheus metrics port (0 turns the endpoint off).
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
     """
@@ -24,6 +25,7 @@ class OperatorConfig(BaseSettings):
     job_image: str = RenderSettings.image
     ray_version: str = RenderSettings.ray_version
     poll_interval_s: float = Field(default=15.0, gt=0)
+    retry_delay_s: float = Field(default=60.0, gt=0)
     metrics_port: int = Field(default=9090, ge=0, le=65535)
     active_deadline_seconds: int = RenderSettings.active_deadline_seconds
     backoff_limit: int = RenderSettings.backoff_limit

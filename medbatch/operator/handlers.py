@@ -36,8 +36,6 @@ from medbatch.operator.launch import (
 from medbatch.operator.status import TERMINAL, Phase, Verdict, corpus_status
 from medbatch.operator.tracking import current_submission, now_iso, observe
 
-RETRY_DELAY_S = 60  # a missing ModelProfile or Secret: look again this often
-
 
 @dataclass
 class Runtime:
@@ -139,7 +137,7 @@ async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int,
         if retry == 0 or body.status.get("reason") != problem.reason:
             kopf.warn(body, reason=problem.reason, message=problem.message)
         if problem.retry:
-            raise kopf.TemporaryError(problem.message, delay=RETRY_DELAY_S) from None
+            raise kopf.TemporaryError(problem.message, delay=runtime.config.retry_delay_s) from None
         raise kopf.PermanentError(problem.message) from None
     metrics.LAUNCHES.labels("rayjob" if launched.rayjob else "jobs-api").inc()
     patch.status.update(_started_status(body, launched))

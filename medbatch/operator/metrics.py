@@ -26,7 +26,15 @@ OBSERVE_ERRORS = Counter(
 )
 
 
+_serving: set[int] = set()
+
+
 def serve(port: int) -> None:
-    """Expose /metrics on ``port`` (a daemon thread; 0 turns it off)."""
-    if port:
+    """Expose /metrics on ``port`` (a daemon thread; 0 turns it off).
+
+    Once per process and port: the registry is process-wide, and kopf may run its startup again in the
+    same process (embedded operators, tests).
+    """
+    if port and port not in _serving:
         start_http_server(port)
+        _serving.add(port)

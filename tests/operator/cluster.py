@@ -24,7 +24,9 @@ from tests.operator.emulator import KubernetesServer
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "team-a"
+OUTPUT_BUCKET = "medbatch-operator-test"
 T = TypeVar("T")
+TEST_AGENT = "medbatch-tests"  # tells the tests' own requests from the operator's
 
 
 def _crd_resources() -> dict[str, kmock.ResourceInfo]:
@@ -76,7 +78,7 @@ class Cluster:
 
     def __init__(self, server: KubernetesServer, url: str) -> None:
         self.server, self.url = server, url
-        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+        self.http = httpx.AsyncClient(base_url=url, timeout=10, headers={"User-Agent": TEST_AGENT})
 
     async def apply(self, document: dict[str, Any]) -> dict[str, Any]:
         """Create ``document`` (namespaced kinds go to its namespace or the test namespace)."""
@@ -130,10 +132,12 @@ class Cluster:
         return [e for e in await self.list_all("Event") if e.get("involvedObject", {}).get("name") == name]
 
     def requests(self) -> list[tuple[str, str, str]]:
-        """(api group, resource[/subresource], verb) of every API request the server received."""
+        """(api group, resource[/subresource], verb) of every API request the operator made."""
         seen = []
         for request in self.server._requests:
-            if request.resource is None or request.action is None:
+            if request.resource is None or request.action is None or not request.resource.plural:
+                continue  # discovery (/apis/GROUP/VERSION): every authenticated client may read it
+            if request.headers.get("User-Agent") == TEST_AGENT:
                 continue
             resource = str(request.resource.plural)
             if request.subresource:
@@ -224,3 +228,14 @@ async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)  # poll interval of the wait above, not a stand-in for it
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something truthy (no fixed sleeps standing in for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)  # poll interval of the wait above, not a stand-in for it
+    raise AssertionError(f"timed out waiting for {what}")

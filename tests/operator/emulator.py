@@ -13,12 +13,14 @@ references are asserted, not followed): those are tested against the CRDs separa
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp.web
 import jsonpatch
 import kmock
 from kmock._internal import rendering
@@ -78,6 +80,27 @@ class KubernetesServer(kmock.KubernetesEmulator):
         super().__attrs_post_init__()
         self._revision = 0
         self._history: list[tuple[int, Any, dict[str, Any]]] = []
+
+    async def _render_error(self, exc: Exception) -> Any:
+        """A ``Status`` as the API server sends it: kmock adds a traceback under details and a charset to
+        the content type, and clients that parse errors strictly (lightkube) then see no ``Status``."""
+        if not isinstance(exc, kmock.KubernetesError):
+            return await super()._render_error(exc)
+        status = json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Status",
+                "metadata": {},
+                "status": "Failure",
+                "code": exc.status,
+                "reason": exc.reason or type(exc).__name__,
+                "message": exc.message or "",
+                "details": {},
+            }
+        )
+        return aiohttp.web.Response(
+            body=status.encode(), status=exc.status, headers={"Content-Type": "application/json"}
+        )
 
     # -- state changes ---------------------------------------------------------------------------------
 

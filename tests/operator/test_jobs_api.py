@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from medbatch.operator.jobs_api import (
@@ -30,90 +19,9 @@ from medbatch.operator.jobs_api import (
 )
 from medbatch.spec import Corpus, ModelProfile
 from tests.corpora import corpus_yaml, notes, rows, write_jsonl
+from tests.operator.cluster import wait_until
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy (no fixed sleeps standing in for it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """A Ray head with its dashboard (Jobs API) on loopback, in its own temp dir, killed afterwards."""
-    temp = tempfile.mkdtemp(prefix="mb-head-")
-    dashboard = free_port()
-    # Nothing of the session's own Ray (RAY_ADDRESS, RAY_TMPDIR, ...) may leak into the new head.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env |= {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-    ray = str(Path(sys.executable).parent / "ray")
-    # Every port explicit: the session's own Ray cluster holds the defaults (agent 52365, client 10001).
-    gcs_port = free_port()
-    names = (
-        "ray-client-server-port",
-        "dashboard-agent-listen-port",
-        "dashboard-agent-grpc-port",
-        "runtime-env-agent-port",
-        "metrics-export-port",
-        "node-manager-port",
-        "object-manager-port",
-    )
-    subprocess.run(
-        [
-            ray,
-            "start",
-            "--head",
-            f"--port={gcs_port}",
-            *(f"--{name}={free_port()}" for name in names),
-            f"--dashboard-port={dashboard}",
-            "--dashboard-host=127.0.0.1",
-            "--include-dashboard=true",
-            "--num-cpus=2",
-            f"--temp-dir={temp}",
-            "--disable-usage-stats",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    address = f"http://127.0.0.1:{dashboard}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{address}/api/version", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(ready, 60, "the Jobs API")
-    yield address
-
-    # The head's daemons name its temp dir or its GCS address; agents and workers are their descendants.
-    def ours(process: psutil.Process) -> bool:
-        return any(temp in part or part.endswith(f":{gcs_port}") for part in process.info["cmdline"] or [])
-
-    doomed = [p for p in psutil.process_iter(["cmdline"]) if ours(p)]
-    for process in list(doomed):
-        with contextlib.suppress(psutil.Error):
-            doomed.extend(process.children(recursive=True))
-    for process in doomed:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGKILL)
-    shutil.rmtree(temp, ignore_errors=True)
 
 
 def baseline_profile() -> ModelProfile:

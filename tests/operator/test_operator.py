@@ -10,53 +10,29 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
-import pytest_asyncio
 import yaml
 
+from medbatch.operator.kube import PERMISSIONS
 from medbatch.operator.render import LABEL_CORPUS
 from tests.operator.cluster import (
     NAMESPACE,
+    OUTPUT_BUCKET,
     ROOT,
     Cluster,
-    emulated_cluster,
     eventually,
-    free_port,
     running_operator,
-    write_kubeconfig,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 PROFILE = yaml.safe_load((ROOT / "manifests" / "profiles" / "openbiollm-70b.yaml").read_text())
-BUCKET = "medbatch-operator-test"
+
 SECRET_VALUE = "s3cr3t-do-not-leak"
-
-
-@pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> int:
-    """Operator settings for tests: fast polling, metrics on a free port. Yields the metrics port."""
-    port = free_port()
-    monkeypatch.setenv("MEDBATCH_POLL_INTERVAL_S", "0.2")
-    monkeypatch.setenv("MEDBATCH_METRICS_PORT", str(port))
-    monkeypatch.setenv("MEDBATCH_JOB_IMAGE", "registry.example/medbatch-job:test")
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=BUCKET)
-    return port
-
-
-@pytest_asyncio.fixture
-async def cluster(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operator_env: int
-) -> AsyncIterator[Cluster]:
-    async with emulated_cluster(tmp_path) as emulated:
-        monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", emulated.url)))
-        yield emulated
 
 
 def corpus(name: str = "cardiology", **spec: Any) -> dict[str, Any]:
@@ -69,7 +45,7 @@ def corpus(name: str = "cardiology", **spec: Any) -> dict[str, Any]:
             "tasks": {"deidentify": {"strategy": "surrogate"}, "ner": {}, "summarize": {}},
             "model": "openbiollm-70b",
             "replicas": 2,
-            "output": {"uri": f"s3://{BUCKET}/{name}/"},
+            "output": {"uri": f"s3://{OUTPUT_BUCKET}/{name}/"},
             "credentials": {"secretRef": {"name": "s3-creds"}},
         },
     }
@@ -102,7 +78,7 @@ async def install(cluster: Cluster, s3_endpoint: str) -> None:
 def write_run_file(s3_endpoint: str, name: str, file: str, content: dict[str, Any]) -> None:
     """Write a job file into the Corpus's output folder, as the job does."""
     boto3.client("s3", endpoint_url=s3_endpoint).put_object(
-        Bucket=BUCKET, Key=f"{name}/{file}", Body=json.dumps(content).encode()
+        Bucket=OUTPUT_BUCKET, Key=f"{name}/{file}", Body=json.dumps(content).encode()
     )
 
 
@@ -173,7 +149,7 @@ async def test_create_runs_to_success_with_progress_status_and_events(
 
         pending = await wait_phase(cluster, "cardiology", "Pending")
         assert pending["status"]["rayJob"] == "medbatch-cardiology"
-        assert pending["status"]["outputUri"] == f"s3://{BUCKET}/cardiology/"
+        assert pending["status"]["outputUri"] == f"s3://{OUTPUT_BUCKET}/cardiology/"
 
         # KubeRay reports the job running; the job reports progress.
         write_run_file(
@@ -257,3 +233,183 @@ async def test_create_runs_to_success_with_progress_status_and_events(
     everything = json.dumps([await cluster.list_all(k) for k in ("Event", "Corpus", "RayJob", "ConfigMap")])
     assert SECRET_VALUE not in everything
     assert len(await cluster.list_all("RayJob")) == 1
+
+
+async def set_rayjob_status(cluster: Cluster, name: str, **status: Any) -> None:
+    """Write the RayJob's status as KubeRay would."""
+    await cluster.patch("RayJob", f"medbatch-{name}", {"status": status}, status=True)
+
+
+async def test_failed_job_fails_the_corpus_with_a_short_message_and_a_warning(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("oncology"))
+        await rayjob(cluster, "oncology")
+        await set_rayjob_status(cluster, "oncology", jobDeploymentStatus="Running", jobStatus="RUNNING")
+        await wait_phase(cluster, "oncology", "Running")
+        driver_log = "Traceback (most recent call last):\n  ... " + "x" * 5000
+        await set_rayjob_status(
+            cluster,
+            "oncology",
+            jobDeploymentStatus="Failed",
+            jobStatus="FAILED",
+            reason="AppFailed",
+            message=f"Job failed due to an application error, last available logs: {driver_log}",
+        )
+        failed = await wait_phase(cluster, "oncology", "Failed")
+        assert failed["status"]["reason"] == "AppFailed"
+        assert failed["status"]["message"] == "Job failed due to an application error"
+        assert {c["type"]: c["status"] for c in failed["status"]["conditions"]}["Failed"] == "True"
+        await wait_event(cluster, "oncology", "AppFailed")
+        warning = next(e for e in await cluster.events("oncology") if e["reason"] == "AppFailed")
+        assert warning["type"] == "Warning"
+        assert "Traceback" not in json.dumps(await cluster.events("oncology"))
+
+
+async def test_suspend_and_resume_map_to_the_rayjob(cluster: Cluster, s3_endpoint: str) -> None:
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("neuro"))
+        await rayjob(cluster, "neuro")
+        await set_rayjob_status(cluster, "neuro", jobDeploymentStatus="Running", jobStatus="RUNNING")
+        await wait_phase(cluster, "neuro", "Running")
+
+        await cluster.patch("Corpus", "neuro", {"spec": {"suspend": True}})
+
+        async def suspended_rayjob() -> dict[str, Any] | None:
+            job = await cluster.get("RayJob", "medbatch-neuro")
+            return job if job and job["spec"]["suspend"] is True else None
+
+        await eventually(suspended_rayjob, "the RayJob to be suspended")
+        await set_rayjob_status(cluster, "neuro", jobDeploymentStatus="Suspended", jobStatus="")
+        suspended = await wait_phase(cluster, "neuro", "Suspended")
+        assert {c["type"]: c["status"] for c in suspended["status"]["conditions"]}["Suspended"] == "True"
+
+        await cluster.patch("Corpus", "neuro", {"spec": {"suspend": False}})
+
+        async def resumed_rayjob() -> dict[str, Any] | None:
+            job = await cluster.get("RayJob", "medbatch-neuro")
+            return job if job and job["spec"]["suspend"] is False else None
+
+        await eventually(resumed_rayjob, "the RayJob to be resumed")
+        await set_rayjob_status(cluster, "neuro", jobDeploymentStatus="Running", jobStatus="RUNNING")
+        await wait_phase(cluster, "neuro", "Running")
+        reasons = await wait_event(cluster, "neuro", "Resumed")
+        assert "Suspended" in reasons
+    assert len(await cluster.list_all("RayJob")) == 1
+
+
+async def test_delete_stops_tracking_and_leaves_cleanup_to_owner_references(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """kopf's finalizer (it stops the Corpus's daemon first) is released and the Corpus goes; Kubernetes'
+    garbage collector then removes the RayJob and ConfigMap through their owner references (asserted in
+    the lifecycle test; the emulator collects no garbage)."""
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("derm"))
+        await rayjob(cluster, "derm")
+        await wait_phase(cluster, "derm", "Pending")
+        await cluster.delete("Corpus", "derm")
+
+        async def gone() -> bool:
+            return await cluster.get("Corpus", "derm") is None
+
+        await eventually(gone, "the Corpus to be deleted")
+        assert ("ray.io", "rayjobs", "delete") not in cluster.requests()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "says"),
+    [
+        ({"replicas": 0}, "InvalidSpec", "spec.replicas"),
+        ({"output": {}}, "OutputRequired", "spec.output.uri is required"),
+        ({"model": "no-such-model"}, "ModelProfileNotFound", "ModelProfile 'no-such-model' does not exist"),
+        ({"credentials": {"secretRef": {"name": "nope"}}}, "SecretNotFound", "Secret 'nope'"),
+    ],
+)
+async def test_a_corpus_that_cannot_start_fails_with_a_reason_an_event_and_no_rayjob(
+    cluster: Cluster, s3_endpoint: str, change: dict[str, Any], reason: str, says: str
+) -> None:
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("bad", **change))
+        failed = await wait_phase(cluster, "bad", "Failed")
+        assert failed["status"]["reason"] == reason
+        assert says in failed["status"]["message"]
+        await wait_event(cluster, "bad", reason)
+        event = next(e for e in await cluster.events("bad") if e["reason"] == reason)
+        assert event["type"] == "Warning"
+        assert says in event["message"]
+        assert await cluster.list_all("RayJob") == []
+        assert await cluster.list_all("ConfigMap") == []
+
+
+async def test_a_missing_profile_is_picked_up_once_created(cluster: Cluster, s3_endpoint: str) -> None:
+    await cluster.apply(secret(s3_endpoint))
+    async with running_operator():
+        await cluster.apply(corpus("waiting"))
+        failed = await wait_phase(cluster, "waiting", "Failed")
+        assert failed["status"]["reason"] == "ModelProfileNotFound"
+        await cluster.apply(copy.deepcopy(PROFILE))
+        await rayjob(cluster, "waiting")
+        started = await wait_phase(cluster, "waiting", "Pending")
+        assert {c["type"]: c["status"] for c in started["status"]["conditions"]}["Failed"] == "False"
+
+
+async def test_an_invalid_spec_starts_once_corrected(cluster: Cluster, s3_endpoint: str) -> None:
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("typo", replicas=0))
+        await wait_phase(cluster, "typo", "Failed")
+        await cluster.patch("Corpus", "typo", {"spec": {"replicas": 1}})
+        job = await rayjob(cluster, "typo")
+        assert job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["replicas"] == 1
+
+
+async def test_operator_restart_mid_job_keeps_tracking_with_one_rayjob(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("restart"))
+        first = await rayjob(cluster, "restart")
+        await wait_phase(cluster, "restart", "Pending")
+
+    # The operator is down. Make it look as if it had crashed before recording its work, so the new one
+    # runs the start handler again over an existing RayJob.
+    found = await cluster.get("Corpus", "restart")
+    assert found is not None
+    kopf_keys = [k for k in found["metadata"].get("annotations", {}) if k.startswith("medbatch.io/")]
+    assert kopf_keys, "kopf should keep its progress in medbatch.io/ annotations"
+    await cluster.patch("Corpus", "restart", {"metadata": {"annotations": dict.fromkeys(kopf_keys)}})
+    await set_rayjob_status(cluster, "restart", jobDeploymentStatus="Running", jobStatus="RUNNING")
+
+    async with running_operator():
+        await wait_phase(cluster, "restart", "Running")
+        await wait_event(cluster, "restart", "Running")
+        jobs = await cluster.list_all("RayJob")
+        assert [j["metadata"]["uid"] for j in jobs] == [first["metadata"]["uid"]]
+        creates = [r for r in cluster.requests() if r == ("ray.io", "rayjobs", "create")]
+        assert len(creates) == 2, "the second start must have tried, met 409 and adopted the RayJob"
+
+
+async def test_every_request_the_operator_makes_is_in_its_permissions(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """The RBAC the chart grants is checked against PERMISSIONS; this checks PERMISSIONS against reality."""
+    await install(cluster, s3_endpoint)
+    before = len(cluster.requests())
+    async with running_operator():
+        await cluster.apply(corpus("rbac"))
+        await rayjob(cluster, "rbac")
+        await set_rayjob_status(cluster, "rbac", jobDeploymentStatus="Running", jobStatus="RUNNING")
+        await wait_phase(cluster, "rbac", "Running")
+        await cluster.patch("Corpus", "rbac", {"spec": {"suspend": True}})
+        await wait_event(cluster, "rbac", "Suspended")
+    made = set(cluster.requests()[before:])
+    granted = {(a.group, a.resource, verb) for a in PERMISSIONS for verb in a.verbs}
+    assert made - granted == set()
+    assert ("ray.io", "rayjobs", "create") in made

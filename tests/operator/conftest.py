@@ -1,0 +1,117 @@
+"""Fixtures of the operator tests: a real Ray head for the Jobs API runner."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import psutil
+import pytest
+import pytest_asyncio
+
+from tests.operator.cluster import (
+    OUTPUT_BUCKET,
+    Cluster,
+    emulated_cluster,
+    free_port,
+    wait_until,
+    write_kubeconfig,
+)
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[str]:
+    """A Ray head with its dashboard (Jobs API) on loopback, in its own temp dir, killed afterwards."""
+    temp = tempfile.mkdtemp(prefix="mb-head-")
+    dashboard = free_port()
+    # Nothing of the session's own Ray (RAY_ADDRESS, RAY_TMPDIR, ...) may leak into the new head.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    # Jobs the operator submits start with `python -m medbatch...`: it must be this environment's python.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    ray = str(Path(sys.executable).parent / "ray")
+    # Every port explicit: the session's own Ray cluster holds the defaults (agent 52365, client 10001).
+    gcs_port = free_port()
+    names = (
+        "ray-client-server-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+        "metrics-export-port",
+        "node-manager-port",
+        "object-manager-port",
+    )
+    subprocess.run(
+        [
+            ray,
+            "start",
+            "--head",
+            f"--port={gcs_port}",
+            *(f"--{name}={free_port()}" for name in names),
+            f"--dashboard-port={dashboard}",
+            "--dashboard-host=127.0.0.1",
+            "--include-dashboard=true",
+            "--num-cpus=2",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    address = f"http://127.0.0.1:{dashboard}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{address}/api/version", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, 60, "the Jobs API")
+    yield address
+
+    # The head's daemons name its temp dir or its GCS address; agents and workers are their descendants.
+    def ours(process: psutil.Process) -> bool:
+        return any(temp in part or part.endswith(f":{gcs_port}") for part in process.info["cmdline"] or [])
+
+    doomed = [p for p in psutil.process_iter(["cmdline"]) if ours(p)]
+    for process in list(doomed):
+        with contextlib.suppress(psutil.Error):
+            doomed.extend(process.children(recursive=True))
+    for process in doomed:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGKILL)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> int:
+    """Operator settings for tests: fast polling and retries, metrics on a free port (returned), and
+    the output bucket."""
+    port = free_port()
+    monkeypatch.setenv("MEDBATCH_POLL_INTERVAL_S", "0.2")
+    monkeypatch.setenv("MEDBATCH_RETRY_DELAY_S", "0.5")
+    monkeypatch.setenv("MEDBATCH_METRICS_PORT", str(port))
+    monkeypatch.setenv("MEDBATCH_JOB_IMAGE", "registry.example/medbatch-job:test")
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=OUTPUT_BUCKET)
+    return port
+
+
+@pytest_asyncio.fixture
+async def cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operator_env: int
+) -> AsyncIterator[Cluster]:
+    """The emulated API server, with $KUBECONFIG pointing the operator at it."""
+    async with emulated_cluster(tmp_path) as emulated:
+        monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", emulated.url)))
+        yield emulated
