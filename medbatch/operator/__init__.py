@@ -1,6 +1,7 @@
-"""The Kubernetes side: CRDs, RayJob rendering, status mapping, and the Ray Jobs API runner.
+"""The Kubernetes side: CRDs, RayJob rendering, the kopf handlers, status tracking and the Jobs API runner.
 
-It talks to Kubernetes (and to Ray's REST API) only and shares nothing with ``medbatch.jobs`` but the spec
-models; it must not import Ray, pyarrow or vLLM (``tests/test_boundaries.py``), which keeps the operator
-image small. The kopf handlers that wire these pieces to the API server are the next step.
+It talks to Kubernetes (and to Ray's REST API and the output folder) only and shares nothing with
+``medbatch.jobs`` but the spec models; it must not import Ray, pyarrow or vLLM
+(``tests/test_boundaries.py``), which keeps the operator image small. Run it with
+``kopf run --module medbatch.operator.handlers``.
 """
