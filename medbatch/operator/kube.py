@@ -28,11 +28,16 @@ ModelProfileResource = create_global_resource(GROUP, VERSION, "ModelProfile", MO
 
 @dataclass(frozen=True, order=True)
 class Access:
-    """One RBAC rule line: API group, resource (``corpora/status`` for a subresource) and verbs."""
+    """One RBAC rule line: API group, resource (``corpora/status`` for a subresource) and verbs.
+
+    ``cluster``: the resource is cluster-scoped, so even a namespace-limited install needs a ClusterRole
+    for it.
+    """
 
     group: str
     resource: str
     verbs: tuple[str, ...]
+    cluster: bool = False
 
 
 # What the operator needs. kopf: watch Corpora, patch them and their status (progress storage and
@@ -41,13 +46,13 @@ class Access:
 PERMISSIONS: tuple[Access, ...] = (
     Access(GROUP, CORPORA, ("get", "list", "watch", "patch")),
     Access(GROUP, f"{CORPORA}/status", ("get", "patch")),
-    Access(GROUP, MODEL_PROFILES, ("get", "list", "watch")),
+    Access(GROUP, MODEL_PROFILES, ("get", "list", "watch"), cluster=True),
     Access("", "events", ("create",)),
     Access("", "secrets", ("get",)),
     Access("", "configmaps", ("get", "create")),
     Access("ray.io", "rayjobs", ("get", "create", "patch")),
     Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
-    Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch")),
+    Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch"), cluster=True),
 )
 
 

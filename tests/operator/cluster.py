@@ -40,8 +40,10 @@ def _crd_resources() -> dict[str, kmock.ResourceInfo]:
             verbs={"get", "list", "watch", "create", "patch", "delete"},
         )
     }
-    for path in sorted((ROOT / "manifests" / "crds").glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
+    crds = [
+        c for p in (ROOT / "manifests" / "crds").glob("*.yaml") for c in yaml.safe_load_all(p.read_text())
+    ]
+    for crd in crds:
         names, spec = crd["spec"]["names"], crd["spec"]
         for version in spec["versions"]:
             found[f"{spec['group']}/{version['name']}/{names['plural']}"] = kmock.ResourceInfo(

@@ -1,0 +1,47 @@
+{{/* Chart name. */}}
+{{- define "medbatch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release name + chart name, unless the release name already contains it. */}}
+{{- define "medbatch.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels. */}}
+{{- define "medbatch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "medbatch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Common labels. */}}
+{{- define "medbatch.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "medbatch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The operator's ServiceAccount name. */}}
+{{- define "medbatch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "medbatch.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* RBAC rules generated from the operator's code (files/rbac.yaml). */}}
+{{- define "medbatch.rules" -}}
+{{- $rules := .Files.Get "files/rbac.yaml" | fromYaml }}
+{{- toYaml (index $rules .scope) }}
+{{- end }}

@@ -1,0 +1,225 @@
+"""The Helm chart with the real helm binary, and the plain manifests generated from it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from medbatch.operator.bundle import chart_files
+from medbatch.operator.kube import PERMISSIONS
+from medbatch.testing.install_manifests import (
+    NAMESPACE,
+    helm_template,
+    install_files,
+    without_helm_labels,
+)
+from medbatch.testing.k8s_tools import tool
+from tests.operator.crd_checks import schema_errors, structural_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "medbatch"
+# Kubernetes versions the chart supports (Chart.yaml kubeVersion >= 1.29); oldest and newest checked.
+KUBERNETES_VERSIONS = ("1.29.0", "1.35.0")
+BUILTIN_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1")
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = by_kind(objects, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def test_lint_strict() -> None:
+    result = subprocess.run(
+        [str(tool("helm")), "lint", "--strict", str(CHART)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_derived_chart_files_are_current() -> None:
+    for path, text in chart_files().items():
+        assert path.read_text() == text, f"{path} is stale: run python -m medbatch.operator.bundle"
+
+
+def test_defaults_install_a_secure_cluster_wide_operator() -> None:
+    objects = helm_template()
+    container = operator_container(objects)
+    (deployment,) = by_kind(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["requests"]["cpu"]
+    assert container["resources"]["limits"]["memory"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "--all-namespaces" in container["args"]
+    assert "--module=medbatch.operator.handlers" in container["args"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MEDBATCH_JOB_IMAGE"] == "ghcr.io/medbatch/medbatch-job:0.1.0"
+    assert by_kind(objects, "Role") == []
+    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterKopfPeering")] == ["medbatch"]
+    profiles = sorted(o["metadata"]["name"] for o in by_kind(objects, "ModelProfile"))
+    assert profiles == ["meditron3-70b", "openbiollm-70b", "openbiollm-70b-fp8", "openbiollm-8b"]
+    assert by_kind(objects, "ServiceMonitor") == []
+    (service,) = by_kind(objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 9090
+
+
+def test_namespace_limited_watch() -> None:
+    objects = helm_template("--set", "watchNamespaces={team-a,team-b}")
+    args = operator_container(objects)["args"]
+    assert "--all-namespaces" not in args
+    assert {"--namespace=team-a", "--namespace=team-b"} <= set(args)
+    assert sorted(r["metadata"]["namespace"] for r in by_kind(objects, "Role")) == ["team-a", "team-b"]
+    assert sorted(p["metadata"]["namespace"] for p in by_kind(objects, "KopfPeering")) == [
+        "team-a",
+        "team-b",
+    ]
+    assert by_kind(objects, "ClusterKopfPeering") == []
+
+
+def test_image_resource_and_profile_overrides() -> None:
+    objects = helm_template(
+        "--set", "image.repository=registry.local/mb-operator",
+        "--set", "image.tag=9.9.9",
+        "--set", "jobImage.repository=registry.local/mb-job",
+        "--set", "resources.limits.memory=1Gi",
+        "--set", "modelProfiles.openbiollm-70b.spec.image=registry.local/mb-job:gpu",
+        "--set", "metrics.serviceMonitor.enabled=true",
+    )  # fmt: skip
+    container = operator_container(objects)
+    assert container["image"] == "registry.local/mb-operator:9.9.9"
+    assert container["resources"]["limits"]["memory"] == "1Gi"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MEDBATCH_JOB_IMAGE"] == "registry.local/mb-job:0.1.0"
+    profile = next(p for p in by_kind(objects, "ModelProfile") if p["metadata"]["name"] == "openbiollm-70b")
+    assert profile["spec"]["image"] == "registry.local/mb-job:gpu"
+    assert profile["spec"]["tensorParallelSize"] == 4, "an override keeps the rest of the default spec"
+    assert len(by_kind(objects, "ServiceMonitor")) == 1
+
+
+def test_profiles_can_be_switched_off() -> None:
+    objects = helm_template(
+        "--set", "modelProfiles.openbiollm-70b.enabled=false",
+        "--set", "modelProfiles.meditron3-70b.enabled=false",
+    )  # fmt: skip
+    names = sorted(o["metadata"]["name"] for o in by_kind(objects, "ModelProfile"))
+    assert names == ["openbiollm-70b-fp8", "openbiollm-8b"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("watchNamespaces=team-a", "watchNamespaces"),
+        ("replicaCount=-1", "replicaCount"),
+        ("operator.logFormat=xml", "logFormat"),
+        ("unknownKey=1", "unknownKey"),
+    ],
+)
+def test_invalid_values_are_refused(setting: str, complaint: str) -> None:
+    result = subprocess.run(
+        [str(tool("helm")), "template", "mb", str(CHART), "--set", setting],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+@pytest.mark.parametrize("values", [(), ("--set", "watchNamespaces={team-a}")])
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_builtin_objects_validate(values: tuple[str, ...], version: str) -> None:
+    for obj in helm_template(*values):
+        if obj["apiVersion"] in BUILTIN_GROUPS:
+            kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_crds_and_profiles_pass_the_crd_checks() -> None:
+    objects = helm_template()
+    crds = {c["spec"]["names"]["kind"]: c for c in by_kind(objects, "CustomResourceDefinition")}
+    assert set(crds) == {"Corpus", "ModelProfile", "KopfPeering", "ClusterKopfPeering"}
+    for crd in crds.values():
+        assert list(structural_problems(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])) == []
+    for profile in by_kind(objects, "ModelProfile"):
+        assert schema_errors(crds["ModelProfile"], profile) == []
+
+
+def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def needed(*, cluster: bool | None = None) -> set[tuple[str, str, str]]:
+    return {
+        (a.group, a.resource, verb)
+        for a in PERMISSIONS
+        if cluster is None or a.cluster == cluster
+        for verb in a.verbs
+    }
+
+
+def test_rbac_grants_what_the_operator_uses_cluster_wide() -> None:
+    objects = helm_template()
+    (role,) = by_kind(objects, "ClusterRole")
+    assert needed() - granted(role["rules"]) == set()
+    (binding,) = by_kind(objects, "ClusterRoleBinding")
+    (account,) = by_kind(objects, "ServiceAccount")
+    assert binding["subjects"][0]["name"] == account["metadata"]["name"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
+def test_rbac_of_a_namespace_limited_install_is_least_privilege() -> None:
+    objects = helm_template("--set", "watchNamespaces={team-a}")
+    (cluster_role,) = by_kind(objects, "ClusterRole")
+    (role,) = by_kind(objects, "Role")
+    assert needed(cluster=True) - granted(cluster_role["rules"]) == set()
+    assert granted(cluster_role["rules"]) & needed(cluster=False) == set(), "no cluster-wide Secrets"
+    assert needed(cluster=False) - granted(role["rules"]) == set()
+    (binding,) = by_kind(objects, "RoleBinding")
+    assert binding["metadata"]["namespace"] == "team-a"
+    assert binding["subjects"][0]["namespace"] == NAMESPACE
+
+
+def test_plain_manifests_are_current_and_install_what_the_chart_installs() -> None:
+    for path, text in install_files().items():
+        assert path.read_text() == text, f"{path} is stale: run python -m medbatch.testing.install_manifests"
+    rendered = subprocess.run(
+        [str(tool("kubectl")), "kustomize", str(ROOT / "manifests" / "install")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    plain = [d for d in yaml.safe_load_all(rendered) if d]
+
+    def key(obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        return f"{obj['kind']}/{meta.get('namespace', '')}/{meta['name']}"
+
+    chart = {key(o): without_helm_labels(o) for o in helm_template()}
+    kustomized = {key(o): o for o in plain if o["kind"] != "Namespace"}
+    assert kustomized == chart
+    assert [o["metadata"]["name"] for o in plain if o["kind"] == "Namespace"] == [NAMESPACE]
+
+
+def test_notes_say_how_to_start() -> None:
+    notes = (CHART / "templates" / "NOTES.txt").read_text()
+    for step in ("kubectl get modelprofiles", "apply -f corpus.yaml", "get corpora -w", "port-forward"):
+        assert step in notes
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.29.0-0"
