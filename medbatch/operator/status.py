@@ -69,11 +69,18 @@ def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: str | 
     status = rayjob_status or {}
     deployment = status.get("jobDeploymentStatus", "") or ""
     job = status.get("jobStatus", "") or ""
-    if deployment in ("Suspending", "Suspended") or (suspend and deployment in _STARTING):
+    if suspend and (deployment in ("Suspending", "Suspended") or deployment in _STARTING):
         return Verdict(
             phase=Phase.SUSPENDED,
             reason="Suspended",
             message="spec.suspend is true; set it to false to resume",
+        )
+    if deployment in ("Suspending", "Suspended"):
+        # Not the user's doing: a queue (Kueue) holds the RayJob until it admits it.
+        return Verdict(
+            phase=Phase.SUSPENDED,
+            reason="Queued",
+            message="the RayJob is suspended by its queue (e.g. Kueue) until it is admitted",
         )
     if deployment == "ValidationFailed":
         return Verdict(

@@ -136,6 +136,7 @@ async def test_create_runs_to_success_with_progress_status_and_events(
         assert owner["controller"] is True
         assert owner["blockOwnerDeletion"] is True
         assert job["metadata"]["labels"][LABEL_CORPUS] == "cardiology"
+        assert job["metadata"]["labels"]["team"] == "cardio", "Corpus labels (e.g. Kueue's) pass on"
         workers = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
         assert workers["replicas"] == 2
         container = workers["template"]["spec"]["containers"][0]

@@ -36,6 +36,7 @@ from medbatch.operator.status import Phase, Progress, conditions, corpus_status,
         ("Suspending", "RUNNING", True, None, Phase.SUSPENDED, "Suspended"),
         ("Suspended", "", True, None, Phase.SUSPENDED, "Suspended"),
         ("", "", True, None, Phase.SUSPENDED, "Suspended"),
+        ("Suspended", "", False, None, Phase.SUSPENDED, "Queued"),
     ],
 )
 def test_every_kuberay_state_maps_to_a_phase(
