@@ -14,6 +14,7 @@ class SpanSource(StrEnum):
 
     RULE = "rule"
     LLM = "llm"
+    BOTH = "rule+llm"  # the rules and the model found overlapping spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,10 @@ class Entity:
 def merge_phi(spans: list[PhiSpan]) -> list[PhiSpan]:
     """Sorted, non-overlapping PHI spans.
 
-    Overlapping spans are replaced by their union, typed after the longest member: when two recognizers
-    disagree about where an identifier ends, removing both extents is the safe answer. The union's source
-    is ``rule`` if any member came from a rule, so provenance never understates the deterministic layer.
+    Overlapping spans (nested ones included) are replaced by their union, typed after the longest member:
+    when two recognizers disagree about where an identifier ends, removing both extents is the safe answer.
+    The union's source says who found it: ``rule``, ``llm``, or ``rule+llm`` when both layers did, which is
+    how one measures what the model adds over the rules.
     """
     ordered = sorted(spans, key=lambda s: (s.start, -(s.end - s.start)))
     merged: list[PhiSpan] = []
@@ -70,5 +72,6 @@ def _union(group: list[PhiSpan]) -> PhiSpan:
     if len(group) == 1:
         return group[0]
     longest = max(group, key=lambda s: s.end - s.start)
-    source = SpanSource.RULE if any(s.source is SpanSource.RULE for s in group) else longest.source
+    sources = {s.source for s in group}
+    source = sources.pop() if len(sources) == 1 else SpanSource.BOTH
     return PhiSpan(min(s.start for s in group), max(s.end for s in group), longest.type, source)

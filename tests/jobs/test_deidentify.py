@@ -83,6 +83,10 @@ def test_date_shift_keeps_intervals_for_one_patient() -> None:
         ("Sept 2019", 31, "Oct 2019"),
         ("4/2", 1, "4/3"),
         ("14/03/2024", 1, "15/03/2024"),
+        # Month-year dates move by whole months (at least one), so a small offset cannot leave them as they were.
+        ("March 2024", 5, "April 2024"),
+        ("March 2024", -3, "February 2024"),
+        ("Dec 2023", 70, "Feb 2024"),
     ],
 )
 def test_shift_date_text_keeps_the_format(text: str, days: int, expected: str) -> None:
@@ -106,3 +110,42 @@ def test_no_synthetic_phi_survives(strategy: DeidStrategy) -> None:
             for value in values:
                 for token in value.split() if phi_type == "NAME" else [value]:
                     assert not re.search(rf"\b{re.escape(token)}\b", out), (index, phi_type)
+
+
+def test_a_surrogate_is_never_the_original() -> None:
+    surrogates = Surrogates(KEY)
+    for city in ("Springfield", "Riverton", "Fairview", "Maplewood", "Brookhaven", "Lakeside", "Ashland"):
+        assert surrogates.city(city).lower() != city.lower()
+    for name in ("Smith", "Jones", "Lee", "Garcia", "Nguyen", "Brown", "Miller", "Davis"):
+        assert surrogates.name(name).lower() != name.lower()
+
+
+def test_place_surrogates_keep_the_kind_of_place() -> None:
+    surrogates = Surrogates(KEY)
+    hospital = surrogates.replace("Mercy General Hospital", "LOCATION", "p")
+    assert hospital.endswith(" Hospital")
+    assert "Mercy" not in hospital
+    assert surrogates.replace("Suffolk County", "LOCATION", "p").endswith(" County")
+    assert surrogates.replace("St. Mary's Medical Center", "LOCATION", "p").endswith(" Medical Center")
+
+
+def test_surrogates_are_consistent_across_a_patients_notes_and_keyed() -> None:
+    """The same patient in two notes (two shards, two runs): same surrogate name, same date offset."""
+    first_note = "Patient: Rafael Okafor\nAdmitted 03/01/2024."
+    second_note = "Mr. Rafael Okafor returned on 03/11/2024; Okafor is stable."
+    surrogates = Surrogates(KEY)
+    one = deidentify_text(first_note, find_phi(first_note), DeidStrategy.SURROGATE, surrogates, "p-7")
+    two = deidentify_text(second_note, find_phi(second_note), DeidStrategy.SURROGATE, surrogates, "p-7")
+    fake_name = one.split("\n")[0].removeprefix("Patient: ")
+    assert fake_name in two
+    assert "Okafor" not in one + two
+    admitted = re.search(r"\d{2}/\d{2}/\d{4}", one)
+    returned = re.search(r"\d{2}/\d{2}/\d{4}", two)
+    assert admitted is not None
+    assert returned is not None
+    a, r = (date(int(m[0][6:]), int(m[0][:2]), int(m[0][3:5])) for m in (admitted, returned))
+    assert (r - a).days == 10
+    other_key = deidentify_text(
+        first_note, find_phi(first_note), DeidStrategy.SURROGATE, Surrogates(b"z" * 32), "p-7"
+    )
+    assert other_key != one

@@ -50,6 +50,16 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Electronically signed by: Robert Chen, MD", ("NAME", "Robert Chen")),
         ("Her daughter Maria Lopez called.", ("NAME", "Maria Lopez")),
         ("Walter Brennan is a 71-year-old man.", ("NAME", "Walter Brennan")),
+        ("Follow up with Dr. P. Moreau in 2 weeks.", ("NAME", "P. Moreau")),
+        ("A Suffolk County resident since birth.", ("LOCATION", "Suffolk")),
+        ("Lives in Suffolk County with her son.", ("LOCATION", "Suffolk County")),
+        ("Moved here from Cedar Falls in 2019.", ("LOCATION", "Cedar Falls")),
+        ("Grew up in Riverton, then the army.", ("LOCATION", "Riverton")),
+        ("Presented to Mercy General Hospital overnight.", ("LOCATION", "Mercy General Hospital")),
+        ("Transferred from St. Mary's Medical Center today.", ("LOCATION", "St. Mary's Medical Center")),
+        ("Seen at Cedar Valley Clinic last year.", ("LOCATION", "Cedar Valley Clinic")),
+        ("Symptoms started since March 3 and worsened.", ("DATE", "March 3")),
+        ("Seen 3/14 by cardiology.", ("DATE", "3/14")),
     ],
 )
 def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
@@ -71,6 +81,11 @@ def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
         "Dr. recommended rest.",
         "Lab accession 20240314123456 resulted.",
         "Time 10:30:45, room 4B.",
+        "Apgar 8/9 at birth; GCS 14 on arrival; NYHA class II; CHA2DS2-VASc score of 4.",
+        "Foley catheter placed; Swan-Ganz catheter removed; Epley maneuver and Whipple procedure done.",
+        "Positive Babinski sign; Graves disease; Bell palsy; Crohn disease; Guillain-Barre syndrome.",
+        "Follow up in the Cardiology Clinic; seen in the Emergency Department.",
+        "Lives in assisted living with her husband.",
     ],
 )
 def test_lookalike_survives(text: str) -> None:

@@ -67,6 +67,21 @@ def _iso(m: re.Match[str], shift: Shift) -> str | None:
     return new.isoformat()
 
 
+_ANCHOR = date(2001, 1, 15)
+
+
+def _month_shift(shift: Shift, year: int, month: int) -> date:
+    """A month-year date moved by the patient's offset rounded to whole months, never by zero months.
+
+    Shifting its middle day would leave the month unchanged whenever the offset is under two weeks,
+    revealing the month; whole months always change it and keep month intervals.
+    """
+    days = (shift(_ANCHOR) - _ANCHOR).days
+    months = round(days / 30.44) or (1 if days > 0 else -1)
+    index = year * 12 + (month - 1) + months
+    return date(index // 12, index % 12 + 1, 15)
+
+
 def _named(m: re.Match[str], shift: Shift) -> str | None:
     month = _MONTH_NAMES.get(m["month"].lower())
     if month is None:
@@ -75,8 +90,10 @@ def _named(m: re.Match[str], shift: Shift) -> str | None:
     has_day = groups.get("day") is not None
     has_year = groups.get("year") is not None
     year = int(m["year"]) if has_year else _NO_YEAR
-    day = int(m["day"]) if has_day else 15  # month-year dates shift by their middle
-    new = shift(date(year, month, min(day, calendar.monthrange(year, month)[1])))
+    if has_day:
+        new = shift(date(year, month, min(int(m["day"]), calendar.monthrange(year, month)[1])))
+    else:
+        new = _month_shift(shift, year, month)
     name = _month_name(new.month, m["month"]) + m["dot"]
     ordinal = _ordinal(new.day) if groups.get("ord") else ""
     day_out = _pad(new.day, m["day"]) + ordinal if has_day else ""

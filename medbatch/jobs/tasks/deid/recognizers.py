@@ -39,8 +39,11 @@ _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
 # optional middle initials, on one line (names never span a line break in notes).
 _TOKEN = r"(?:[A-Z]')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['\-][A-Z]?[a-z]+)*"
-_FULLNAME = rf"{_TOKEN}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TOKEN}){{0,2}}"
+_FULLNAME = rf"(?:[A-Z]\.[ \t]*)?{_TOKEN}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TOKEN}){{0,2}}"
 _LAST_FIRST = rf"{_TOKEN},[ \t]*{_TOKEN}(?:[ \t]+[A-Z]\.)?"
+# Headers of many EHRs write names in capitals: "PATIENT: OKAFOR, RAFAEL J". Only after a label.
+_CAPS = r"(?:[A-Z]')?[A-Z]{2,}(?:['\-][A-Z]+)*"
+_CAPS_NAME = rf"{_CAPS},[ \t]*{_CAPS}(?:[ \t]+[A-Z]\.?)?|{_CAPS}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_CAPS}){{1,2}}"
 
 _US_STATES = [
     "AL",
@@ -217,6 +220,67 @@ def _valid_ip(value: str) -> bool:
     return True
 
 
+# Leading words that make "X Clinic" a department or a kind of place, not a named institution.
+_GENERIC_PLACE = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "Our",
+        "This",
+        "That",
+        "Cardiology",
+        "Oncology",
+        "Neurology",
+        "Surgery",
+        "Surgical",
+        "Medical",
+        "Pediatric",
+        "Urgent",
+        "Care",
+        "Primary",
+        "Walk",
+        "Emergency",
+        "Outpatient",
+        "Inpatient",
+        "Community",
+        "Local",
+        "Free",
+        "Dialysis",
+        "Pain",
+        "Sleep",
+        "Memory",
+        "Wound",
+    ]
+)
+
+
+# Capitalized words after "lives in" that are not places.
+_NOT_PLACE = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "His",
+        "Her",
+        "Their",
+        "Our",
+        "Assisted",
+        "Independent",
+        "Group",
+        "Nursing",
+        "Skilled",
+        "Home",
+        "Apartment",
+    ]
+)
+
+
+def _institution(value: str) -> bool:
+    words = value.split()
+    return len(words) >= 2 and words[0] not in _GENERIC_PLACE
+
+
 def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
@@ -318,6 +382,30 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(_US_STATES)})[ \t]+\d{{5}}"
         ),
     ),
+    # A place after a verb of living or moving ("moved here from Riverton", "grew up in Cedar Falls").
+    PatternRecognizer(
+        "LOCATION",
+        _rx(
+            r"(?i:\b(?:lives|living|resides|residing|moved(?:\s+here)?|relocated|born|grew\s+up|raised|"
+            r"travel(?:s|ed|ing)?(?:\s+often)?|visiting|returned(?:\s+home)?)\s+(?:in|from|to|near)\s+)"
+            r"(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)"
+        ),
+        lambda value: value.split()[0] not in _NOT_PLACE,
+    ),
+    # Counties, parishes, boroughs: smaller than a state.
+    PatternRecognizer(
+        "LOCATION", _rx(r"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)(?=[ \t]+(?:County|Parish|Borough)\b)")
+    ),
+    # Institutions (i2b2 counts hospitals as locations): capitalized words ending in an institution word.
+    PatternRecognizer(
+        "LOCATION",
+        _rx(
+            r"\b(?:St\.?[ \t]+)?[A-Z][a-z]+(?:'s)?(?:[ \t]+(?:and[ \t]+)?[A-Z][a-z]+(?:'s)?){0,3}[ \t]+"
+            r"(?:Hospital|Medical[ \t]+Center|Health[ \t]+Center|Clinic|Infirmary|Health[ \t]+System|"
+            r"Cancer[ \t]+Center|Nursing[ \t]+Home|Rehabilitation[ \t]+Center)\b"
+        ),
+        _institution,
+    ),
     PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(_US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
     PatternRecognizer("ZIP", _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b")),
     # Ages over 89 (Safe Harbor aggregates them into "90 or older"); the number goes, "year-old" stays.
@@ -334,7 +422,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:patient(?:\s+name)?|pt(?:\s+name)?|name|attending|resident|fellow|physician|provider|pcp|"
             r"surgeon|nurse|referring(?:\s+physician)?|primary\s+care(?:\s+physician)?|emergency\s+contact|"
             r"guarantor|cc|contact|interpreter)[ \t]*:[ \t]*)"
-            rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME})"
+            rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])"
         ),
     ),
     PatternRecognizer(
@@ -391,10 +479,12 @@ def _name_tokens(name: str) -> list[str]:
 def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
     """Drop trailing capitalized words that are not names ("Smith Cardiology" -> "Smith")."""
     words = list(re.finditer(r"[^ \t,]+", text[span.start : span.end]))
-    while words and words[-1].group() in _NOT_NAME:
+    while words and words[-1].group().title() in _NOT_NAME:
         words.pop()
-    if not words or words[0].group() in _NOT_NAME:
+    if not words or words[0].group().title() in _NOT_NAME:
         return None
+    if len(words) == 1 and words[0].group().isupper() and len(words[0].group()) <= 4:
+        return None  # an acronym left over ("ICU" of "ICU TEAM"), not a name
     return PhiSpan(span.start, span.start + words[-1].end(), span.type, span.source)
 
 
@@ -403,7 +493,14 @@ def propagate_names(text: str, names: Iterable[PhiSpan]) -> Iterator[PhiSpan]:
     tokens = {tok for span in names for tok in _name_tokens(text[span.start : span.end])}
     if not tokens:
         return
-    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, tokens), key=len, reverse=True)) + r")\b")
+    # A name written in capitals in the header is written normally in the narrative ("MACALLISTER" is
+    # "MacAllister" there): those tokens match in any case, provided the mention starts with a capital
+    # ("MAY" the name, not "may" the verb).
+    alternatives = [
+        f"(?=[A-Z])(?i:{re.escape(tok)})" if tok.isupper() else re.escape(tok)
+        for tok in sorted(tokens, key=len, reverse=True)
+    ]
+    pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
     for match in pattern.finditer(text):
         yield PhiSpan(match.start(), match.end(), "NAME")
 

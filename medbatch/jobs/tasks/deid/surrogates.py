@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
@@ -30,6 +31,12 @@ def _lists() -> dict[str, list[str]]:
 def key_fingerprint(key: bytes) -> str:
     """A short public fingerprint of the key, recorded in the manifest so a resume under another key is caught."""
     return hmac.new(key, b"medbatch-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+_PLACE_KIND = re.compile(
+    r"\s+(?:County|Parish|Borough|Hospital|Medical\s+Center|Health\s+Center|Clinic|Infirmary|Health\s+System|"
+    r"Cancer\s+Center|Nursing\s+Home|Rehabilitation\s+Center)$"
+)
 
 
 class Surrogates:
@@ -63,7 +70,11 @@ class Surrogates:
         return int.from_bytes(digest[:8], "big")
 
     def _pick(self, kind: str, value: str, choices: Sequence[str]) -> str:
-        return choices[self._int(kind, value) % len(choices)]
+        """A keyed choice that is never ``value`` itself (a surrogate equal to the original would leak it)."""
+        index = self._int(kind, value) % len(choices)
+        if choices[index].lower() == value.lower():
+            index = (index + 1) % len(choices)
+        return choices[index]
 
     def date_offset(self, patient: str) -> int:
         """Days by which every date of ``patient`` moves (never 0)."""
@@ -76,21 +87,19 @@ class Surrogates:
         return shift_date_text(value, self.date_offset(patient))
 
     def name(self, value: str) -> str:
-        """Token by token, so "John Smith" and a later "Smith" map to the same surname.
+        """Token by token, each from one pool of first and last names keyed by the token alone.
 
-        The first token of "First Last" draws from first names; every other token (and every token of
-        "Last, First") from surnames.
+        So "Rafael Okafor", a later "Okafor" and a later "Rafael" map to the same tokens wherever they stand
+        (a surrogate that depended on the token's position would split one person into several).
         """
         lists = _lists()
-        tokens = value.split()
-        first_last = len(tokens) > 1 and "," not in value
+        pool = [*lists["first_names"], *lists["last_names"]]
         out = []
-        for i, token in enumerate(tokens):
+        for token in value.split():
             if len(token) <= 2 and token.endswith("."):  # a middle initial
                 out.append(self._pick("initial", token, "ABCDEFGHJKLMNPRSTW") + ".")
                 continue
             bare = token.rstrip(",")
-            pool = lists["first_names"] if i == 0 and first_last else lists["last_names"]
             fake = self._pick("name", bare.lower(), pool)
             out.append((fake.upper() if bare.isupper() else fake) + token[len(bare) :])
         return " ".join(out)
@@ -118,8 +127,10 @@ class Surrogates:
         return f"{number} {street} {suffix}"
 
     def city(self, value: str) -> str:
-        """A fictional city name."""
-        return self._pick("city", value.lower(), _lists()["cities"])
+        """A fictional place name; a trailing kind of place ("County", "Medical Center") is kept."""
+        found = _PLACE_KIND.search(value)
+        name, kind = (value[: found.start()], found.group()) if found else (value, "")
+        return self._pick("city", name.lower(), _lists()["cities"]) + kind
 
     def phone(self, value: str, kind: str) -> str:
         """A number in the fictional 555-01XX range, in the original's format (area code keyed)."""
