@@ -60,6 +60,28 @@ def _describe(corpus: Corpus) -> str:
     )
 
 
+# Engine choices shared by `run` and `serve`.
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        help="baseline (CPU rules, no model), vllm (--model is a local folder or hub id) or openai."
+    ),
+]
+ModelOption = Annotated[
+    str | None, typer.Option(help="vllm: model folder or hub id; openai: the served model name.")
+]
+EndpointOption = Annotated[
+    str | None, typer.Option(help="openai: base URL of the server, e.g. http://localhost:8000/v1.")
+]
+MaxModelLenOption = Annotated[int, typer.Option(min=256, help="vllm/openai: context length.")]
+ProfileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="A ModelProfile YAML to run (e.g. manifests/profiles/openbiollm-8b.yaml); --model overrides its weights."
+    ),
+]
+
+
 @app.command()
 def validate(corpus: CorpusPath) -> None:
     """Check a Corpus YAML file and print what it would run."""
@@ -105,25 +127,11 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster instead of starting an embedded one.")
     ] = None,
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="baseline (CPU rules, no model), vllm (--model is a local folder or hub id) or openai."
-        ),
-    ] = "baseline",
-    model: Annotated[
-        str | None, typer.Option(help="vllm: model folder or hub id; openai: the served model name.")
-    ] = None,
-    endpoint: Annotated[
-        str | None, typer.Option(help="openai: base URL of the server, e.g. http://localhost:8000/v1.")
-    ] = None,
-    max_model_len: Annotated[int, typer.Option(min=256, help="vllm/openai: context length.")] = 8192,
-    profile: Annotated[
-        Path | None,
-        typer.Option(
-            help="A ModelProfile YAML to run (e.g. manifests/profiles/openbiollm-8b.yaml); --model overrides its weights."
-        ),
-    ] = None,
+    engine: EngineOption = "baseline",
+    model: ModelOption = None,
+    endpoint: EndpointOption = None,
+    max_model_len: MaxModelLenOption = 8192,
+    profile: ProfileOption = None,
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
     """Run a Corpus on an embedded Ray (or --ray-address) and write Parquet results."""
@@ -188,3 +196,53 @@ def run(
         raise typer.Exit(EXIT_FAILED)
     if manifest.outcome is Outcome.PARTIALLY_SUCCEEDED:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def serve(
+    engine: EngineOption = "baseline",
+    model: ModelOption = None,
+    endpoint: EndpointOption = None,
+    max_model_len: MaxModelLenOption = 8192,
+    profile: ProfileOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster instead of starting an embedded one.")
+    ] = None,
+) -> None:
+    """Serve the tasks for one note at a time over HTTP (Ray Serve; OpenAPI docs at /docs).
+
+    Limits, batching, scaling and the optional API key come from MEDBATCH_SERVE_* variables
+    (docs/serving.md).
+    """
+    import ray
+    from ray import serve as ray_serve
+
+    from medbatch.jobs import JobError
+    from medbatch.jobs.config import engine_config_for
+    from medbatch.serve.app import build_app
+
+    try:
+        engine_config = engine_config_for(
+            engine,
+            model=model,
+            endpoint=endpoint,
+            max_model_len=max_model_len,
+            profile=_load(load_model_profile, profile) if profile else None,
+        )
+    except JobError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(
+        address=ray_address, include_dashboard=False if ray_address is None else None, log_to_driver=False
+    )
+    ray_serve.start(http_options={"host": host, "port": port})
+    typer.echo(f"serving {engine_config.describe().model} on http://{host}:{port} (API docs: /docs)")
+    ray_serve.run(
+        build_app({"engine_config": engine_config.model_dump(mode="json")}),
+        name="medbatch",
+        route_prefix="/",
+        blocking=True,
+    )

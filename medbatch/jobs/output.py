@@ -35,7 +35,7 @@ class PhiSpanOut(BaseModel):
     start: int
     end: int
     type: str = Field(description="NAME, DATE, PHONE, ... (see docs/output-schema.md)")
-    source: str = Field(description="rule or llm")
+    source: str = Field(description="rule, llm, or rule+llm (both layers found it)")
 
 
 class EntityOut(BaseModel):
@@ -47,8 +47,8 @@ class EntityOut(BaseModel):
     text: str
 
 
-class OutputRow(BaseModel):
-    """One output row per input record, good or bad."""
+class NoteOutput(BaseModel):
+    """What medbatch says about one note: shared by the batch output rows and the online API."""
 
     id: str = Field(description="The record's id (from source.idField, or derived from file and row).")
     text_deid: str | None = Field(
@@ -64,6 +64,11 @@ class OutputRow(BaseModel):
     prompt_version: str = Field(description="Version of the prompts (or baseline rules) used.")
     tokens_in: int = Field(description="Prompt tokens spent on this record (0 for the baseline).")
     tokens_out: int = Field(description="Generated tokens spent on this record.")
+
+
+class OutputRow(NoteOutput):
+    """One output row per input record, good or bad: the note's results and where it came from."""
+
     source_file: str = Field(description="Source file, relative to source.uri.")
     source_row: int = Field(description="Row within the source file (0 for text files).")
     shard: str = Field(description="Id of the shard (and part) holding the row.")
