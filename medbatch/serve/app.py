@@ -138,7 +138,8 @@ class Ingress:
 
     def __init__(self, engine: DeploymentHandle, settings: dict[str, Any]) -> None:
         self.engine = engine
-        self.settings = ServeSettings.model_validate(settings)
+        # Unset fields (the API key, normally) come from this replica's own MEDBATCH_SERVE_* environment.
+        self.settings = ServeSettings(**settings)
         api.state.settings = self.settings
         self._facts: EngineFacts | None = None
 
@@ -240,7 +241,8 @@ def build_app(args: dict[str, Any]) -> serve.Application:
             (an engine config document, for tests and benchmarks) and ``settings`` (ServeSettings fields;
             unset ones come from ``MEDBATCH_SERVE_*``).
     """
-    settings = ServeSettings.model_validate(args.get("settings", {}))
+    given = dict(args.get("settings", {}))
+    settings = ServeSettings(**given)
     scaling: dict[str, Any] = (
         {"num_replicas": settings.max_replicas}
         if settings.min_replicas == settings.max_replicas
@@ -263,8 +265,10 @@ def build_app(args: dict[str, Any]) -> serve.Application:
         )
         .bind(_engine_config(args), settings.max_batch_size, settings.batch_wait_timeout_s)
     )
-    plain = settings.model_dump(mode="json")
-    if settings.api_key is not None:
-        plain["api_key"] = settings.api_key.get_secret_value()
+    # A key from the environment stays there (each ingress replica reads its own); only one given in
+    # args travels with the deployment.
+    plain = settings.model_dump(mode="json", exclude={"api_key"})
+    if "api_key" in given:
+        plain["api_key"] = given["api_key"]
     ingress: Any = Ingress  # a Ray Serve Deployment (Ray is untyped here)
     return ingress.options(ray_actor_options={"num_cpus": 0}).bind(engine, plain)

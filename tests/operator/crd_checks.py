@@ -60,3 +60,25 @@ def cel_failures(
         if not bool(program.evaluate(activation)):
             failures.append(rule["message"])
     return failures
+
+
+def pruned(node: Any, schema: dict[str, Any], path: str = "") -> Iterator[str]:
+    """Fields of ``node`` that a structural schema does not declare (the API server would drop them)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields") or not isinstance(node, dict | list):
+        return
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from pruned(item, schema.get("items", {}), f"{path}[{i}]")
+        return
+    properties = schema.get("properties")
+    if properties is None:
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, value in node.items():
+                yield from pruned(value, extra, f"{path}.{key}")
+        return
+    for key, value in node.items():
+        if key not in properties:
+            yield f"{path}.{key}"
+        elif not (path == "" and key == "metadata"):
+            yield from pruned(value, properties[key], f"{path}.{key}")

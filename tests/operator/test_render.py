@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import yaml
 from medbatch.jobs.config import engine_config_from_profile, job_config_for
 from medbatch.operator.render import RenderSettings, child_name, render_configmap, render_rayjob
 from medbatch.spec import Corpus, ModelProfile, load_corpus, load_model_profile
+from tests.operator.crd_checks import pruned
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERAY = ROOT.parent / "shared" / "data" / "kuberay-v1.7.0" / "ray.io_rayjobs.yaml"
@@ -25,28 +25,6 @@ def rayjob_schema() -> dict[str, Any]:
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
     return schema
-
-
-def pruned(node: Any, schema: dict[str, Any], path: str = "") -> Iterator[str]:
-    """Fields of ``node`` that a structural schema does not declare (the API server would drop them)."""
-    if schema.get("x-kubernetes-preserve-unknown-fields") or not isinstance(node, dict | list):
-        return
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from pruned(item, schema.get("items", {}), f"{path}[{i}]")
-        return
-    properties = schema.get("properties")
-    if properties is None:
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for key, value in node.items():
-                yield from pruned(value, extra, f"{path}.{key}")
-        return
-    for key, value in node.items():
-        if key not in properties:
-            yield f"{path}.{key}"
-        elif not (path == "" and key == "metadata"):
-            yield from pruned(value, properties[key], f"{path}.{key}")
 
 
 @pytest.mark.skipif(not KUBERAY.exists(), reason="KubeRay CRDs are in ../shared/data")
