@@ -233,6 +233,14 @@ def _engine_config(args: dict[str, Any]) -> dict[str, Any]:
     return BaselineEngineConfig().model_dump(mode="json")
 
 
+def replica_resources(args: dict[str, Any], settings: ServeSettings) -> dict[str, float]:
+    """Ray resources of one engine replica: the settings', or a ModelProfile's GPUs when not set."""
+    gpus = settings.engine_num_gpus
+    if "profile" in args and "engine_num_gpus" not in args.get("settings", {}):
+        gpus = float(parse_resource(args["profile"], ModelProfile, "profile").spec.gpu.count)
+    return {"num_cpus": settings.engine_num_cpus, "num_gpus": gpus}
+
+
 def build_app(args: dict[str, Any]) -> serve.Application:
     """The application: an ingress and an engine deployment sized by the settings.
 
@@ -260,7 +268,7 @@ def build_app(args: dict[str, Any]) -> serve.Application:
             name="NoteEngine",
             max_ongoing_requests=settings.max_ongoing_requests,
             max_queued_requests=settings.max_queued_requests,
-            ray_actor_options={"num_cpus": settings.engine_num_cpus, "num_gpus": settings.engine_num_gpus},
+            ray_actor_options=replica_resources(args, settings),
             **scaling,
         )
         .bind(_engine_config(args), settings.max_batch_size, settings.batch_wait_timeout_s)

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from medbatch.jobs.config import engine_config_from_profile
+from medbatch.serve.app import replica_resources
+from medbatch.serve.settings import ServeSettings
 from medbatch.spec import ModelProfile, parse_resource
 from tests.operator.crd_checks import pruned
 
@@ -47,3 +49,12 @@ def test_serve_config_builds_the_application() -> None:
     values = yaml.safe_load((ROOT / "charts" / "medbatch" / "values.yaml").read_text())
     assert ray_version == values["jobImage"]["rayVersion"]
     assert image.startswith(values["jobImage"]["repository"] + ":")
+
+
+def test_engine_replicas_take_the_profiles_gpus_unless_set() -> None:
+    (application,) = yaml.safe_load(MANIFEST["spec"]["serveConfigV2"])["applications"]
+    args = application["args"]
+    assert replica_resources(args, ServeSettings(**args["settings"])) == {"num_cpus": 4, "num_gpus": 1}
+    unset = {"profile": args["profile"]}
+    assert replica_resources(unset, ServeSettings())["num_gpus"] == args["profile"]["spec"]["gpu"]["count"]
+    assert replica_resources({}, ServeSettings()) == {"num_cpus": 1.0, "num_gpus": 0.0}
