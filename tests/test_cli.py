@@ -98,3 +98,9 @@ def test_render_prints_objects_kubectl_can_apply(tmp_path: Path) -> None:
     result = run_cli("render", str(SAMPLE), "--profile", str(profile), cwd=tmp_path)
     assert result.returncode == 2
     assert "spec.output.uri is required to run in a cluster" in result.stderr
+
+
+def test_serve_refuses_an_engine_it_does_not_know(tmp_path: Path) -> None:
+    result = run_cli("serve", "--engine", "telepathy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "telepathy" in result.stderr
