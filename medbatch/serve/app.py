@@ -279,4 +279,9 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     if "api_key" in given:
         plain["api_key"] = given["api_key"]
     ingress: Any = Ingress  # a Ray Serve Deployment (Ray is untyped here)
-    return ingress.options(ray_actor_options={"num_cpus": 0}).bind(engine, plain)
+    # The ingress only awaits the engine: let it hold every request the engines can take or queue, so
+    # that the engines' queue bound (429) is the one that applies, not Serve's default of 5 per replica.
+    capacity = (settings.max_ongoing_requests + settings.max_queued_requests) * settings.max_replicas
+    return ingress.options(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=capacity).bind(
+        engine, plain
+    )
