@@ -72,6 +72,7 @@ PLURALS = {
     "Secret": "secrets",
     "ConfigMap": "configmaps",
     "Event": "events",
+    "KopfPeering": "kopfpeerings",
 }
 
 
@@ -163,6 +164,7 @@ _API = {
     "Secret": "v1",
     "ConfigMap": "v1",
     "Event": "v1",
+    "KopfPeering": "kopf.dev/v1",
 }
 
 

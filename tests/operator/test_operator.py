@@ -414,3 +414,37 @@ async def test_every_request_the_operator_makes_is_in_its_permissions(
     granted = {(a.group, a.resource, verb) for a in PERMISSIONS for verb in a.verbs}
     assert made - granted == set()
     assert ("ray.io", "rayjobs", "create") in made
+
+
+async def test_two_replicas_peer_one_works_and_the_other_takes_over(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """Two operators with the chart's peering object: the higher priority one works, the other waits,
+    and takes over when the first stops."""
+    await install(cluster, s3_endpoint)
+    await cluster.apply(
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "KopfPeering",
+            "metadata": {"name": "medbatch", "namespace": NAMESPACE},
+        }
+    )
+
+    async def peers() -> dict[str, Any] | None:
+        peering = await cluster.get("KopfPeering", "medbatch")
+        found = (peering or {}).get("status") or {}
+        return found if len(found) == 2 else None
+
+    async with running_operator("--priority=100") as standby:
+        async with running_operator("--priority=200"):
+            status = await eventually(peers, "both replicas in the peering object")
+            assert sorted(p["priority"] for p in status.values()) == [100, 200]
+            await cluster.apply(corpus("peered"))
+            await rayjob(cluster, "peered")
+            await wait_phase(cluster, "peered", "Pending")
+        # The leader is gone (it removes itself from the peering object on exit); the standby resumes.
+        await cluster.apply(corpus("after-failover"))
+        await rayjob(cluster, "after-failover")
+        await wait_phase(cluster, "after-failover", "Pending")
+    assert "pausing" in standby.output.lower(), "the standby paused while the leader worked"
+    assert len(await cluster.list_all("RayJob")) == 2
