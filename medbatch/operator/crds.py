@@ -24,8 +24,8 @@ _DROP = {"title", "$defs", "discriminator"}
 
 # Spec fields that may change while a Corpus runs; every other field is immutable once it has started.
 MUTABLE_WHILE_RUNNING = ("suspend",)
-# Phases in which the spec may still change freely (nothing has been created from it, or it failed).
-EDITABLE_PHASES = ("Pending", "Failed")
+# Status fields the operator sets when it starts a Corpus's job (a RayJob, or a Jobs API submission).
+STARTED_MARKERS = ("rayJob", "submissionId")
 
 
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
@@ -91,7 +91,7 @@ def corpus_rules() -> list[dict[str, str]]:
     """CEL rules on the Corpus object that its schema cannot express."""
     spec = openapi_schema(CorpusSpec)
     frozen = [f for f in spec["properties"] if f not in MUTABLE_WHILE_RUNNING]
-    phases = ", ".join(f"'{p}'" for p in EDITABLE_PHASES)
+    not_started = " && ".join(f"!has(oldSelf.status.{m})" for m in STARTED_MARKERS)
     return [
         {
             "rule": "!has(self.spec.output) || !has(self.spec.output.uri) || "
@@ -100,7 +100,9 @@ def corpus_rules() -> list[dict[str, str]]:
             "message": "spec.output.uri must differ from spec.source.uri: results would be mixed into the input",
         },
         {
-            "rule": f"!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase in [{phases}] || ("
+            # Until the operator has started the job, the spec may be fixed (it then starts); afterwards the
+            # RayJob would no longer match it.
+            "rule": f"!has(oldSelf.status) || ({not_started}) || ("
             + " && ".join(_unchanged(f) for f in frozen)
             + ")",
             "message": "a Corpus that has started cannot change except spec.suspend: create a new Corpus (or delete "

@@ -23,6 +23,7 @@ import kopf
 
 from medbatch.operator import metrics
 from medbatch.operator.config import OperatorConfig
+from medbatch.operator.crds import STARTED_MARKERS
 from medbatch.operator.jobs_api import submission_id_for
 from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
 from medbatch.operator.launch import (
@@ -52,7 +53,8 @@ def _runtime(memo: kopf.Memo) -> Runtime:
 
 
 def _started(status: dict[str, Any]) -> bool:
-    return bool(status.get("rayJob") or status.get("submissionId"))
+    # The same markers the CRD's CEL rule reads to freeze a started Corpus's spec.
+    return any(status.get(marker) for marker in STARTED_MARKERS)
 
 
 def _not_started(status: kopf.Status, **_: Any) -> bool:

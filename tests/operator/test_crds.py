@@ -86,7 +86,7 @@ def test_cel_rejects_output_equal_to_source() -> None:
 
 def test_cel_freezes_a_started_corpus_except_suspend() -> None:
     running = corpus()
-    running["status"] = {"phase": "Running"}
+    running["status"] = {"phase": "Running", "rayJob": "medbatch-cardiology-2024"}
     changed = copy.deepcopy(running)
     changed["spec"]["replicas"] = 8
     assert cel_failures(corpus_crd(), changed, old=running) == [
@@ -96,9 +96,14 @@ def test_cel_freezes_a_started_corpus_except_suspend() -> None:
     suspended = copy.deepcopy(running)
     suspended["spec"]["suspend"] = True
     assert cel_failures(corpus_crd(), suspended, old=running) == []
-    pending = copy.deepcopy(running)
-    pending["status"] = {"phase": "Pending"}
-    assert cel_failures(corpus_crd(), changed, old=pending) == []
+    started = copy.deepcopy(running)
+    started["status"] = {"phase": "Pending", "submissionId": "medbatch-uid"}
+    assert len(cel_failures(corpus_crd(), changed, old=started)) == 1, "started, though not running yet"
+    never_started = copy.deepcopy(running)
+    never_started["status"] = {"phase": "Failed", "reason": "ModelProfileNotFound"}
+    assert cel_failures(corpus_crd(), changed, old=never_started) == [], (
+        "a Corpus that never started can be fixed"
+    )
     removed = copy.deepcopy(running)
     del removed["spec"]["credentials"]
     assert len(cel_failures(corpus_crd(), removed, old=running)) == 1
