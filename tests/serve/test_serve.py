@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,17 @@ def test_no_note_text_in_serve_logs(default_app: httpx.Client, ray_logs: Path) -
     assert SECRET not in json.dumps(post(default_app, "/v1/deidentify", {"txt": note}).json())
     leaks = [p for p in ray_logs.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert leaks == []
+
+
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_openapi_matches_the_committed_contract(default_app: httpx.Client) -> None:
+    """docs/openapi.json is the API contract; a change to it must be deliberate (MEDBATCH_UPDATE_OPENAPI=1)."""
+    served = default_app.get("/openapi.json").json()
+    served.pop("servers", None)  # the route prefix of this test deployment
+    if os.environ.get("MEDBATCH_UPDATE_OPENAPI") == "1":
+        OPENAPI.write_text(json.dumps(served, indent=2, sort_keys=True) + "\n")
+    assert served == json.loads(OPENAPI.read_text()), (
+        "regenerate: MEDBATCH_UPDATE_OPENAPI=1 pytest -k openapi"
+    )
