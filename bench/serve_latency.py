@@ -36,12 +36,10 @@ def percentile(values: list[float], q: float) -> float:
 def in_process(texts: list[str]) -> list[float]:
     """Seconds per note through ShardProcessor directly (the floor)."""
     from medbatch.jobs.engines.baseline import BaselineEngine
-    from medbatch.jobs.process import ShardProcessor
+    from medbatch.jobs.process import ShardProcessor, spec_for_tasks
     from medbatch.jobs.sources.readers import RawRecord
-    from medbatch.spec import CorpusSpec
 
-    spec = CorpusSpec.model_validate({"source": {"uri": "file:///b/", "format": "text"}, "tasks": TASKS})
-    processor = ShardProcessor(spec, BaselineEngine())
+    processor = ShardProcessor(spec_for_tasks(TASKS), BaselineEngine())
     latencies = []
     for i, text in enumerate(texts):
         started = time.perf_counter()

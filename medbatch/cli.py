@@ -11,11 +11,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile
+
+if TYPE_CHECKING:
+    from medbatch.jobs.engines import AnyEngineConfig
 
 app = typer.Typer(
     name="medbatch",
@@ -82,6 +85,26 @@ ProfileOption = Annotated[
 ]
 
 
+def _engine_config(
+    engine: str, model: str | None, endpoint: str | None, max_model_len: int, profile: Path | None
+) -> AnyEngineConfig:
+    """The engine the flags choose; exits with EXIT_INVALID and the reason when they do not add up."""
+    from medbatch.jobs import JobError
+    from medbatch.jobs.config import engine_config_for
+
+    try:
+        return engine_config_for(
+            engine,
+            model=model,
+            endpoint=endpoint,
+            max_model_len=max_model_len,
+            profile=_load(load_model_profile, profile) if profile else None,
+        )
+    except JobError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 @app.command()
 def validate(corpus: CorpusPath) -> None:
     """Check a Corpus YAML file and print what it would run."""
@@ -146,16 +169,10 @@ def run(
     import ray
 
     from medbatch.jobs import JobError, Outcome, run_job
-    from medbatch.jobs.config import engine_config_for, job_config_for
+    from medbatch.jobs.config import job_config_for
 
+    engine_config = _engine_config(engine, model, endpoint, max_model_len, profile)
     try:
-        engine_config = engine_config_for(
-            engine,
-            model=model,
-            endpoint=endpoint,
-            max_model_len=max_model_len,
-            profile=_load(load_model_profile, profile) if profile else None,
-        )
         config = job_config_for(loaded, corpus.parent, output=output, engine=engine_config, workers=workers)
     except JobError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
@@ -219,21 +236,9 @@ def serve(
     import ray
     from ray import serve as ray_serve
 
-    from medbatch.jobs import JobError
-    from medbatch.jobs.config import engine_config_for
     from medbatch.serve.app import build_app
 
-    try:
-        engine_config = engine_config_for(
-            engine,
-            model=model,
-            endpoint=endpoint,
-            max_model_len=max_model_len,
-            profile=_load(load_model_profile, profile) if profile else None,
-        )
-    except JobError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    engine_config = _engine_config(engine, model, endpoint, max_model_len, profile)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
         address=ray_address, include_dashboard=False if ray_address is None else None, log_to_driver=False

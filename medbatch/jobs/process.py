@@ -64,6 +64,24 @@ class _Note:
         return self.record.text
 
 
+def spec_for_tasks(
+    tasks: dict[str, Any], *, max_note_chars: int | None = None, include_phi_spans: bool = False
+) -> CorpusSpec:
+    """A Corpus spec for processing notes outside a batch job (the online service, evaluations).
+
+    ``ShardProcessor`` reads only the tasks, the limits and the output options, so the source is a
+    placeholder; ``tasks`` is a document like a Corpus's ``spec.tasks``.
+    """
+    body: dict[str, Any] = {
+        "source": {"uri": "file:///notes/", "format": "text"},
+        "tasks": tasks,
+        "output": {"includePhiSpans": include_phi_spans},
+    }
+    if max_note_chars is not None:
+        body["limits"] = {"maxNoteChars": max_note_chars}
+    return CorpusSpec.model_validate(body)
+
+
 class ShardProcessor:
     """Processes shards with one engine under one Corpus spec.
 

@@ -29,10 +29,9 @@ from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
 from medbatch.operator.launch import (
     Launched,
     LaunchError,
-    jobs_client,
     launch,
     parse_corpus,
-    ray_token_secret,
+    ray_cluster,
 )
 from medbatch.operator.status import TERMINAL, Phase, Verdict, corpus_status
 from medbatch.operator.tracking import current_submission, now_iso, observe
@@ -199,11 +198,8 @@ async def suspend_changed(
     if corpus.spec.ray is None:
         await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), bool(new))
     elif new:
-        client = jobs_client(corpus, await ray_token_secret(runtime.kube, corpus, namespace))
-        try:
+        async with ray_cluster(runtime.kube, corpus, namespace) as client:
             await asyncio.to_thread(client.stop, current_submission(body))
-        finally:
-            client.close()
     else:
         # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
         resumes = int(body.status.get("resumes") or 0) + 1
@@ -225,9 +221,6 @@ async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, 
         return
     runtime = _runtime(memo)
     corpus = parse_corpus(body)
-    client = jobs_client(corpus, await ray_token_secret(runtime.kube, corpus, str(body.meta["namespace"])))
-    try:
+    async with ray_cluster(runtime.kube, corpus, str(body.meta["namespace"])) as client:
         stopped = await asyncio.to_thread(client.stop, current_submission(body))
-    finally:
-        client.close()
     logger.info(f"Ray job {current_submission(body)} {'stopped' if stopped else 'had already finished'}")

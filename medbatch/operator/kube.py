@@ -88,24 +88,26 @@ class Kube:
         """Close the connection pool."""
         await self._client.close()
 
-    async def model_profile(self, name: str) -> dict[str, Any] | None:
-        """The ModelProfile ``name`` as a dict, or None when there is none."""
+    async def _get(self, resource: Any, name: str, namespace: str | None = None) -> Any | None:
+        """The object, or None when there is none (other API errors raise KubeError)."""
         try:
-            found = await self._client.get(ModelProfileResource, name)
+            return await self._client.get(resource, name, namespace=namespace)
         except ApiError as exc:
             if exc.status.code == 404:
                 return None
-            raise _fail(f"reading ModelProfile {name}", exc) from None
-        return _plain(found)
+            where = f"{namespace}/{name}" if namespace else name
+            raise _fail(f"reading {resource.__name__} {where}", exc) from None
+
+    async def model_profile(self, name: str) -> dict[str, Any] | None:
+        """The ModelProfile ``name`` as a dict, or None when there is none."""
+        found = await self._get(ModelProfileResource, name)
+        return None if found is None else _plain(found)
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's decoded data, or None when there is none. Never log or store the result."""
-        try:
-            found = await self._client.get(Secret, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code == 404:
-                return None
-            raise _fail(f"reading Secret {namespace}/{name}", exc) from None
+        found = await self._get(Secret, name, namespace)
+        if found is None:
+            return None
         data = {key: base64.b64decode(value).decode() for key, value in (found.data or {}).items()}
         data.update(found.stringData or {})
         return data
@@ -129,13 +131,8 @@ class Kube:
 
     async def rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The RayJob, or None when it is gone."""
-        try:
-            found = await self._client.get(RayJob, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code == 404:
-                return None
-            raise _fail(f"reading RayJob {namespace}/{name}", exc) from None
-        return _plain(found)
+        found = await self._get(RayJob, name, namespace)
+        return None if found is None else _plain(found)
 
     async def set_rayjob_suspend(self, namespace: str, name: str, suspend: bool) -> None:
         """Suspend or resume the RayJob (KubeRay deletes or recreates its cluster)."""

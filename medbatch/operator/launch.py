@@ -8,7 +8,8 @@ an existing one is kept, and a Jobs API submission id derives from the Corpus ui
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -94,15 +95,7 @@ async def read_secret(kube: Kube, namespace: str, name: str, purpose: str) -> di
     return data
 
 
-def jobs_client(corpus: Corpus, secrets: Mapping[str, str]) -> RayJobsClient:
-    """The Jobs API client for ``spec.ray`` (token from its Secret when one is named)."""
-    assert corpus.spec.ray is not None
-    ref = corpus.spec.ray.auth_token_secret_ref
-    token = secrets.get(ref.key) if ref else None
-    return RayJobsClient(corpus.spec.ray.address, token=token)
-
-
-async def ray_token_secret(kube: Kube, corpus: Corpus, namespace: str) -> dict[str, str]:
+async def _ray_token_secret(kube: Kube, corpus: Corpus, namespace: str) -> dict[str, str]:
     """The data of ``spec.ray.authTokenSecretRef``'s Secret ({} when none is named)."""
     ref = corpus.spec.ray.auth_token_secret_ref if corpus.spec.ray else None
     if ref is None:
@@ -113,6 +106,19 @@ async def ray_token_secret(kube: Kube, corpus: Corpus, namespace: str) -> dict[s
             "SecretKeyNotFound", f"Secret '{ref.name}' has no key '{ref.key}' (Ray auth token)", retry=True
         )
     return data
+
+
+@contextlib.asynccontextmanager
+async def ray_cluster(kube: Kube, corpus: Corpus, namespace: str) -> AsyncIterator[RayJobsClient]:
+    """A Jobs API client for ``spec.ray`` (token from its Secret when one is named), closed on exit."""
+    assert corpus.spec.ray is not None
+    ref = corpus.spec.ray.auth_token_secret_ref
+    secrets = await _ray_token_secret(kube, corpus, namespace)
+    client = RayJobsClient(corpus.spec.ray.address, token=secrets.get(ref.key) if ref else None)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 async def launch(
@@ -153,20 +159,17 @@ async def _submit(
     kube: Kube, corpus: Corpus, profile: ModelProfile, body: Mapping[str, Any], submission_id: str | None
 ) -> Launched:
     namespace = str(body["metadata"]["namespace"])
-    secrets = await ray_token_secret(kube, corpus, namespace)
     submission = submission_id or submission_id_for(str(body["metadata"]["uid"]))
-    client = jobs_client(corpus, secrets)
-    try:
-        info = await asyncio.to_thread(
-            client.submit,
-            submission,
-            entrypoint_for(corpus, profile),
-            metadata={"medbatch.io/corpus": f"{namespace}/{corpus.metadata.name}"},
-        )
-    except (JobsApiError, httpx.HTTPError) as exc:
-        raise LaunchError("RayClusterUnavailable", str(exc), retry=True) from None
-    finally:
-        client.close()
+    async with ray_cluster(kube, corpus, namespace) as client:
+        try:
+            info = await asyncio.to_thread(
+                client.submit,
+                submission,
+                entrypoint_for(corpus, profile),
+                metadata={"medbatch.io/corpus": f"{namespace}/{corpus.metadata.name}"},
+            )
+        except (JobsApiError, httpx.HTTPError) as exc:
+            raise LaunchError("RayClusterUnavailable", str(exc), retry=True) from None
     return Launched(created=None, submission_id=info.submission_id)
 
 

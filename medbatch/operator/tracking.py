@@ -11,7 +11,7 @@ from typing import Any
 
 from medbatch.operator.jobs_api import submission_id_for
 from medbatch.operator.kube import Kube
-from medbatch.operator.launch import jobs_client, parse_corpus, ray_token_secret, read_secret
+from medbatch.operator.launch import parse_corpus, ray_cluster, read_secret
 from medbatch.operator.metrics import OBSERVE_ERRORS
 from medbatch.operator.render import child_name
 from medbatch.operator.run_files import RunFiles, RunFilesError, read_run_files
@@ -45,11 +45,8 @@ async def _rayjob_status(kube: Kube, corpus: Corpus, body: Mapping[str, Any]) ->
     if corpus.spec.ray is None:
         rayjob = await kube.rayjob(namespace, child_name(corpus))
         return None if rayjob is None else dict(rayjob.get("status") or {"jobDeploymentStatus": "New"})
-    client = jobs_client(corpus, await ray_token_secret(kube, corpus, namespace))
-    try:
+    async with ray_cluster(kube, corpus, namespace) as client:
         info = await asyncio.to_thread(client.status, current_submission(body))
-    finally:
-        client.close()
     if info is None:
         return None
     return jobs_api_as_rayjob_status(info.status, info.message, corpus.spec.ray.address, corpus.spec.suspend)

@@ -17,10 +17,9 @@ from ray import serve
 
 from medbatch.jobs.config import SURROGATE_KEY_ENV
 from medbatch.jobs.engines import AnyEngineConfig, build_engine
-from medbatch.jobs.process import ShardProcessor
+from medbatch.jobs.process import ShardProcessor, spec_for_tasks
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.jobs.tasks.deid.surrogates import MIN_KEY_LENGTH, Surrogates
-from medbatch.spec import CorpusSpec
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,6 @@ class EngineFacts:
     model: str
     prompt_version: str
     surrogates: bool
-
-
-def _spec(job: NoteJob) -> CorpusSpec:
-    # The processor reads tasks, limits and output options only; source is a placeholder.
-    return CorpusSpec.model_validate(
-        {
-            "source": {"uri": "file:///online/", "format": "text"},
-            "tasks": job.tasks,
-            "limits": {"maxNoteChars": job.max_note_chars},
-            "output": {"includePhiSpans": job.include_phi_spans},
-        }
-    )
 
 
 class NoteEngine:
@@ -96,7 +83,15 @@ class NoteEngine:
             first = jobs[indexes[0]]
             processor = self._processors.get(key)
             if processor is None:
-                processor = self._processors[key] = ShardProcessor(_spec(first), self.engine, self.surrogates)
+                processor = self._processors[key] = ShardProcessor(
+                    spec_for_tasks(
+                        first.tasks,
+                        max_note_chars=first.max_note_chars,
+                        include_phi_spans=first.include_phi_spans,
+                    ),
+                    self.engine,
+                    self.surrogates,
+                )
             records = [
                 RawRecord(jobs[i].id, jobs[i].text, jobs[i].patient_id, "online", n)
                 for n, i in enumerate(indexes)

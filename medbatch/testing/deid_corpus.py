@@ -15,6 +15,8 @@ import random
 import string
 from dataclasses import dataclass, field
 
+from medbatch.jobs.tasks.deid.recognizers import MONTHS_FULL
+
 # Planted category -> report group. Recall goals differ by group (see docs/deidentification.md).
 CATEGORIES: dict[str, str] = {
     "PATIENT_NAME": "names_addresses",
@@ -195,20 +197,7 @@ HOSPITALS = [
     "Cedar Valley Clinic",
     "Bellmont University Hospital",
 ]
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+MONTHS = MONTHS_FULL
 
 # Clinical text that looks like PHI to a careless recognizer and must survive, by where it fits in a note.
 LOOKALIKES: dict[str, tuple[str, ...]] = {

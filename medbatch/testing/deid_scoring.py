@@ -86,17 +86,13 @@ class Scores:
 def score_medbatch(notes: Sequence[EvalNote], strategy: str = "mask") -> Scores:
     """medbatch with the CPU baseline engine: de-identification, then NER and a summary of the result."""
     from medbatch.jobs.engines.baseline import BaselineEngine
-    from medbatch.jobs.process import ShardProcessor
+    from medbatch.jobs.process import ShardProcessor, spec_for_tasks
     from medbatch.jobs.sources.readers import RawRecord
     from medbatch.jobs.tasks.deid.surrogates import Surrogates
-    from medbatch.spec import CorpusSpec
 
-    spec = CorpusSpec.model_validate(
-        {
-            "source": {"uri": "file:///eval/", "format": "jsonl"},
-            "tasks": {"deidentify": {"strategy": strategy}, "ner": {}, "summarize": {"maxWords": 60}},
-            "output": {"includePhiSpans": True},
-        }
+    spec = spec_for_tasks(
+        {"deidentify": {"strategy": strategy}, "ner": {}, "summarize": {"maxWords": 60}},
+        include_phi_spans=True,
     )
     surrogates = Surrogates(b"deid-eval-key-0123456789") if strategy == "surrogate" else None
     processor = ShardProcessor(spec, BaselineEngine(), surrogates)
