@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -435,16 +436,33 @@ async def test_two_replicas_peer_one_works_and_the_other_takes_over(
         found = (peering or {}).get("status") or {}
         return found if len(found) == 2 else None
 
-    async with running_operator("--priority=100") as standby:
-        async with running_operator("--priority=200"):
-            status = await eventually(peers, "both replicas in the peering object")
-            assert sorted(p["priority"] for p in status.values()) == [100, 200]
-            await cluster.apply(corpus("peered"))
-            await rayjob(cluster, "peered")
-            await wait_phase(cluster, "peered", "Pending")
-        # The leader is gone (it removes itself from the peering object on exit); the standby resumes.
-        await cluster.apply(corpus("after-failover"))
-        await rayjob(cluster, "after-failover")
-        await wait_phase(cluster, "after-failover", "Pending")
-    assert "pausing" in standby.output.lower(), "the standby paused while the leader worked"
+    # kopf's peering logger says when an operator pauses and resumes; both operators share it here.
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    peering_log = logging.getLogger("kopf._core.engines.peering")
+    peering_log.addHandler(handler)
+
+    async def paused() -> bool:
+        return any(r.startswith("Pausing operations in favour of") for r in records)
+
+    async def resumed() -> bool:
+        return any(r.startswith("Resuming operations") for r in records)
+
+    try:
+        async with running_operator("--priority=100"):
+            async with running_operator("--priority=200"):
+                status = await eventually(peers, "both replicas in the peering object")
+                assert sorted(p["priority"] for p in status.values()) == [100, 200]
+                await eventually(paused, "the lower-priority replica to pause")
+                await cluster.apply(corpus("peered"))
+                await rayjob(cluster, "peered")
+                await wait_phase(cluster, "peered", "Pending")
+            # The leader is gone (it removes itself from the peering object on exit); the standby resumes.
+            await eventually(resumed, "the standby to resume")
+            await cluster.apply(corpus("after-failover"))
+            await rayjob(cluster, "after-failover")
+            await wait_phase(cluster, "after-failover", "Pending")
+    finally:
+        peering_log.removeHandler(handler)
     assert len(await cluster.list_all("RayJob")) == 2
