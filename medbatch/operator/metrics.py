@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, start_http_server
 
 LAUNCHES = Counter(
@@ -27,14 +29,16 @@ OBSERVE_ERRORS = Counter(
 
 
 _serving: set[int] = set()
+_serving_lock = threading.Lock()
 
 
 def serve(port: int) -> None:
     """Expose /metrics on ``port`` (a daemon thread; 0 turns it off).
 
     Once per process and port: the registry is process-wide, and kopf may run its startup again in the
-    same process (embedded operators, tests).
+    same process (embedded operators, tests), even from two threads at once.
     """
-    if port and port not in _serving:
-        start_http_server(port)
-        _serving.add(port)
+    with _serving_lock:
+        if port and port not in _serving:
+            start_http_server(port)
+            _serving.add(port)
