@@ -18,6 +18,11 @@ from dataclasses import dataclass
 import phonenumbers
 
 from medbatch.jobs.spans import PhiSpan, merge_phi
+from medbatch.jobs.tasks.deid.lexicons import lexicons
+from medbatch.jobs.tasks.deid.names import find_names, is_cased
+from medbatch.jobs.tasks.deid.partial_dates import find_partial_dates
+from medbatch.jobs.tasks.deid.places import find_places
+from medbatch.jobs.tasks.deid.tokens import words
 
 MONTHS_FULL = [
     "January",
@@ -470,12 +475,6 @@ def find_phones(text: str) -> Iterator[PhiSpan]:
         yield PhiSpan(match.start, match.end, "FAX" if _FAX_CONTEXT.search(before) else "PHONE")
 
 
-def _name_tokens(name: str) -> list[str]:
-    return [
-        t for t in re.split(r"[ \t,]+", name) if len(t) > 1 and not t.endswith(".") and t not in _NOT_NAME
-    ]
-
-
 def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
     """Drop trailing capitalized words that are not names ("Smith Cardiology" -> "Smith")."""
     words = list(re.finditer(r"[^ \t,]+", text[span.start : span.end]))
@@ -488,23 +487,6 @@ def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
     return PhiSpan(span.start, span.start + words[-1].end(), span.type, span.source)
 
 
-def propagate_names(text: str, names: Iterable[PhiSpan]) -> Iterator[PhiSpan]:
-    """Other mentions of tokens of names already found ("Mr. John Smith ... Smith reports ...")."""
-    tokens = {tok for span in names for tok in _name_tokens(text[span.start : span.end])}
-    if not tokens:
-        return
-    # A name written in capitals in the header is written normally in the narrative ("MACALLISTER" is
-    # "MacAllister" there): those tokens match in any case, provided the mention starts with a capital
-    # ("MAY" the name, not "may" the verb).
-    alternatives = [
-        f"(?=[A-Z])(?i:{re.escape(tok)})" if tok.isupper() else re.escape(tok)
-        for tok in sorted(tokens, key=len, reverse=True)
-    ]
-    pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
-    for match in pattern.finditer(text):
-        yield PhiSpan(match.start(), match.end(), "NAME")
-
-
 def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
     """All PHI spans the recognizers find in ``text``, merged and sorted.
 
@@ -513,16 +495,22 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
         types: PHI types to report; all when None.
     """
     spans: list[PhiSpan] = []
+    seeds: list[PhiSpan] = []
     for recognizer in PATTERN_RECOGNIZERS:
         for span in recognizer.find(text):
             if span.type == "NAME":
                 trimmed = _trim_name(text, span)
                 if trimmed is not None:
-                    spans.append(trimmed)
+                    seeds.append(trimmed)
             else:
                 spans.append(span)
     spans.extend(find_phones(text))
-    spans.extend(propagate_names(text, [s for s in spans if s.type == "NAME"]))
+    spans.extend(find_partial_dates(text))
+    lex = lexicons()
+    note_words = words(text, lex)
+    cased = is_cased(text)
+    spans.extend(find_names(text, note_words, cased, seeds))
+    spans.extend(find_places(text, note_words, lex, cased))
     if types is not None:
         spans = [s for s in spans if s.type in types]
     return merge_phi(spans)

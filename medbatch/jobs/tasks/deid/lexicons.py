@@ -1,0 +1,83 @@
+"""Name, place and vocabulary lists the recognizers consult (see ``data/SOURCES.md`` for their origin).
+
+Loaded once per process (about 0.5 s, 40 MB): a worker pays it at its first note, not per note.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+# Inflections that web2 (a list of headwords) leaves out: "rivers" is as common a word as "river".
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("ies", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ed", ""),
+    ("ed", "e"),
+    ("ing", ""),
+    ("ing", "e"),
+    ("ly", ""),
+)
+
+
+def _lines(name: str) -> list[str]:
+    data = (resources.files("medbatch.jobs.tasks.deid") / "data" / name).read_bytes()
+    text = gzip.decompress(data).decode() if name.endswith(".gz") else data.decode()
+    return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
+
+
+@dataclass(frozen=True)
+class Lexicons:
+    """Lower-case word sets; places of several words are tuples of their words."""
+
+    first_names: frozenset[str]
+    surnames: frozenset[str]
+    places: frozenset[str]
+    place_phrases: frozenset[tuple[str, ...]]
+    institutions: frozenset[tuple[str, ...]]
+    english: frozenset[str]
+    frequent: dict[str, int]  # word -> rank, 0 the most frequent
+    clinical: frozenset[str]
+
+    def is_common(self, word: str) -> bool:
+        """An English, clinical or drug word (or an inflection of one), so possibly not a name or place."""
+        if word in self.english or word in self.clinical:
+            return True
+        return any(
+            word.endswith(suffix) and len(word) - len(suffix) >= 3 and word[: -len(suffix)] + stem in self.english
+            for suffix, stem in _SUFFIXES
+        )
+
+    def is_known(self, word: str) -> bool:
+        """In some vocabulary: common, or among the most frequent English words (which include names)."""
+        return word in self.frequent or self.is_common(word)
+
+    def is_everyday(self, word: str) -> bool:
+        """Among the 3,000 most frequent English words ("has", "will", "said"), which the Census lists
+        also hold as names."""
+        return self.frequent.get(word, 3000) < 3000
+
+    def is_name(self, word: str) -> bool:
+        """A first name or surname in the Census lists."""
+        return word in self.first_names or word in self.surnames
+
+
+@cache
+def lexicons() -> Lexicons:
+    """The lists shipped with medbatch, loaded on first use."""
+    places = [p.replace("_", " ").split() for p in _lines("us_places.txt.gz")]
+    return Lexicons(
+        first_names=frozenset(_lines("first_names.txt.gz")),
+        surnames=frozenset(_lines("surnames.txt.gz")),
+        places=frozenset(p[0] for p in places if len(p) == 1),
+        place_phrases=frozenset(tuple(p) for p in places if len(p) > 1),
+        institutions=frozenset(tuple(i.split("_")) for i in _lines("institutions.txt")),
+        english=frozenset(_lines("english_words.txt.gz")),
+        frequent={w: rank for rank, w in enumerate(_lines("english_frequent.txt.gz"))},
+        clinical=frozenset(
+            _lines("drug_names.txt.gz") + _lines("medical_abbreviations.txt.gz") + _lines("clinical_terms.txt")
+        ),
+    )

@@ -1,0 +1,177 @@
+"""Names of people: from the Census name lists, from cues around a word, and from signatures.
+
+Three kinds of evidence, each enough on its own:
+- **the lists**: a word that is a first name or surname (US Census) and is not an English, clinical or
+  drug word ("Kowalski", "healey"). A listed word that is also a common word ("Bill", "King", "Foley")
+  needs a cue; so does an eponym ("Parkinson disease", "Foley catheter"): the word after it says so;
+- **a cue**: a title (``Dr``, ``Mrs``), a role (``Attending:``, ``PCP:``, ``cc:``, ``RN``), a relative
+  (``husband John``, ``daughter, Mary``), in any case, before a word that is a listed name or no common
+  word at all; a signature line ending in a credential (``V. Finn, RRT``, ``Xzavian G. Tavares, M.D.``);
+- **the note itself**: once a word is a name, its other mentions in the note are too, and the initials
+  and unknown words beside a name belong to it (``Q. LANDER``, ``Rich Martino``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from medbatch.jobs.spans import PhiSpan
+from medbatch.jobs.tasks.deid.tokens import Word, between
+
+TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor"])
+# Words after which a name stands in notes: relatives and roles, singular and plural.
+PEOPLE = frozenset(
+    """husband wife spouse son sons daughter daughters brother brothers sister sisters mother father mom dad
+    parent parents niece nephew aunt uncle cousin grandson granddaughter grandmother grandfather grandchild
+    grandchildren stepson stepdaughter friend friends fiance fiancee boyfriend girlfriend partner guardian
+    neighbor neighbour caregiver caretaker proxy hcp attending resident fellow intern pcp physician surgeon
+    provider cardiologist oncologist nephrologist neurologist psychiatrist nurse np pa rn caseworker
+    chaplain interpreter cc contact manager worker sw therapist dietician dietitian pharmacist""".split()
+)
+# Credentials that end a signature ("Mary Hulse, R.N.") or follow a name ("Warren Smith NP").
+CREDENTIALS = frozenset(
+    """md do rn rrt np pa pac lpn cna licsw lcsw msw sw phd pharmd rph rd ot pt slp crnp aprn facc facp mbbs
+    dds dmd""".split()
+)
+# Words after a listed name that make it an eponym, not a person.
+EPONYM_NEXT = frozenset(
+    """disease diseases syndrome syndromes sign signs catheter cath tube tubes drain drains maneuver manoeuvre
+    test tests score scale criteria classification fracture procedure operation repair reflex phenomenon
+    palsy disorder tumor tumour lymphoma sarcoma ulcer blade mask bag line lines bolt stocking stockings
+    position solution formula law node nodes cells cell body bodies triad sump""".split()
+)
+# Capitalised function words: never part of a name.
+_STOP = frozenset(
+    """a an and the of in on at to for from with by or is was he she it his her their they we i pt per
+    not no yes will has had have been be as this that these who which o s p""".split()
+)
+
+
+def is_cased(text: str) -> bool:
+    """Whether the note follows capitalisation (not all in capitals or all in lower case)."""
+    upper = sum(ch.isupper() for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    return 0.03 * letters < upper < 0.6 * letters
+
+
+def _proper(word: Word) -> bool:
+    """A word that can be part of a name without a cue: a listed name that is no common word, or a word
+    in no vocabulary at all."""
+    return word.low not in _STOP and word.low not in CREDENTIALS and (word.name and not word.common or word.unknown)
+
+
+def _joined(text: str, left: Word, right: Word) -> bool:
+    """Two words on one line separated by a space, a period (initials) or a comma at most."""
+    gap = between(text, left, right)
+    return left.line == right.line and len(gap) <= 3 and gap.strip(" \t.,") == ""
+
+
+def _by_lists(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+    """A listed name that is no word: in a cased note, written with a capital and not an acronym; in a
+    note all in one case, not among frequent English words either (``HEALEY`` needs a cue there)."""
+    word = words[i]
+    if not word.name or word.common or word.place or len(word.low) < 3:
+        return False
+    if cased and (not word.text[0].isupper() or word.text.isupper() and len(word.text) <= 4):
+        return False
+    if cased and word.everyday and _sentence_start(text, word):
+        return False  # "Has agreed", "Will call"
+    if not cased and (word.known or len(word.low) < 4):
+        return False
+    nxt = words[i + 1].low if i + 1 < len(words) else ""
+    return nxt not in EPONYM_NEXT
+
+
+def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
+    """``i`` follows a title, a relative or a role, maybe after ':' ',' '-' (``son: Bill``)."""
+    if i == 0:
+        return False
+    prev, word = words[i - 1], words[i]
+    gap = between(text, prev, word)
+    if prev.line != word.line or len(gap) > 4 or any(ch.isalnum() for ch in gap) or word.low in _STOP:
+        return False
+    if prev.low in TITLES:
+        # "Dr. King", "dr noone"; not "Dr aware" (a common word that is no name)
+        return word.name or not word.common
+    if prev.low in PEOPLE:
+        # after a relative, a first name even if it is a word ("son bill")
+        return word.first or _proper(word)
+    return False
+
+
+def _signature(text: str, words: Sequence[Word], i: int) -> bool:
+    """``i`` is among the last words of a line that ends in a credential: ``Robert V. Degiorgio, RRT``."""
+    j = i + 1
+    while j < len(words) and j - i <= 4 and _joined(text, words[j - 1], words[j]):
+        credential = words[j]
+        if credential.low.replace(".", "") in CREDENTIALS or credential.text in ("M", "R"):
+            if credential.text in ("M", "R"):  # M.D., R.N.
+                credential = words[j + 1] if j + 1 < len(words) else credential
+            rest = text[credential.end : text.find("\n", credential.end) % (len(text) + 1)]
+            if rest.strip(" \t.,;") != "":
+                return False
+            return all(words[k].initial or words[k].first or _proper(words[k]) for k in range(i, j))
+        j += 1
+    return False
+
+
+def _grow(text: str, words: Sequence[Word], found: set[int]) -> None:
+    """Add the initials, names and unknown words standing beside a found name (two either side)."""
+    frontier = sorted(found)
+    while frontier:
+        i = frontier.pop()
+        for j in (i - 1, i - 2, i + 1, i + 2):
+            if j < 0 or j >= len(words) or j in found:
+                continue
+            lo, hi = min(i, j), max(i, j)
+            if not all(_joined(text, words[k], words[k + 1]) for k in range(lo, hi)):
+                continue
+            if abs(i - j) == 2 and not words[(i + j) // 2].initial:
+                continue  # skip over an initial only (John Q. Public), never over another word
+            word = words[j]
+            if word.initial and word.text.isupper() or _proper(word) or word.first and word.text[0].isupper():
+                found.add(j)
+                frontier.append(j)
+
+
+def _sentence_start(text: str, word: Word) -> bool:
+    before = text[max(0, word.start - 4) : word.start].rstrip(" \t")
+    return before == "" or before[-1] in ".!?:;\n-*("
+
+
+def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
+    """Other mentions of a found name. A name that is also a common word only where written the same
+    way and not as an eponym; a clinical word ("Foley", "Down") never: "Dr. Foley" leaves "Foley catheter"."""
+    plain = {words[i].low for i in found if not words[i].common and len(words[i].low) > 2}
+    worded = {words[i].text for i in found if words[i].common and len(words[i].low) > 2}
+    lex_clinical = {words[i].low for i in found if words[i].clinical}
+    for i, word in enumerate(words):
+        if i in found:
+            continue
+        if word.low in plain:
+            found.add(i)
+        elif word.text in worded and word.low not in lex_clinical:
+            nxt = words[i + 1].low if i + 1 < len(words) else ""
+            if nxt not in EPONYM_NEXT:
+                found.add(i)
+
+
+def find_names(text: str, words: Sequence[Word], cased: bool, seeds: Sequence[PhiSpan] = ()) -> Iterator[PhiSpan]:
+    """NAME spans in ``text``, given its ``words`` and names other recognizers found (``seeds``)."""
+    found = {
+        i
+        for i in range(len(words))
+        if _by_lists(text, words, i, cased) or _after_cue(text, words, i) or _signature(text, words, i)
+    }
+    starts = [s.start for s in seeds]
+    ends = [s.end for s in seeds]
+    found.update(
+        i for i, w in enumerate(words) if any(a <= w.start and w.end <= b for a, b in zip(starts, ends, strict=True))
+    )
+    _grow(text, words, found)
+    _propagate(text, words, found)
+    for i in sorted(found):
+        word = words[i]
+        end = word.end - 2 if word.text.lower().endswith("'s") else word.end
+        yield PhiSpan(word.start, end, "NAME")

@@ -1,0 +1,141 @@
+"""Places and institutions: from a gazetteer, before institution words, and after verbs of moving.
+
+- **the gazetteer** (GeoNames US places, US counties): a place name that is not a common word, in any case
+  ("Catonsville", "BALTIMORE"); a place of several words ("San Diego", "Bel Air") when written with
+  capitals, or in lower case when one of its words is no common word;
+- **institutions**: ``hospital``, ``hosp``, ``rehab``, ``memorial`` ... with up to three proper words
+  before it ("kernan hosp", "Washington Adventist Hospital", "CALVERT HOSPIATAL"); a saint's name
+  ("St. Mary's"); hospital names without such a word from a short list ("Holy Cross", "Johns Hopkins");
+- **moves**: the word after "transferred to", "admitted from", "referred to" ... that is in no vocabulary
+  (an abbreviated or unlisted hospital: "TRANS TO GH"); hospital units ("to CCU") are clinical words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from medbatch.jobs.spans import PhiSpan
+from medbatch.jobs.tasks.deid.lexicons import Lexicons
+from medbatch.jobs.tasks.deid.tokens import Word, between
+
+_INSTITUTION = re.compile(
+    r"hosp\w*|medical|med|health|healthcare|rehab\w*|clinic|infirmary|nursing|hospice|sanitarium|"
+    r"university|univ|college|memorial|regional|general|center|centre|ctr|va|house|home"
+)
+_INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|memorial|regional")
+_MOVES = frozenset(
+    """transfer transferred transfered trans tx txd transferring admitted readmitted referred sent returned
+    return arrived came taken brought discharged accepted screened went go going moved flown medflight""".split()
+)
+_TOWARD = frozenset(["to", "from", "at", "by", "into"])
+_PHRASE_MAX = 4
+# Words that never name a place: function words and the generic destinations of a patient.
+_NOT_PLACE = frozenset(
+    """the a an his her their our this that home here there floor unit ward room bed rehab hospital hosp
+    nursing facility snf osh er ed ew or icu ccu micu sicu csru cvicu pacu cath lab ir ct mri radiology
+    dialysis hd surgery cardiology service team clinic office him her them me us it and of in for""".split()
+)
+_GENERIC = frozenset(
+    """by with at per from to on for in of as into via the a an our this that their his her local outside community general public private state county
+    city university medical cardiology oncology pediatric psychiatric rehabilitation nursing same other
+    another previous prior new old""".split()
+)
+_SAINT = frozenset(["st", "saint", "ste"])
+
+
+def _capitalised(word: Word, cased: bool) -> bool:
+    return word.text[0].isupper() if cased else True
+
+
+def _phrases(
+    words: Sequence[Word], phrases: frozenset[tuple[str, ...]], cased: bool, any_case: bool
+) -> Iterator[tuple[int, int]]:
+    i = 0
+    while i < len(words):
+        for n in range(_PHRASE_MAX, 0 if any_case else 1, -1):
+            group = words[i : i + n]
+            if len(group) < n or len({w.line for w in group}) > 1:
+                continue
+            if tuple(w.low for w in group) not in phrases:
+                continue
+            if any_case or all(_capitalised(w, cased) for w in group) or not all(w.common for w in group):
+                yield i, i + n
+                i += n - 1
+                break
+        i += 1
+
+
+def _joined(text: str, left: Word, right: Word) -> bool:
+    gap = between(text, left, right)
+    return left.line == right.line and len(gap) <= 3 and gap.strip(" \t.-") == ""
+
+
+def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> list[int]:
+    """The head word and the proper words before it: "Washington Adventist Hosp", "kernan hosp"."""
+    taken: list[int] = []
+    j = head - 1
+    while j >= 0 and len(taken) < 3 and _joined(text, words[j], words[j + 1]):
+        word = words[j]
+        if word.low in _SAINT and taken:
+            taken.append(j)
+            break
+        if word.low in _GENERIC or word.low in _NOT_PLACE or word.text.isdigit():
+            break
+        if _INSTITUTION.fullmatch(word.low) and not taken:
+            j -= 1  # "Franklin Square Medical Center": the other institution words belong to it
+            continue
+        if cased and not (word.text[0].isupper() or not word.common):
+            break
+        if word.common and not (words[head].low.startswith("hosp") or cased and word.text[0].isupper()):
+            break  # "UNION HOSPITAL" but not "CON'T REHAB"
+        taken.append(j)
+        j -= 1
+    if not taken:
+        return []
+    return [*taken, *range(min(taken) + 1, head + 1)]
+
+
+def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+    """"St. Mary's", "ST AGNES": a saint's name, not a street ("19 Clover St. in")."""
+    if words[i].low not in _SAINT or i + 1 >= len(words) or not _joined(text, words[i], words[i + 1]):
+        return False
+    nxt = words[i + 1]
+    if cased and not nxt.text[0].isupper() or nxt.low in _NOT_PLACE:
+        return False
+    prev_end = words[i - 1].end if i > 0 else 0
+    before = text[prev_end : words[i].start]
+    return not (i > 0 and words[i - 1].line == words[i].line and before.strip() == "")
+
+
+def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
+    """The word after "transferred to", "admitted from" ...: no common word ("TRANS TO GH")."""
+    if i < 2 or words[i - 1].low not in _TOWARD or words[i - 2].low not in _MOVES:
+        return False
+    if words[i - 2].line != words[i].line or any(ch.isalnum() for ch in between(text, words[i - 1], words[i])):
+        return False
+    word = words[i]
+    return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2
+
+
+def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) -> Iterator[PhiSpan]:
+    """LOCATION spans in ``text``, given its ``words``."""
+    found: set[int] = set()
+    for start, end in _phrases(words, lex.place_phrases, cased, any_case=False):
+        found.update(range(start, end))
+    for start, end in _phrases(words, lex.institutions, cased, any_case=True):
+        found.update(range(start, end))
+    for i, word in enumerate(words):
+        if word.place and not word.common and len(word.low) >= 4:
+            found.add(i)
+        elif _INSTITUTION_HEAD.fullmatch(word.low):
+            found.update(_institution(text, words, i, cased))
+        elif _after_move(text, words, i):
+            found.add(i)
+        elif _saint(text, words, i, cased):
+            found.update((i, i + 1))
+    # Other mentions of a place word found once ("to Quartermain 2" ... "per Quartermain 3 RN").
+    seen = {words[i].low for i in found if not words[i].common and len(words[i].low) >= 3}
+    found.update(i for i, word in enumerate(words) if word.low in seen)
+    for i in sorted(found):
+        yield PhiSpan(words[i].start, words[i].end, "LOCATION")
