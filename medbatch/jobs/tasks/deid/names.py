@@ -19,16 +19,25 @@ from collections.abc import Iterator, Sequence
 from medbatch.jobs.spans import PhiSpan
 from medbatch.jobs.tasks.deid.tokens import Word, between
 
-TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor"])
+TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"])
+_HONORIFICS = frozenset(["mr", "mrs", "ms", "miss"])
 # Words after which a name stands in notes: relatives and roles, singular and plural.
 PEOPLE = frozenset(
     """husband wife spouse son sons daughter daughters brother brothers sister sisters mother father mom dad
     parent parents niece nephew aunt uncle cousin grandson granddaughter grandmother grandfather grandchild
     grandchildren stepson stepdaughter friend friends fiance fiancee boyfriend girlfriend partner guardian
     neighbor neighbour caregiver caretaker proxy hcp attending resident fellow intern pcp physician surgeon
-    provider cardiologist oncologist nephrologist neurologist psychiatrist nurse np pa rn caseworker
-    chaplain interpreter cc contact manager worker sw therapist dietician dietitian pharmacist""".split()
+    provider cardiologist oncologist nephrologist neurologist psychiatrist nurse caseworker
+    chaplain interpreter cc contact manager worker sw therapist dietician dietitian pharmacist dtr grandaughter
+    granddtr staff coordinator""".split()
 )
+# "talked with Helen", "reported to D. Phyl", "contacts KAREN ANN ...": a person follows.
+_TALK = frozenset(
+    """talked talk spoke spoken speak discussed discuss met meeting reported report called contacted
+    contacts contact updated notified paged consult consulted""".split()
+)
+# "bill called", "Bob visited": a first name before a verb of contact.
+_CONTACT_NEXT = frozenset("called visited phoned spoke calls visits came updated notified informed".split())
 # Credentials that end a signature ("Mary Hulse, R.N.") or follow a name ("Warren Smith NP").
 CREDENTIALS = frozenset(
     """md do rn rrt np pa pac lpn cna licsw lcsw msw sw phd pharmd rph rd ot pt slp crnp aprn facc facp mbbs
@@ -89,15 +98,34 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         return False
     prev, word = words[i - 1], words[i]
     gap = between(text, prev, word)
-    if prev.line != word.line or len(gap) > 4 or any(ch.isalnum() for ch in gap) or word.low in _STOP:
+    if prev.line != word.line or len(gap) > 4 or any(ch.isalnum() for ch in gap):
+        return False
+    if prev.low in _HONORIFICS and word.initial and word.text.isupper():
+        return True  # "Mr I", "MS S."
+    if word.low in _STOP:
         return False
     if prev.low in TITLES:
         # "Dr. King", "dr noone"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
-    if prev.low in PEOPLE:
-        # after a relative, a first name even if it is a word ("son bill")
+    if prev.low in CREDENTIALS or prev.low in _TALK:
+        # "NP CAROL", "contacts KAREN ANN ...": a first name
+        return word.first and (word.text[0].isupper() or not word.common)
+    if any(part in PEOPLE for part in prev.low.split("-")):
+        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET")
         return word.first or _proper(word)
+    if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
+        return word.first or _proper(word) or word.initial and word.text.isupper()
     return False
+
+
+def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
+    """A first name before a verb of contact ("bill called"), a name before "family"."""
+    if i + 1 >= len(words) or words[i].line != words[i + 1].line:
+        return False
+    word, nxt = words[i], words[i + 1]
+    if nxt.low in _CONTACT_NEXT:
+        return word.first and (word.text[0].isupper() or not word.common or not cased) or _proper(word)
+    return nxt.low == "family" and word.name and not word.common
 
 
 def _signature(text: str, words: Sequence[Word], i: int) -> bool:
@@ -105,18 +133,26 @@ def _signature(text: str, words: Sequence[Word], i: int) -> bool:
     j = i + 1
     while j < len(words) and j - i <= 4 and _joined(text, words[j - 1], words[j]):
         credential = words[j]
-        if credential.low.replace(".", "") in CREDENTIALS or credential.text in ("M", "R"):
-            if credential.text in ("M", "R"):  # M.D., R.N.
+        if credential.low in CREDENTIALS or credential.text in ("M", "R"):
+            dotted = credential.text in ("M", "R") and text[credential.end : credential.end + 1] == "."
+            if credential.text in ("M", "R") and not dotted:
+                return False
+            if dotted:  # M.D., R.N.
                 credential = words[j + 1] if j + 1 < len(words) else credential
             rest = text[credential.end : text.find("\n", credential.end) % (len(text) + 1)]
-            if rest.strip(" \t.,;") != "":
+            comma = "," in between(text, words[j - 1], words[j])
+            full = j - i >= 2 and (words[i].first or words[i].initial)
+            if rest.strip(" \t.,;") != "" and not (dotted or comma or full):
                 return False
-            return all(words[k].initial or words[k].first or _proper(words[k]) for k in range(i, j))
+            return all(
+                words[k].low not in _STOP and (words[k].initial or words[k].name or _proper(words[k]))
+                for k in range(i, j)
+            )
         j += 1
     return False
 
 
-def _grow(text: str, words: Sequence[Word], found: set[int]) -> None:
+def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
     """Add the initials, names and unknown words standing beside a found name (two either side)."""
     frontier = sorted(found)
     while frontier:
@@ -130,7 +166,10 @@ def _grow(text: str, words: Sequence[Word], found: set[int]) -> None:
             if abs(i - j) == 2 and not words[(i + j) // 2].initial:
                 continue  # skip over an initial only (John Q. Public), never over another word
             word = words[j]
-            if word.initial and word.text.isupper() or _proper(word) or word.first and word.text[0].isupper():
+            if word.low in PEOPLE or word.low in TITLES:
+                continue
+            listed = (word.first or word.name) and cased and word.text[0].isupper() and not word.everyday
+            if word.initial and word.text.isupper() or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
 
@@ -138,6 +177,30 @@ def _grow(text: str, words: Sequence[Word], found: set[int]) -> None:
 def _sentence_start(text: str, word: Word) -> bool:
     before = text[max(0, word.start - 4) : word.start].rstrip(" \t")
     return before == "" or before[-1] in ".!?:;\n-*("
+
+
+def _last_line(text: str, words: Sequence[Word]) -> set[int]:
+    """A note signed with a bare name on its last line ("SUSAN", "Mary Rueping")."""
+    if not words:
+        return set()
+    last = [i for i, w in enumerate(words) if w.line == words[-1].line]
+    tail = text[words[-1].end :]
+    if len(last) > 3 or tail.strip(" \t\n.") != "" or text[words[last[0]].start - 1 : words[last[0]].start] not in ("\n", " ", "\t"):
+        return set()
+    line_start = text.rfind("\n", 0, words[last[0]].start) + 1
+    if text[line_start : words[last[0]].start].strip() != "":
+        return set()
+    ok = all(words[i].initial or words[i].name or _proper(words[i]) for i in last)
+    return set(last) if ok and any(words[i].first for i in last) else set()
+
+
+def _and_more(text: str, words: Sequence[Word], found: set[int]) -> None:
+    """"DR CAMARDA AND CLIFFORD", "Drs Ferullo and Saeed": the name after "and" beside a found one."""
+    for i in sorted(found):
+        if i + 2 < len(words) and words[i + 1].low in ("and", "&") and words[i].line == words[i + 2].line:
+            nxt = words[i + 2]
+            if nxt.name and (nxt.text[0].isupper() or not nxt.common) or _proper(nxt):
+                found.add(i + 2)
 
 
 def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
@@ -162,14 +225,19 @@ def find_names(text: str, words: Sequence[Word], cased: bool, seeds: Sequence[Ph
     found = {
         i
         for i in range(len(words))
-        if _by_lists(text, words, i, cased) or _after_cue(text, words, i) or _signature(text, words, i)
+        if _by_lists(text, words, i, cased)
+        or _after_cue(text, words, i)
+        or _before_cue(words, i, cased)
+        or _signature(text, words, i)
     }
     starts = [s.start for s in seeds]
     ends = [s.end for s in seeds]
     found.update(
         i for i, w in enumerate(words) if any(a <= w.start and w.end <= b for a, b in zip(starts, ends, strict=True))
     )
-    _grow(text, words, found)
+    found |= _last_line(text, words)
+    _grow(text, words, found, cased)
+    _and_more(text, words, found)
     _propagate(text, words, found)
     for i in sorted(found):
         word = words[i]

@@ -23,7 +23,10 @@ _INSTITUTION = re.compile(
     r"hosp\w*|medical|med|health|healthcare|rehab\w*|clinic|infirmary|nursing|hospice|sanitarium|"
     r"university|univ|college|memorial|regional|general|center|centre|ctr|va|house|home"
 )
-_INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|memorial|regional")
+_INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|memorial|regional|house")
+# Heads after which a common word still names the place ("UNION HOSPITAL", "LAUREL REGIONAL"); after the
+# others ("CON'T REHAB", "the house") it must be a proper word.
+_STRONG_HEAD = re.compile(r"hosp\w*|memorial|regional|infirmary")
 _MOVES = frozenset(
     """transfer transferred transfered trans tx txd transferring admitted readmitted referred sent returned
     return arrived came taken brought discharged accepted screened went go going moved flown medflight""".split()
@@ -87,7 +90,7 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             continue
         if cased and not (word.text[0].isupper() or not word.common):
             break
-        if word.common and not (words[head].low.startswith("hosp") or cased and word.text[0].isupper()):
+        if word.common and not (_STRONG_HEAD.fullmatch(words[head].low) or cased and word.text[0].isupper()):
             break  # "UNION HOSPITAL" but not "CON'T REHAB"
         taken.append(j)
         j -= 1
@@ -103,13 +106,20 @@ def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
     nxt = words[i + 1]
     if cased and not nxt.text[0].isupper() or nxt.low in _NOT_PLACE:
         return False
-    prev_end = words[i - 1].end if i > 0 else 0
-    before = text[prev_end : words[i].start]
-    return not (i > 0 and words[i - 1].line == words[i].line and before.strip() == "")
+    if i == 0 or words[i - 1].line != words[i].line or between(text, words[i - 1], words[i]).strip() != "":
+        return True
+    prev = words[i - 1]
+    street = prev.text[0].isupper() and prev.low not in _GENERIC if cased else prev.low not in _GENERIC
+    return not street and not text[prev.end - 1 : prev.end].isdigit()
 
 
 def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
     """The word after "transferred to", "admitted from" ...: no common word ("TRANS TO GH")."""
+    if i >= 3 and words[i - 1].low == "the" and words[i - 2].low in _TOWARD:
+        i -= 1  # "ADM TO THE GH"
+        if words[i - 2].low not in _MOVES:
+            return False
+        return not words[i + 1].common and words[i + 1].low not in _NOT_PLACE
     if i < 2 or words[i - 1].low not in _TOWARD or words[i - 2].low not in _MOVES:
         return False
     if words[i - 2].line != words[i].line or any(ch.isalnum() for ch in between(text, words[i - 1], words[i])):

@@ -286,6 +286,12 @@ def _institution(value: str) -> bool:
     return len(words) >= 2 and words[0] not in _GENERIC_PLACE
 
 
+def _id_digits(value: str) -> bool:
+    """A digit-group identifier, not a phone number, SSN or ISO date (their own recognizers take those)."""
+    groups = [len(g) for g in value.split("-")]
+    return sum(groups) >= 6 and groups not in ([3, 3, 4], [3, 2, 4], [4, 2, 2])
+
+
 def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
@@ -322,13 +328,36 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _valid_ip,
     ),
     PatternRecognizer("SSN", _rx(r"\b\d{3}-\d{2}-\d{4}\b")),
+    # Pagers and beepers: four to six digits after the word.
+    PatternRecognizer(
+        "PHONE",
+        _rx(r"(?i:\b(?:pager|beeper|pgr|pg|bpr|beep)(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)(?P<v>\d{4,6})\b"),
+    ),
+    # Phone numbers with a five-digit last group or spaces only, which phonenumbers does not take.
+    PatternRecognizer("PHONE", _rx(r"(?<!\d)\(?\d{3}\)?[ \t.\-]\d{3}[ \t.\-]\d{4,5}(?!\d)")),
+    # Identifiers of digit groups ("560-40-78-5") and letters then digits ("XW277/90683", "BCB911862527").
+    PatternRecognizer("ID", _rx(r"(?<![\w\-/.])\d{2,6}(?:-\d{1,6}){2,4}(?![\w\-/])"), lambda v: _id_digits(v)),
+    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]+){0,3}\b")),
+    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
+    PatternRecognizer(
+        "NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")
+    ),
+    # Reference numbers of any layout after a cue word.
+    PatternRecognizer(
+        "ID",
+        _rx(
+            r"(?i:\b(?:ref|reference|confirmation|claim|case|order|requisition|accession|badge|employee|"
+            r"policy|certificate|cert)(?:[ \t]*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
+            r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b"
+        ),
+    ),
     PatternRecognizer(
         "SSN", _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b")
     ),
     PatternRecognizer(
         "MRN",
         _rx(
-            r"(?i:\b(?:MRN|MR#|MR\s*No\.?|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
+            r"(?i:\b(?:MRN|MR#|MR\s*No\.?|MR(?=[ \t]*:)|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
             r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE
         ),
     ),
