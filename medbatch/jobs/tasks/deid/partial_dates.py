@@ -9,7 +9,7 @@ month/day or month/two-digit-year and none of those readings fits its neighbourh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 
 from medbatch.jobs.spans import PhiSpan
 
@@ -67,21 +67,31 @@ def _slash_date(text: str, match: re.Match[str]) -> bool:
     if not 1 <= day <= 31:
         return False
     # fractions (1/2, 2/3, 3/4, 1/8) and full scores (5/5 strength, 4/4)
-    return not (month < day and day in (2, 3, 4, 8) or month == day <= 5)
+    return not ((month < day and day in (2, 3, 4, 8)) or month == day <= 5)
 
 
-def find_partial_dates(text: str) -> Iterator[PhiSpan]:
-    """DATE spans for dates written without a year."""
+_MONTH_WORDS = frozenset(MONTH_NAMES.split("|"))
+
+
+def find_partial_dates(text: str, vocabulary: Set[str] | None = None) -> Iterator[PhiSpan]:
+    """DATE spans for dates written without a year.
+
+    Args:
+        text: a note.
+        vocabulary: the note's words in lower case, when known: the month patterns run only if it holds
+            a month name.
+    """
     for match in _SLASH.finditer(text):
         if _slash_date(text, match):
             yield PhiSpan(match.start(), match.end(), "DATE")
-    for match in _MONTH_WORD.finditer(text):
+    months = vocabulary is None or not _MONTH_WORDS.isdisjoint(vocabulary)
+    for match in _MONTH_WORD.finditer(text) if months else ():
         group = "v" if match.group("v") else "w"
         word = match.group(group)
         if word.rstrip(".").lower() in _CASE_SENSITIVE_MONTHS and word.islower() and group == "w":
             continue  # "may", "mar", "dec" in lower case are mostly verbs and abbreviations
         yield PhiSpan(*match.span(group), "DATE")
-    for pattern in (_DAY_MONTH, _ORDINAL, _YEAR_APOSTROPHE):
+    for pattern in (_DAY_MONTH, _ORDINAL, _YEAR_APOSTROPHE) if months else (_ORDINAL, _YEAR_APOSTROPHE):
         for match in pattern.finditer(text):
             yield PhiSpan(*match.span("v"), "DATE")
     for match in _HOLIDAY.finditer(text):

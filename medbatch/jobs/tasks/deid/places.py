@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from medbatch.jobs.spans import PhiSpan
-from medbatch.jobs.tasks.deid.lexicons import Lexicons
+from medbatch.jobs.tasks.deid.lexicons import Lexicons, PhraseIndex
 from medbatch.jobs.tasks.deid.tokens import Word, between
 
 _INSTITUTION = re.compile(
@@ -28,21 +28,149 @@ _INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|m
 # others ("CON'T REHAB", "the house") it must be a proper word.
 _STRONG_HEAD = re.compile(r"hosp\w*|memorial|regional|infirmary")
 _MOVES = frozenset(
-    """transfer transferred transfered trans tx txd transferring admitted readmitted referred sent returned
-    return arrived came taken brought discharged accepted screened went go going moved flown medflight""".split()
+    [
+        "transfer",
+        "transferred",
+        "transfered",
+        "trans",
+        "tx",
+        "txd",
+        "transferring",
+        "admitted",
+        "readmitted",
+        "referred",
+        "sent",
+        "returned",
+        "return",
+        "arrived",
+        "came",
+        "taken",
+        "brought",
+        "discharged",
+        "accepted",
+        "screened",
+        "went",
+        "go",
+        "going",
+        "moved",
+        "flown",
+        "medflight",
+    ]
 )
 _TOWARD = frozenset(["to", "from", "at", "by", "into"])
-_PHRASE_MAX = 4
 # Words that never name a place: function words and the generic destinations of a patient.
 _NOT_PLACE = frozenset(
-    """the a an his her their our this that home here there floor unit ward room bed rehab hospital hosp
-    nursing facility snf osh er ed ew or icu ccu micu sicu csru cvicu pacu cath lab ir ct mri radiology
-    dialysis hd surgery cardiology service team clinic office him her them me us it and of in for""".split()
+    [
+        "the",
+        "a",
+        "an",
+        "his",
+        "her",
+        "their",
+        "our",
+        "this",
+        "that",
+        "home",
+        "here",
+        "there",
+        "floor",
+        "unit",
+        "ward",
+        "room",
+        "bed",
+        "rehab",
+        "hospital",
+        "hosp",
+        "nursing",
+        "facility",
+        "snf",
+        "osh",
+        "er",
+        "ed",
+        "ew",
+        "or",
+        "icu",
+        "ccu",
+        "micu",
+        "sicu",
+        "csru",
+        "cvicu",
+        "pacu",
+        "cath",
+        "lab",
+        "ir",
+        "ct",
+        "mri",
+        "radiology",
+        "dialysis",
+        "hd",
+        "surgery",
+        "cardiology",
+        "service",
+        "team",
+        "clinic",
+        "office",
+        "him",
+        "her",
+        "them",
+        "me",
+        "us",
+        "it",
+        "and",
+        "of",
+        "in",
+        "for",
+    ]
 )
 _GENERIC = frozenset(
-    """by with at per from to on for in of as into via the a an our this that their his her local outside community general public private state county
-    city university medical cardiology oncology pediatric psychiatric rehabilitation nursing same other
-    another previous prior new old""".split()
+    [
+        "by",
+        "with",
+        "at",
+        "per",
+        "from",
+        "to",
+        "on",
+        "for",
+        "in",
+        "of",
+        "as",
+        "into",
+        "via",
+        "the",
+        "a",
+        "an",
+        "our",
+        "this",
+        "that",
+        "their",
+        "his",
+        "her",
+        "local",
+        "outside",
+        "community",
+        "general",
+        "public",
+        "private",
+        "state",
+        "county",
+        "city",
+        "university",
+        "medical",
+        "cardiology",
+        "oncology",
+        "pediatric",
+        "psychiatric",
+        "rehabilitation",
+        "nursing",
+        "same",
+        "other",
+        "another",
+        "previous",
+        "prior",
+        "new",
+        "old",
+    ]
 )
 _SAINT = frozenset(["st", "saint", "ste"])
 
@@ -52,15 +180,19 @@ def _capitalised(word: Word, cased: bool) -> bool:
 
 
 def _phrases(
-    words: Sequence[Word], phrases: frozenset[tuple[str, ...]], cased: bool, any_case: bool
+    words: Sequence[Word], index: PhraseIndex, cased: bool, any_case: bool
 ) -> Iterator[tuple[int, int]]:
     i = 0
     while i < len(words):
-        for n in range(_PHRASE_MAX, 0 if any_case else 1, -1):
-            group = words[i : i + n]
-            if len(group) < n or len({w.line for w in group}) > 1:
+        lengths = index.get(words[i].low)
+        if lengths is None:
+            i += 1
+            continue
+        for n in lengths:
+            if i + n > len(words) or words[i].line != words[i + n - 1].line or n == 1 and not any_case:
                 continue
-            if tuple(w.low for w in group) not in phrases:
+            group = words[i : i + n]
+            if n > 1 and tuple(w.low for w in group) not in index.phrases:
                 continue
             if any_case or all(_capitalised(w, cased) for w in group) or not all(w.common for w in group):
                 yield i, i + n
@@ -90,7 +222,9 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             continue
         if cased and not (word.text[0].isupper() or not word.common):
             break
-        if word.common and not (_STRONG_HEAD.fullmatch(words[head].low) or cased and word.text[0].isupper()):
+        if word.common and not (
+            _STRONG_HEAD.fullmatch(words[head].low) or (cased and word.text[0].isupper())
+        ):
             break  # "UNION HOSPITAL" but not "CON'T REHAB"
         taken.append(j)
         j -= 1
@@ -100,11 +234,11 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
 
 
 def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
-    """"St. Mary's", "ST AGNES": a saint's name, not a street ("19 Clover St. in")."""
+    """ "St. Mary's", "ST AGNES": a saint's name, not a street ("19 Clover St. in")."""
     if words[i].low not in _SAINT or i + 1 >= len(words) or not _joined(text, words[i], words[i + 1]):
         return False
     nxt = words[i + 1]
-    if cased and not nxt.text[0].isupper() or nxt.low in _NOT_PLACE:
+    if (cased and not nxt.text[0].isupper()) or nxt.low in _NOT_PLACE:
         return False
     if i == 0 or words[i - 1].line != words[i].line or between(text, words[i - 1], words[i]).strip() != "":
         return True
@@ -122,7 +256,9 @@ def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
         return not words[i + 1].common and words[i + 1].low not in _NOT_PLACE
     if i < 2 or words[i - 1].low not in _TOWARD or words[i - 2].low not in _MOVES:
         return False
-    if words[i - 2].line != words[i].line or any(ch.isalnum() for ch in between(text, words[i - 1], words[i])):
+    if words[i - 2].line != words[i].line or any(
+        ch.isalnum() for ch in between(text, words[i - 1], words[i])
+    ):
         return False
     word = words[i]
     return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2

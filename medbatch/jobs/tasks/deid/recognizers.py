@@ -10,9 +10,10 @@ Phone numbers use Google's ``phonenumbers`` matcher; names are found in clinical
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
@@ -43,11 +44,12 @@ _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
 # optional middle initials, on one line (names never span a line break in notes).
-_TOKEN = r"(?:[A-Z]')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['\-][A-Z]?[a-z]+)*"
+# Bounded repetitions keep a run such as "Aa-Aa-Aa-..." from being one token per start position.
+_TOKEN = r"(?:[A-Z]')?[A-Z][a-z]{1,30}(?:[A-Z][a-z]{1,30})?(?:['\-][A-Z]?[a-z]{1,30}){0,3}"
 _FULLNAME = rf"(?:[A-Z]\.[ \t]*)?{_TOKEN}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TOKEN}){{0,2}}"
 _LAST_FIRST = rf"{_TOKEN},[ \t]*{_TOKEN}(?:[ \t]+[A-Z]\.)?"
 # Headers of many EHRs write names in capitals: "PATIENT: OKAFOR, RAFAEL J". Only after a label.
-_CAPS = r"(?:[A-Z]')?[A-Z]{2,}(?:['\-][A-Z]+)*"
+_CAPS = r"(?:[A-Z]')?[A-Z]{2,30}(?:['\-][A-Z]{1,30}){0,3}"
 _CAPS_NAME = rf"{_CAPS},[ \t]*{_CAPS}(?:[ \t]+[A-Z]\.?)?|{_CAPS}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_CAPS}){{1,2}}"
 
 _US_STATES = [
@@ -192,7 +194,9 @@ _NOT_NAME = frozenset(
     ]
 )
 
-_ID_VALUE = r"(?P<v>[A-Z]{0,4}[-#]?\d[A-Z0-9\-]{2,})"
+# An identifier after its cue word: letters, digits and dashes in any layout, at least one digit, at least
+# three characters ("BCB911862527", "ACCT-0342366", "FL-MD-712768", "00123456").
+_ID_VALUE = r"(?P<v>(?=[A-Za-z0-9\-]{0,30}\d)[A-Za-z0-9][A-Za-z0-9\-]{2,30})(?![\w\-])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,9 @@ class PatternRecognizer:
     type: str
     pattern: re.Pattern[str]
     accept: Callable[[str], bool] | None = None
+    # Words (lower case) of which the note must hold one for the pattern to match at all: a set lookup
+    # instead of a case-insensitive scan of the note, for the patterns that start with a cue word.
+    cues: frozenset[str] = frozenset()
 
     def find(self, text: str) -> Iterator[PhiSpan]:
         """Spans of this recognizer's type in ``text``."""
@@ -296,6 +303,8 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
+_MONTH_CUES = frozenset(m.lower() for m in MONTHS_FULL + MONTHS_ABBR)
+
 DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # 03/14/2024, 3-14-24, 03.14.2024 (month first, as in US notes); 14/03/2024 when the day cannot be a month
     _rx(r"\b(?:0?[1-9]|1[0-2])([/.\-])(?:0?[1-9]|[12]\d|3[01])\1(?:\d{4}|\d{2})\b"),
@@ -315,9 +324,23 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
-    *(PatternRecognizer("DATE", p) for p in DATE_PATTERNS),
-    PatternRecognizer("EMAIL", _rx(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")),
-    PatternRecognizer("URL", _rx(r"\b(?:https?://|www\.)[^\s<>\"'()]+[^\s<>\"'().,;:!?]")),
+    *(
+        PatternRecognizer("DATE", p, cues=_MONTH_CUES if "January" in p.pattern else frozenset())
+        for p in DATE_PATTERNS
+    ),
+    # Every pattern stays linear in the note's length: a match may only start where a run of its
+    # characters starts (the look-behinds), and repetitions are bounded, so "a.a.a..." of 1 MB costs one
+    # scan, not one per position (the email pattern before this took 175 s on 200 KB).
+    PatternRecognizer("EMAIL", _rx(r"(?<![\w.+\-])[\w.+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){1,8}\b")),
+    PatternRecognizer("URL", _rx(r"(?<![\w./:\-])(?:https?://|www\.)[^\s<>\"'()]{0,2000}[^\s<>\"'().,;:!?]")),
+    # Addresses without a scheme: "mychart.example.org/login", "example.com".
+    PatternRecognizer(
+        "URL",
+        _rx(
+            r"(?<![\w.@/\-])(?:[A-Za-z0-9\-]{1,63}\.){1,6}(?:com|org|net|edu|gov|io|us|info|health|care|biz)\b"
+            r"(?:/[^\s<>\"'()]{0,500}[^\s<>\"'().,;:!?])?"
+        ),
+    ),
     PatternRecognizer("IP", _rx(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _valid_ip),
     PatternRecognizer(
         "IP",
@@ -328,51 +351,55 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _valid_ip,
     ),
     PatternRecognizer("SSN", _rx(r"\b\d{3}-\d{2}-\d{4}\b")),
+    PatternRecognizer(
+        "SSN",
+        _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b"),
+        cues=frozenset(["social", "ssn"]),
+    ),
     # Pagers and beepers: four to six digits after the word.
     PatternRecognizer(
         "PHONE",
-        _rx(r"(?i:\b(?:pager|beeper|pgr|pg|bpr|beep)(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)(?P<v>\d{4,6})\b"),
-    ),
-    # Phone numbers with a five-digit last group or spaces only, which phonenumbers does not take.
-    PatternRecognizer("PHONE", _rx(r"(?<!\d)\(?\d{3}\)?[ \t.\-]\d{3}[ \t.\-]\d{4,5}(?!\d)")),
-    # Identifiers of digit groups ("560-40-78-5") and letters then digits ("XW277/90683", "BCB911862527").
-    PatternRecognizer("ID", _rx(r"(?<![\w\-/.])\d{2,6}(?:-\d{1,6}){2,4}(?![\w\-/])"), lambda v: _id_digits(v)),
-    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]+){0,3}\b")),
-    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
-    PatternRecognizer(
-        "NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")
-    ),
-    # Reference numbers of any layout after a cue word.
-    PatternRecognizer(
-        "ID",
         _rx(
-            r"(?i:\b(?:ref|reference|confirmation|claim|case|order|requisition|accession|badge|employee|"
-            r"policy|certificate|cert)(?:[ \t]*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
-            r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b"
+            r"(?i:\b(?:pager|beeper|pgr|pg|bpr|beep)(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*#?)(?P<v>\d{4,6})\b"
         ),
+        cues=frozenset(["beep", "beeper", "bpr", "pager", "pg", "pgr"]),
     ),
-    PatternRecognizer(
-        "SSN", _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b")
-    ),
+    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
+    PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
     PatternRecognizer(
         "MRN",
         _rx(
             r"(?i:\b(?:MRN|MR#|MR\s*No\.?|MR(?=[ \t]*:)|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
             r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE
         ),
+        cues=frozenset(["chart", "med", "medical", "mr", "mrn"]),
     ),
     PatternRecognizer(
         "ACCOUNT",
         _rx(
-            r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)"
+            r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
+        cues=frozenset(["account", "acct", "billing", "encounter", "fin", "visit"]),
     ),
     PatternRecognizer(
         "HEALTH_PLAN",
         _rx(
             r"(?i:\b(?:member|subscriber|policy|insurance|beneficiary|medicare|medicaid|group|health\s*plan)"
-            r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#][ \t]*)" + _ID_VALUE
+            r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)" + _ID_VALUE
+        ),
+        cues=frozenset(
+            [
+                "beneficiary",
+                "group",
+                "health",
+                "insurance",
+                "medicaid",
+                "medicare",
+                "member",
+                "policy",
+                "subscriber",
+            ]
         ),
     ),
     PatternRecognizer(
@@ -381,6 +408,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:license|lic\.?|DEA|NPI|certificate|cert\.?)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
+        cues=frozenset(["cert", "certificate", "dea", "lic", "license", "npi"]),
     ),
     PatternRecognizer(
         "VEHICLE",
@@ -389,6 +417,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b"
         ),
         _has_digit,
+        cues=frozenset(["license", "plate", "vin"]),
     ),
     PatternRecognizer(
         "DEVICE",
@@ -396,19 +425,30 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:serial|device\s*id|UDI|implant\s*id)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
+        cues=frozenset(["device", "implant", "serial", "udi"]),
     ),
-    PatternRecognizer("ID", _rx(r"(?i:\b(?:ID|identifier)[ \t]*[:#][ \t]*)" + _ID_VALUE)),
+    PatternRecognizer(
+        "ID",
+        _rx(r"(?i:\b(?:ID|identifier)[ \t]*[:#][ \t]*)" + _ID_VALUE),
+        cues=frozenset(["id", "identifier"]),
+    ),
     # Street addresses: number, one to four capitalized words, a street suffix, optional unit.
     PatternRecognizer(
         "ADDRESS",
         _rx(
-            r"\b\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z]+\.?[ \t]+){1,4}"
+            # "42 Elm Street", "221B Baker Street", "350 5th Avenue, Unit #12"
+            r"\b\d{1,6}[A-Za-z]?[ \t]+(?:[NSEW]\.?[ \t]+)?(?:(?:[A-Z][A-Za-z]{0,30}|\d{1,3}(?:st|nd|rd|th))\.?[ \t]+){1,4}"
             r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|"
             r"Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq)\b\.?"
-            r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?[ \t]*[\w\-]+)?"
+            r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Floor|Fl|#)\.?[ \t]*#?[\w\-]{1,10})?"
         ),
     ),
-    PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)")),
+    PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)"), cues=frozenset(["box"])),
+    PatternRecognizer(
+        "ADDRESS",
+        _rx(r"\b(?:Apt|Apartment|Suite|Unit)\.?[ \t]*#[ \t]*[\w\-]{1,10}"),
+        cues=frozenset(["apartment", "apt", "suite", "unit"]),
+    ),
     # City, ST 12345: the city and the ZIP go; the state may stay (Safe Harbor keeps states).
     PatternRecognizer(
         "LOCATION",
@@ -425,10 +465,32 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)"
         ),
         lambda value: value.split()[0] not in _NOT_PLACE,
+        cues=frozenset(
+            [
+                "born",
+                "grew",
+                "lives",
+                "living",
+                "moved",
+                "raised",
+                "relocated",
+                "resides",
+                "residing",
+                "returned",
+                "travel",
+                "traveled",
+                "traveling",
+                "travelling",
+                "travels",
+                "visiting",
+            ]
+        ),
     ),
     # Counties, parishes, boroughs: smaller than a state.
     PatternRecognizer(
-        "LOCATION", _rx(r"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)(?=[ \t]+(?:County|Parish|Borough)\b)")
+        "LOCATION",
+        _rx(r"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)(?=[ \t]+(?:County|Parish|Borough)\b)"),
+        cues=frozenset(["borough", "county", "parish"]),
     ),
     # Institutions (i2b2 counts hospitals as locations): capitalized words ending in an institution word.
     PatternRecognizer(
@@ -439,17 +501,39 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"Cancer[ \t]+Center|Nursing[ \t]+Home|Rehabilitation[ \t]+Center)\b"
         ),
         _institution,
+        cues=frozenset(
+            ["cancer", "clinic", "health", "hospital", "infirmary", "medical", "nursing", "rehabilitation"]
+        ),
     ),
     PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(_US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
-    PatternRecognizer("ZIP", _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b")),
+    PatternRecognizer(
+        "ZIP", _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b"), cues=frozenset(["zip"])
+    ),
     # Ages over 89 (Safe Harbor aggregates them into "90 or older"); the number goes, "year-old" stays.
     PatternRecognizer(
         "AGE",
         _rx(r"\b(?P<v>9\d|1[0-2]\d)(?=[ \t\-]*(?:years?|yrs?|y/?o\b|y\.o\.|yo\b))"),
+        cues=frozenset(["y", "year", "years", "yo", "yr", "yrs"]),
     ),
-    PatternRecognizer("AGE", _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b")),
+    PatternRecognizer(
+        "AGE", _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"), cues=frozenset(["age", "aged"])
+    ),
+    # Spelled out: "ninety-two years old", "one hundred and one year old".
+    PatternRecognizer(
+        "AGE",
+        _rx(
+            r"(?i)\b(?P<v>(?:ninety|one[ \t\-]+hundred)(?:(?:[ \t\-]+and)?[ \t\-]+(?:one|two|three|four|five|"
+            r"six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+            r"nineteen|twenty))?)(?=[ \t\-]*(?:years?|yrs?|y/?o\b))"
+        ),
+        cues=frozenset(["hundred", "ninety"]),
+    ),
     # Names in clinical contexts.
-    PatternRecognizer("NAME", _rx(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor)\.?[ \t]+(?P<v>{_FULLNAME})")),
+    PatternRecognizer(
+        "NAME",
+        _rx(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor)\.?[ \t]+(?P<v>{_FULLNAME})"),
+        cues=frozenset(["doctor", "dr", "miss", "mr", "mrs", "ms", "mx", "prof"]),
+    ),
     PatternRecognizer(
         "NAME",
         _rx(
@@ -457,6 +541,28 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"surgeon|nurse|referring(?:\s+physician)?|primary\s+care(?:\s+physician)?|emergency\s+contact|"
             r"guarantor|cc|contact|interpreter)[ \t]*:[ \t]*)"
             rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])"
+        ),
+        cues=frozenset(
+            [
+                "attending",
+                "cc",
+                "contact",
+                "emergency",
+                "fellow",
+                "guarantor",
+                "interpreter",
+                "name",
+                "nurse",
+                "patient",
+                "pcp",
+                "physician",
+                "primary",
+                "provider",
+                "pt",
+                "referring",
+                "resident",
+                "surgeon",
+            ]
         ),
     ),
     PatternRecognizer(
@@ -466,9 +572,27 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"cosigned|seen|examined|discussed\s+with|referred)\s+by:?[ \t]+)(?:Dr\.?[ \t]+)?"
             rf"(?P<v>{_FULLNAME})"
         ),
+        cues=frozenset(
+            [
+                "authenticated",
+                "co-signed",
+                "cosigned",
+                "dictated",
+                "discussed",
+                "electronically",
+                "examined",
+                "referred",
+                "reviewed",
+                "seen",
+                "signed",
+                "transcribed",
+            ]
+        ),
     ),
     PatternRecognizer(
-        "NAME", _rx(rf"(?P<v>{_FULLNAME}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PhD|MBBS|FACC|FACP)\b")
+        "NAME",
+        _rx(rf"(?P<v>{_FULLNAME}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PhD|MBBS|FACC|FACP)\b"),
+        cues=frozenset(["d", "do", "facc", "facp", "m", "mbbs", "md", "np", "pa", "pa-c", "phd", "rn"]),
     ),
     PatternRecognizer(
         "NAME",
@@ -478,14 +602,76 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"grandfather|friend|caregiver|guardian|neighbor|fianc[ée]e?)\b,?[ \t]+)"
             rf"(?P<v>{_FULLNAME})"
         ),
+        cues=frozenset(
+            [
+                "authenticated",
+                "co-signed",
+                "cosigned",
+                "dictated",
+                "discussed",
+                "electronically",
+                "examined",
+                "referred",
+                "reviewed",
+                "seen",
+                "signed",
+                "transcribed",
+            ]
+        ),
     ),
     PatternRecognizer(
         "NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")
     ),
 )
 
+# Generic shapes, used only where no specific recognizer found anything: an identifier after "ref #" is an
+# ID, but after "Member ID" it is a HEALTH_PLAN number.
+FALLBACK_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
+    # Phone numbers with a five-digit last group or spaces only, which phonenumbers does not take.
+    PatternRecognizer("PHONE", _rx(r"(?<!\d)\(?\d{3}\)?[ \t.\-]\d{3}[ \t.\-]\d{4,5}(?!\d)")),
+    # Identifiers of digit groups ("560-40-78-5") and letters then digits ("XW277/90683", "BCB911862527").
+    PatternRecognizer(
+        "ID", _rx(r"(?<![\w\-/.])\d{2,6}(?:-\d{1,6}){2,4}(?![\w\-/])"), lambda v: _id_digits(v)
+    ),
+    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]+){0,3}\b")),
+    # Reference numbers of any layout after a cue word.
+    PatternRecognizer(
+        "ID",
+        _rx(
+            r"(?i:\b(?:ref|reference|confirmation|claim|case|order|requisition|accession|badge|employee|"
+            r"policy|certificate|cert)(?:[ \t]*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
+            r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b"
+        ),
+        cues=frozenset(
+            [
+                "ref",
+                "reference",
+                "confirmation",
+                "claim",
+                "case",
+                "order",
+                "requisition",
+                "accession",
+                "badge",
+                "employee",
+                "policy",
+                "certificate",
+                "cert",
+            ]
+        ),
+    ),
+)
+
 _FAX_CONTEXT = re.compile(r"(?i)\bfax\b")
 _PHONE_CONTEXT = re.compile(r"(?i)\b(?:tel|phone|ph|cell|mobile|home|work|pager|call|contact|fax|#)\b")
+
+
+# What a phone number can look like before phonenumbers judges it: the matcher costs about 100 times a
+# regex scan on digit-rich text, so it only sees these candidates (with a little context).
+_PHONE_SHAPE = re.compile(
+    r"(?<![\d\-])(?:\+\d{1,3}[ \t.\-]?)?\(?\d{3}\)?[ \t.\-]{0,2}\d{3}[ \t.\-]{0,2}\d{4}(?![\d\-])|"
+    r"(?<![\d\-])\+\d[\d \t.\-()]{6,18}\d(?!\d)"
+)
 
 
 def find_phones(text: str) -> Iterator[PhiSpan]:
@@ -494,14 +680,18 @@ def find_phones(text: str) -> Iterator[PhiSpan]:
     Leniency POSSIBLE (so that fictional 555 numbers count), but only numbers written like phone numbers
     (separators or parentheses) or introduced by a phone word, so a long lab accession number does not.
     """
-    for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE):
-        raw = match.raw_string
-        digits = sum(ch.isdigit() for ch in raw)
-        before = text[max(0, match.start - 24) : match.start]
-        formatted = any(ch in raw for ch in "()-. +")
-        if digits < 10 or not (formatted or _PHONE_CONTEXT.search(before)):
-            continue
-        yield PhiSpan(match.start, match.end, "FAX" if _FAX_CONTEXT.search(before) else "PHONE")
+    for candidate in _PHONE_SHAPE.finditer(text):
+        start = max(0, candidate.start() - 2)
+        window = text[start : candidate.end() + 2]
+        for match in phonenumbers.PhoneNumberMatcher(window, "US", leniency=phonenumbers.Leniency.POSSIBLE):
+            begin, end = start + match.start, start + match.end
+            raw = match.raw_string
+            digits = sum(ch.isdigit() for ch in raw)
+            before = text[max(0, begin - 24) : begin]
+            formatted = any(ch in raw for ch in "()-. +")
+            if digits < 10 or not (formatted or _PHONE_CONTEXT.search(before)):
+                continue
+            yield PhiSpan(begin, end, "FAX" if _FAX_CONTEXT.search(before) else "PHONE")
 
 
 def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
@@ -516,6 +706,12 @@ def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
     return PhiSpan(span.start, span.start + words[-1].end(), span.type, span.source)
 
 
+def _overlaps(taken: list[PhiSpan], starts: list[int], span: PhiSpan) -> bool:
+    """Whether ``span`` overlaps one of ``taken`` (sorted, disjoint; ``starts`` their starts)."""
+    i = bisect.bisect_left(starts, span.end)
+    return i > 0 and taken[i - 1].end > span.start
+
+
 def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
     """All PHI spans the recognizers find in ``text``, merged and sorted.
 
@@ -523,9 +719,14 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
         text: a note (or a chunk of one).
         types: PHI types to report; all when None.
     """
+    lex = lexicons()
+    note_words = words(text, lex)
+    vocabulary = {w.low for w in note_words}
     spans: list[PhiSpan] = []
     seeds: list[PhiSpan] = []
     for recognizer in PATTERN_RECOGNIZERS:
+        if recognizer.cues and recognizer.cues.isdisjoint(vocabulary):
+            continue
         for span in recognizer.find(text):
             if span.type == "NAME":
                 trimmed = _trim_name(text, span)
@@ -534,9 +735,13 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
             else:
                 spans.append(span)
     spans.extend(find_phones(text))
-    spans.extend(find_partial_dates(text))
-    lex = lexicons()
-    note_words = words(text, lex)
+    spans.extend(find_partial_dates(text, vocabulary))
+    taken = merge_phi(spans)
+    starts = [t.start for t in taken]
+    for recognizer in FALLBACK_RECOGNIZERS:
+        if recognizer.cues and recognizer.cues.isdisjoint(vocabulary):
+            continue
+        spans.extend(s for s in recognizer.find(text) if not _overlaps(taken, starts, s))
     cased = is_cased(text)
     spans.extend(find_names(text, note_words, cased, seeds))
     spans.extend(find_places(text, note_words, lex, cased))

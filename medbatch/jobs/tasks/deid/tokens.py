@@ -7,7 +7,7 @@ grows with its length and nothing else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from medbatch.jobs.tasks.deid.lexicons import Lexicons
 
@@ -16,68 +16,87 @@ from medbatch.jobs.tasks.deid.lexicons import Lexicons
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z']{0,40}(?:-[A-Za-z][A-Za-z']{0,40}){0,3}")
 
 
-@dataclass(slots=True)
-class Word:
-    """One word of a note."""
+def _parts(low: str) -> list[str]:
+    return [p for p in low.split("-") if p]
 
-    start: int
-    end: int
-    text: str
+
+class Flags(NamedTuple):
+    """What the lexicons say of a word; shared by its every occurrence in a note."""
+
     low: str  # lower case, without a possessive 's
-    line: int  # index of the line it stands on
-    name: bool  # in the first-name or surname lists
-    first: bool  # in the first-name list
+    name: bool  # in the first-name or surname lists (every part of a hyphenated word)
+    first: bool  # (its first part) in the first-name list
     common: bool  # an English, clinical or drug word
     known: bool  # common, or a frequent English word
     everyday: bool  # among the most frequent English words
     clinical: bool  # a clinical or drug word
     place: bool  # a US place name
+    unknown: bool  # in no list at all: a misspelling, an abbreviation, or a name the lists do not have
 
-    @property
-    def unknown(self) -> bool:
-        """In no list at all: a misspelling, an abbreviation, or a name the lists do not have."""
-        return not (self.name or self.known or self.place)
+
+class Word(NamedTuple):
+    """One word of a note: where it stands, then its ``Flags`` (a tuple: a note has thousands)."""
+
+    start: int
+    end: int
+    text: str
+    line: int  # index of the line it stands on
+    low: str
+    name: bool
+    first: bool
+    common: bool
+    known: bool
+    everyday: bool
+    clinical: bool
+    place: bool
+    unknown: bool
 
     @property
     def initial(self) -> bool:
-        """A single letter, as in ``J. Smith``."""
-        return len(self.text) == 1
+        """A single capital letter, as in ``J. Smith``."""
+        return len(self.text) == 1 and self.text.isupper()
 
 
 def _parts(low: str) -> list[str]:
     return [p for p in low.split("-") if p]
 
 
+def _flags(raw: str, lex: Lexicons) -> Flags:
+    low = raw.lower()
+    if low.endswith("'s"):
+        low = low[:-2]
+    low = low.strip("'")
+    parts = _parts(low) or [low]
+    name = all(lex.is_name(p) for p in parts)
+    known = all(lex.is_known(p) for p in parts)
+    place = low in lex.places
+    return Flags(
+        low=low,
+        name=name,
+        first=parts[0] in lex.first_names,
+        common=all(lex.is_common(p) for p in parts),
+        known=known,
+        everyday=lex.is_everyday(low),
+        clinical=low in lex.clinical,
+        place=place,
+        unknown=not (name or known or place),
+    )
+
+
 def words(text: str, lex: Lexicons) -> list[Word]:
     """The words of ``text`` with their lexicon flags."""
     out: list[Word] = []
+    seen: dict[str, Flags] = {}  # notes repeat their words; the lookups are most of the cost
     line = 0
     cursor = 0
     for match in _WORD.finditer(text):
         line += text.count("\n", cursor, match.start())
         cursor = match.start()
         raw = match.group()
-        low = raw.lower()
-        if low.endswith("'s"):
-            low = low[:-2]
-        low = low.strip("'")
-        parts = _parts(low) or [low]
-        out.append(
-            Word(
-                start=match.start(),
-                end=match.end(),
-                text=raw,
-                low=low,
-                line=line,
-                name=all(lex.is_name(p) for p in parts),
-                first=parts[0] in lex.first_names,
-                common=all(lex.is_common(p) for p in parts),
-                known=all(lex.is_known(p) for p in parts),
-                everyday=lex.is_everyday(low),
-                clinical=low in lex.clinical,
-                place=low in lex.places,
-            )
-        )
+        flags = seen.get(raw)
+        if flags is None:
+            flags = seen[raw] = _flags(raw, lex)
+        out.append(Word(match.start(), match.end(), raw, line, *flags))
     return out
 
 
