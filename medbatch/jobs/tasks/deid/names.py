@@ -23,108 +23,22 @@ TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", 
 _HONORIFICS = frozenset(["mr", "mrs", "ms", "miss"])
 # Words after which a name stands in notes: relatives and roles, singular and plural.
 PEOPLE = frozenset(
-    [
-        "husband",
-        "wife",
-        "spouse",
-        "son",
-        "sons",
-        "daughter",
-        "daughters",
-        "brother",
-        "brothers",
-        "sister",
-        "sisters",
-        "mother",
-        "father",
-        "mom",
-        "dad",
-        "parent",
-        "parents",
-        "niece",
-        "nephew",
-        "aunt",
-        "uncle",
-        "cousin",
-        "grandson",
-        "granddaughter",
-        "grandmother",
-        "grandfather",
-        "grandchild",
-        "grandchildren",
-        "stepson",
-        "stepdaughter",
-        "friend",
-        "friends",
-        "fiance",
-        "fiancee",
-        "boyfriend",
-        "girlfriend",
-        "partner",
-        "guardian",
-        "neighbor",
-        "neighbour",
-        "caregiver",
-        "caretaker",
-        "proxy",
-        "hcp",
-        "attending",
-        "resident",
-        "fellow",
-        "intern",
-        "pcp",
-        "physician",
-        "surgeon",
-        "provider",
-        "cardiologist",
-        "oncologist",
-        "nephrologist",
-        "neurologist",
-        "psychiatrist",
-        "nurse",
-        "caseworker",
-        "chaplain",
-        "interpreter",
-        "cc",
-        "contact",
-        "manager",
-        "worker",
-        "sw",
-        "therapist",
-        "dietician",
-        "dietitian",
-        "pharmacist",
-        "dtr",
-        "grandaughter",
-        "granddtr",
-        "staff",
-        "coordinator",
-    ]
+    """
+    husband wife spouse son sons daughter daughters brother brothers sister sisters mother father
+    mom dad parent parents niece nephew aunt uncle cousin grandson granddaughter grandmother
+    grandfather grandchild grandchildren stepson stepdaughter friend friends fiance fiancee
+    boyfriend girlfriend partner guardian neighbor neighbour caregiver caretaker proxy hcp attending
+    resident fellow intern pcp physician surgeon provider cardiologist oncologist nephrologist
+    neurologist psychiatrist nurse caseworker chaplain interpreter cc contact manager worker sw
+    therapist dietician dietitian pharmacist dtr grandaughter granddtr staff coordinator
+    """.split()
 )
 # "talked with Helen", "reported to D. Phyl", "contacts KAREN ANN ...": a person follows.
 _TALK = frozenset(
-    [
-        "talked",
-        "talk",
-        "spoke",
-        "spoken",
-        "speak",
-        "discussed",
-        "discuss",
-        "met",
-        "meeting",
-        "reported",
-        "report",
-        "called",
-        "contacted",
-        "contacts",
-        "contact",
-        "updated",
-        "notified",
-        "paged",
-        "consult",
-        "consulted",
-    ]
+    """
+    talked talk spoke spoken speak discussed discuss met meeting reported report called contacted
+    contacts contact updated notified paged consult consulted
+    """.split()
 )
 # "bill called", "Bob visited": a first name before a verb of contact.
 _CONTACT_NEXT = frozenset(
@@ -132,145 +46,32 @@ _CONTACT_NEXT = frozenset(
 )
 # Credentials that end a signature ("Mary Hulse, R.N.") or follow a name ("Warren Smith NP").
 CREDENTIALS = frozenset(
-    [
-        "md",
-        "do",
-        "rn",
-        "rrt",
-        "np",
-        "pa",
-        "pac",
-        "lpn",
-        "cna",
-        "licsw",
-        "lcsw",
-        "msw",
-        "sw",
-        "phd",
-        "pharmd",
-        "rph",
-        "rd",
-        "ot",
-        "pt",
-        "slp",
-        "crnp",
-        "aprn",
-        "facc",
-        "facp",
-        "mbbs",
-        "dds",
-        "dmd",
-    ]
+    """
+    md do rn rrt np pa pac lpn cna licsw lcsw msw sw phd pharmd rph rd ot slp crnp aprn facc facp
+    mbbs dds dmd
+    """.split()
 )
 # Words after a listed name that make it an eponym, not a person.
 EPONYM_NEXT = frozenset(
-    [
-        "disease",
-        "diseases",
-        "syndrome",
-        "syndromes",
-        "sign",
-        "signs",
-        "catheter",
-        "cath",
-        "tube",
-        "tubes",
-        "drain",
-        "drains",
-        "maneuver",
-        "manoeuvre",
-        "test",
-        "tests",
-        "score",
-        "scale",
-        "criteria",
-        "classification",
-        "fracture",
-        "procedure",
-        "operation",
-        "repair",
-        "reflex",
-        "phenomenon",
-        "palsy",
-        "disorder",
-        "tumor",
-        "tumour",
-        "lymphoma",
-        "sarcoma",
-        "ulcer",
-        "blade",
-        "mask",
-        "bag",
-        "line",
-        "lines",
-        "bolt",
-        "stocking",
-        "stockings",
-        "position",
-        "solution",
-        "formula",
-        "law",
-        "node",
-        "nodes",
-        "cells",
-        "cell",
-        "body",
-        "bodies",
-        "triad",
-        "sump",
-    ]
+    """
+    disease diseases syndrome syndromes sign signs catheter cath tube tubes drain drains maneuver
+    manoeuvre test tests score scale criteria classification fracture procedure operation repair
+    reflex phenomenon palsy disorder tumor tumour lymphoma sarcoma ulcer blade mask bag line lines
+    bolt stocking stockings position solution formula law node nodes cells cell body bodies triad
+    sump
+    """.split()
 )
+# Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
+# the end of a line.
+_AMBIGUOUS_CREDENTIALS = frozenset("do pa rd sw ot rt ma".split())
 _CUES = TITLES | PEOPLE | CREDENTIALS | _TALK | {"with", "to"}
 _AFTER_CUES = _CONTACT_NEXT | {"family"}
 # Capitalised function words: never part of a name.
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "with",
-        "by",
-        "or",
-        "is",
-        "was",
-        "he",
-        "she",
-        "it",
-        "his",
-        "her",
-        "their",
-        "they",
-        "we",
-        "i",
-        "pt",
-        "per",
-        "not",
-        "no",
-        "yes",
-        "will",
-        "has",
-        "had",
-        "have",
-        "been",
-        "be",
-        "as",
-        "this",
-        "that",
-        "these",
-        "who",
-        "which",
-        "o",
-        "s",
-        "p",
-    ]
+    """
+    a an and the of in on at to for from with by or is was he she it his her their they we i pt per
+    not no yes will has had have been be as this that these who which o s p
+    """.split()
 )
 
 
@@ -338,8 +139,9 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         # "NP CAROL", "contacts KAREN ANN ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
     if any(part in PEOPLE for part in prev.low.split("-")):
-        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET")
-        return word.first or _proper(word)
+        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET"), or
+        # a word that is no common word ("SONS SMOKEY")
+        return word.first or not word.common
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
         return word.first or _proper(word) or (word.initial and word.text.isupper())
     return False
@@ -349,10 +151,12 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
     """A first name before a verb of contact ("bill called"), a name before "family"."""
     if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
+    if words[i].low in PEOPLE or words[i].everyday and words[i].common:
+        return False  # "son visited", "Per family"
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
         return (word.first and (word.text[0].isupper() or not word.common or not cased)) or _proper(word)
-    return nxt.low == "family" and word.name and not word.common
+    return nxt.low == "family" and word.name and (cased and word.text[0].isupper() or not word.common)
 
 
 def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int]) -> bool:
@@ -371,10 +175,15 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             rest = text[credential.end : text.find("\n", credential.end) % (len(text) + 1)]
             comma = "," in between(text, words[j - 1], words[j])
             full = j - i >= 2 and (words[i].first or words[i].initial)
-            if rest.strip(" \t.,;") != "" and not (dotted or comma or full):
+            line_end = rest.strip(" \t.,;") == ""
+            if (
+                not line_end
+                and not full
+                and (credential.low in _AMBIGUOUS_CREDENTIALS or not (dotted or comma))
+            ):
                 return False
             return all(
-                words[k].low not in _STOP and (words[k].initial or words[k].name or _proper(words[k]))
+                words[k].initial or words[k].low not in _STOP and (words[k].name or _proper(words[k]))
                 for k in range(i, j)
             )
         j += 1
@@ -425,19 +234,27 @@ def _last_line(text: str, words: Sequence[Word]) -> set[int]:
     ):
         return set()
     line_start = text.rfind("\n", 0, words[last[0]].start) + 1
-    if text[line_start : words[last[0]].start].strip() != "":
-        return set()
+    before = text[line_start : words[last[0]].start].rstrip()
+    if before and before[-1] not in ".!?":
+        return set()  # a bare name closing the note, alone on its line or after a sentence
     ok = all(words[i].initial or words[i].name or _proper(words[i]) for i in last)
     return set(last) if ok and any(words[i].first for i in last) else set()
 
 
-def _and_more(text: str, words: Sequence[Word], found: set[int]) -> None:
-    """ "DR CAMARDA AND CLIFFORD", "Drs Ferullo and Saeed": the name after "and" beside a found one."""
+def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
+    """Names listed with a found one: "DR CAMARDA AND CLIFFORD", "Sons Smokey, Morris and Roger"."""
     for i in sorted(found):
-        if i + 2 < len(words) and words[i + 1].low in ("and", "&") and words[i].line == words[i + 2].line:
-            nxt = words[i + 2]
-            if (nxt.name and (nxt.text[0].isupper() or not nxt.common)) or _proper(nxt):
-                found.add(i + 2)
+        j = i + 1
+        while j + 1 < len(words) and j - i <= 8 and words[j].line == words[i].line:
+            joiner = words[j].low in ("and", "&") or between(text, words[j - 1], words[j]).strip() == ","
+            if not joiner:
+                break
+            nxt = words[j + 1] if words[j].low in ("and", "&") else words[j]
+            listed = nxt.first or nxt.name and (cased and nxt.text[0].isupper() or not nxt.common)
+            if nxt.low in _STOP or not (listed or _proper(nxt)):
+                break
+            found.add(words.index(nxt, j))
+            j = words.index(nxt, j) + 1
 
 
 def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
@@ -484,10 +301,13 @@ def find_names(
         or _before_cue(words, i, cased)
         or _signature(text, words, i, next_credential)
     }
-    found.update(_inside(words, seeds))
+    # Words the other recognizers took for names, unless an everyday word ("Per RN" is not Dr. Per).
+    found.update(
+        i for i in _inside(words, seeds) if words[i].initial or not (words[i].common and words[i].everyday)
+    )
     found |= _last_line(text, words)
     _grow(text, words, found, cased)
-    _and_more(text, words, found)
+    _and_more(text, words, found, cased)
     _propagate(text, words, found)
     # One span per name: words joined by a space, an initial's period or a comma ("McAllister, Jane").
     run: list[int] = []

@@ -28,149 +28,28 @@ _INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|m
 # others ("CON'T REHAB", "the house") it must be a proper word.
 _STRONG_HEAD = re.compile(r"hosp\w*|memorial|regional|infirmary")
 _MOVES = frozenset(
-    [
-        "transfer",
-        "transferred",
-        "transfered",
-        "trans",
-        "tx",
-        "txd",
-        "transferring",
-        "admitted",
-        "readmitted",
-        "referred",
-        "sent",
-        "returned",
-        "return",
-        "arrived",
-        "came",
-        "taken",
-        "brought",
-        "discharged",
-        "accepted",
-        "screened",
-        "went",
-        "go",
-        "going",
-        "moved",
-        "flown",
-        "medflight",
-    ]
+    """
+    transfer transferred transfered trans tx txd transferring admitted readmitted referred sent
+    returned return arrived came taken brought discharged accepted screened went go going moved
+    flown medflight arrival come adm enroute presented presents seen followed ed er ew
+    """.split()
 )
 _TOWARD = frozenset(["to", "from", "at", "by", "into"])
 # Words that never name a place: function words and the generic destinations of a patient.
 _NOT_PLACE = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "his",
-        "her",
-        "their",
-        "our",
-        "this",
-        "that",
-        "home",
-        "here",
-        "there",
-        "floor",
-        "unit",
-        "ward",
-        "room",
-        "bed",
-        "rehab",
-        "hospital",
-        "hosp",
-        "nursing",
-        "facility",
-        "snf",
-        "osh",
-        "er",
-        "ed",
-        "ew",
-        "or",
-        "icu",
-        "ccu",
-        "micu",
-        "sicu",
-        "csru",
-        "cvicu",
-        "pacu",
-        "cath",
-        "lab",
-        "ir",
-        "ct",
-        "mri",
-        "radiology",
-        "dialysis",
-        "hd",
-        "surgery",
-        "cardiology",
-        "service",
-        "team",
-        "clinic",
-        "office",
-        "him",
-        "her",
-        "them",
-        "me",
-        "us",
-        "it",
-        "and",
-        "of",
-        "in",
-        "for",
-    ]
+    """
+    the a an his her their our this that home here there floor unit ward room bed rehab hospital
+    hosp nursing facility snf osh er ed ew or icu ccu micu sicu csru cvicu pacu cath lab ir ct mri
+    radiology dialysis hd surgery cardiology service team clinic office him her them me us it and of
+    in for
+    """.split()
 )
 _GENERIC = frozenset(
-    [
-        "by",
-        "with",
-        "at",
-        "per",
-        "from",
-        "to",
-        "on",
-        "for",
-        "in",
-        "of",
-        "as",
-        "into",
-        "via",
-        "the",
-        "a",
-        "an",
-        "our",
-        "this",
-        "that",
-        "their",
-        "his",
-        "her",
-        "local",
-        "outside",
-        "community",
-        "general",
-        "public",
-        "private",
-        "state",
-        "county",
-        "city",
-        "university",
-        "medical",
-        "cardiology",
-        "oncology",
-        "pediatric",
-        "psychiatric",
-        "rehabilitation",
-        "nursing",
-        "same",
-        "other",
-        "another",
-        "previous",
-        "prior",
-        "new",
-        "old",
-    ]
+    """
+    by with at per from to on for in of as into via the a an our this that their his her local
+    outside community general public private state county city university medical cardiology
+    oncology pediatric psychiatric rehabilitation nursing same other another previous prior new old
+    """.split()
 )
 _SAINT = frozenset(["st", "saint", "ste"])
 
@@ -189,7 +68,7 @@ def _phrases(
             i += 1
             continue
         for n in lengths:
-            if i + n > len(words) or words[i].line != words[i + n - 1].line or n == 1 and not any_case:
+            if i + n > len(words) or words[i].line != words[i + n - 1].line or (n == 1 and not any_case):
                 continue
             group = words[i : i + n]
             if n > 1 and tuple(w.low for w in group) not in index.phrases:
@@ -248,20 +127,41 @@ def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
 
 
 def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
-    """The word after "transferred to", "admitted from" ...: no common word ("TRANS TO GH")."""
-    if i >= 3 and words[i - 1].low == "the" and words[i - 2].low in _TOWARD:
-        i -= 1  # "ADM TO THE GH"
-        if words[i - 2].low not in _MOVES:
-            return False
-        return not words[i + 1].common and words[i + 1].low not in _NOT_PLACE
-    if i < 2 or words[i - 1].low not in _TOWARD or words[i - 2].low not in _MOVES:
+    """The word after "transferred to", "admitted from the", "ED at" ...: no common word ("TO GH")."""
+    k = i - 1
+    if k >= 0 and words[k].low == "the":
+        k -= 1
+    if k < 1 or words[k].low not in _TOWARD or words[k - 1].low not in _MOVES:
         return False
-    if words[i - 2].line != words[i].line or any(
+    if words[k - 1].line != words[i].line or any(
         ch.isalnum() for ch in between(text, words[i - 1], words[i])
     ):
         return False
     word = words[i]
+    if "'" in word.low or word.known and len(word.low) > 3:
+        return False  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
     return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2
+
+
+def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
+    """Other mentions of the places found: a proper word alone, a name of several words as a whole
+    ("Warren Grant hosp." ... "sent to Warren Grant EW")."""
+    singles = {words[i].low for i in found if not words[i].common and len(words[i].low) >= 3}
+    runs: set[tuple[str, ...]] = set()
+    run: list[int] = []
+    for i in [*sorted(found), -2]:
+        if run and i != run[-1] + 1:
+            if len(run) > 1:
+                runs.add(tuple(words[j].low for j in run if not _INSTITUTION.fullmatch(words[j].low)))
+            run = []
+        run.append(i)
+    runs.discard(())
+    for i, word in enumerate(words):
+        if word.low in singles:
+            yield i
+        for phrase in runs:
+            if phrase[0] == word.low and tuple(w.low for w in words[i : i + len(phrase)]) == phrase:
+                yield from range(i, i + len(phrase))
 
 
 def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) -> Iterator[PhiSpan]:
@@ -272,7 +172,7 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     for start, end in _phrases(words, lex.institutions, cased, any_case=True):
         found.update(range(start, end))
     for i, word in enumerate(words):
-        if word.place and not word.common and len(word.low) >= 4:
+        if word.place and not word.common and not word.everyday and len(word.low) >= 4:
             found.add(i)
         elif _INSTITUTION_HEAD.fullmatch(word.low):
             found.update(_institution(text, words, i, cased))
@@ -280,8 +180,7 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.add(i)
         elif _saint(text, words, i, cased):
             found.update((i, i + 1))
-    # Other mentions of a place word found once ("to Quartermain 2" ... "per Quartermain 3 RN").
-    seen = {words[i].low for i in found if not words[i].common and len(words[i].low) >= 3}
-    found.update(i for i, word in enumerate(words) if word.low in seen)
+    # Other mentions of a place found once ("to Quartermain 2" ... "per Quartermain 3 RN").
+    found.update(list(_mentions(words, found)))
     for i in sorted(found):
         yield PhiSpan(words[i].start, words[i].end, "LOCATION")

@@ -633,7 +633,8 @@ FALLBACK_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer(
         "ID", _rx(r"(?<![\w\-/.])\d{2,6}(?:-\d{1,6}){2,4}(?![\w\-/])"), lambda v: _id_digits(v)
     ),
-    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]+){0,3}\b")),
+    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]{1,12}){0,3}\b")),
+    PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}\d{2,}[/\-]\d{3,}\b")),
     # Reference numbers of any layout after a cue word.
     PatternRecognizer(
         "ID",
