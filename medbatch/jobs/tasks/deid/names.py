@@ -64,6 +64,7 @@ EPONYM_NEXT = frozenset(
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
 _AMBIGUOUS_CREDENTIALS = frozenset("do pa rd sw ot rt ma".split())
+_CREDENTIAL_INITIALS = re.compile(r"(?:M\.D|R\.N|D\.O|N\.P|P\.A)\.")
 _CUES = TITLES | PEOPLE | CREDENTIALS | _TALK | {"with", "to"}
 _AFTER_CUES = _CONTACT_NEXT | {"family"}
 # Capitalised function words: never part of a name.
@@ -80,10 +81,15 @@ _LOWER = re.compile(r"[a-z]")
 
 
 def is_cased(text: str) -> bool:
-    """Whether the note follows capitalisation (not all in capitals or all in lower case)."""
+    """Whether a capital letter means something in the note: it is not written all in capitals."""
     upper = len(_UPPER.findall(text))
-    letters = upper + len(_LOWER.findall(text))
-    return 0.03 * letters < upper < 0.6 * letters
+    return upper < 0.6 * (upper + len(_LOWER.findall(text)))
+
+
+def _lower_case(text: str) -> bool:
+    """A note written (almost) all in lower case, where names are too ("dr healey")."""
+    upper = len(_UPPER.findall(text))
+    return upper < 0.03 * (upper + len(_LOWER.findall(text)))
 
 
 def _proper(word: Word) -> bool:
@@ -102,17 +108,20 @@ def _joined(text: str, left: Word, right: Word) -> bool:
     return left.line == right.line and len(gap) <= 3 and gap.strip(" \t.,") == ""
 
 
-def _by_lists(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+def _by_lists(text: str, words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
     """A listed name that is no word: in a cased note, written with a capital and not an acronym; in a
     note all in one case, not among frequent English words either (``HEALEY`` needs a cue there)."""
     word = words[i]
     if not word.name or word.common or word.place or len(word.low) < 3:
         return False
-    if cased and (not word.text[0].isupper() or (word.text.isupper() and len(word.text) <= 4)):
-        return False
-    if cased and word.everyday and _sentence_start(text, word):
-        return False  # "Has agreed", "Will call"
-    if not cased and (word.known or len(word.low) < 4):
+    if cased and word.text[0].isupper():
+        if word.text.isupper() and len(word.text) <= 4:
+            return False  # an acronym
+        if word.everyday and _sentence_start(text, word):
+            return False  # "Has agreed", "Will call"
+    elif cased and not lower:
+        return False  # a lower-case word in a note that capitalises names
+    elif word.known or len(word.low) < 4:
         return False
     nxt = words[i + 1].low if i + 1 < len(words) else ""
     return nxt not in EPONYM_NEXT
@@ -159,7 +168,7 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
     return nxt.low == "family" and word.name and (cased and word.text[0].isupper() or not word.common)
 
 
-def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int]) -> bool:
+def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int], cased: bool) -> bool:
     """``i`` is among the last words of a line that ends in a credential: ``Robert V. Degiorgio, RRT``."""
     if i + 1 >= len(words) or next_credential[i + 1] - i > 4:
         return False
@@ -175,6 +184,14 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             rest = text[credential.end : text.find("\n", credential.end) % (len(text) + 1)]
             comma = "," in between(text, words[j - 1], words[j])
             full = j - i >= 2 and (words[i].first or words[i].initial)
+            # "Stord-Painter MD plans": one proper word before a credential written as one
+            full = (
+                full
+                or j - i == 1
+                and _proper(words[i])
+                and credential.text.isupper()
+                and (not cased or words[i].text[0].isupper())
+            )
             line_end = rest.strip(" \t.,;") == ""
             if (
                 not line_end
@@ -204,16 +221,44 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             if abs(i - j) == 2 and not words[(i + j) // 2].initial:
                 continue  # skip over an initial only (John Q. Public), never over another word
             word = words[j]
+            if _CREDENTIAL_INITIALS.match(text, word.start):
+                continue  # the M of "Perez, M.D." is no initial
             if (
                 word.low in PEOPLE
                 or word.low in TITLES
                 or (cased and word.text.isupper() and len(word.text) > 1)
             ):
                 continue  # "John Smith  MRN": an acronym in a cased note is no part of a name
-            listed = (word.first or word.name) and cased and word.text[0].isupper() and not word.everyday
+            capital = cased and word.text[0].isupper()
+            listed = (word.first or word.name) and capital and not word.everyday
+            # "Dr. Art White": a capitalised surname right after a found first name
+            listed = listed or j == i + 1 and words[i].first and word.name and capital
             if (word.initial and word.text.isupper()) or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
+
+
+def _full_name(words: Sequence[Word], i: int, cased: bool) -> bool:
+    """A first name then a surname, with no cue ("mary theresa kondouli", "pat rixford"): the first is a
+    listed first name, the next a listed surname that is no common word or a word in no vocabulary."""
+    if i + 1 >= len(words) or words[i].line != words[i + 1].line or words[i + 1].start - words[i].end != 1:
+        return False
+    word, nxt = words[i], words[i + 1]
+    if not word.first or word.low in _STOP or word.low in PEOPLE or cased and not word.text[0].isupper():
+        return False
+    if cased and not nxt.text[0].isupper():
+        return False
+    if word.clinical or nxt.clinical:
+        return False
+    # in capitals, a word in no vocabulary is as likely an abbreviation ("MAE SPONT")
+    unknown = nxt.unknown and len(nxt.low) >= 4 and cased and not word.everyday
+    return nxt.name and not nxt.common and not nxt.place or unknown
+
+
+def _relative_hyphen(word: Word) -> bool:
+    """ "DAUGHTER-KRISSY": a relative and a name written as one hyphenated word."""
+    parts = word.low.split("-")
+    return len(parts) == 2 and parts[0] in PEOPLE and len(parts[1]) > 1 and parts[1] not in PEOPLE
 
 
 def _sentence_start(text: str, word: Word) -> bool:
@@ -293,21 +338,25 @@ def find_names(
     for i in range(len(words) - 1, -1, -1):
         credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
         next_credential[i] = i if credential else next_credential[i + 1]
+    lower = _lower_case(text)
     found = {
         i
         for i in range(len(words))
-        if _by_lists(text, words, i, cased)
+        if _by_lists(text, words, i, cased, lower)
         or _after_cue(text, words, i)
         or _before_cue(words, i, cased)
-        or _signature(text, words, i, next_credential)
+        or _signature(text, words, i, next_credential, cased)
     }
-    # Words the other recognizers took for names, unless an everyday word ("Per RN" is not Dr. Per).
-    found.update(
-        i for i in _inside(words, seeds) if words[i].initial or not (words[i].common and words[i].everyday)
-    )
+    for i in range(len(words) - 1):
+        if _full_name(words, i, cased):
+            found.update((i, i + 1))
+    found.update(_inside(words, seeds))
     found |= _last_line(text, words)
     _grow(text, words, found, cased)
     _and_more(text, words, found, cased)
+    for word in words:
+        if _relative_hyphen(word):
+            yield PhiSpan(word.start + word.text.index("-") + 1, word.end, "NAME")
     _propagate(text, words, found)
     # One span per name: words joined by a space, an initial's period or a comma ("McAllister, Jane").
     run: list[int] = []

@@ -356,6 +356,12 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b"),
         cues=frozenset(["social", "ssn"]),
     ),
+    # A signer's dictation code after the credential: "FILBERT BRIGHT, M.D.    FB59".
+    PatternRecognizer(
+        "ID",
+        _rx(r"(?:M\.D\.|R\.N\.|\bMD|\bRN|\bNP)[ \t]{2,}(?P<v>[A-Z]{1,4}\d{1,4})\b"),
+        cues=frozenset(["m", "r", "md", "rn", "np"]),
+    ),
     # Pagers and beepers: four to six digits after the word.
     PatternRecognizer(
         "PHONE",
@@ -588,11 +594,6 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
                 "transcribed",
             ]
         ),
-    ),
-    PatternRecognizer(
-        "NAME",
-        _rx(rf"(?P<v>{_FULLNAME}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PhD|MBBS|FACC|FACP)\b"),
-        cues=frozenset(["d", "do", "facc", "facp", "m", "mbbs", "md", "np", "pa", "pa-c", "phd", "rn"]),
     ),
     PatternRecognizer(
         "NAME",
