@@ -13,6 +13,7 @@ Three kinds of evidence, each enough on its own:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 
@@ -156,7 +157,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     return False
 
 
-def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
+def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
     """A first name before a verb of contact ("bill called"), a name before "family"."""
     if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
@@ -164,8 +165,9 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool) -> bool:
         return False  # "son visited", "Per family"
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
-        return (word.first and (word.text[0].isupper() or not word.common or not cased)) or _proper(word)
-    return nxt.low == "family" and word.name and (cased and word.text[0].isupper() or not word.common)
+        return (word.first and (word.text[0].isupper() or not word.common or lower)) or _proper(word)
+    # "KEEP ROMERO FAMILY", not "FROM FAMILY"
+    return nxt.low == "family" and word.name and (cased and word.text[0].isupper() or not word.everyday)
 
 
 def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int], cased: bool) -> bool:
@@ -267,23 +269,47 @@ def _sentence_start(text: str, word: Word) -> bool:
 
 
 def _last_line(text: str, words: Sequence[Word]) -> set[int]:
-    """A note signed with a bare name on its last line ("SUSAN", "Mary Rueping")."""
-    if not words:
+    """A note signed with a bare name at its end, on a line of its own or after the last sentence
+    ("...1400U/HR. SUSAN", "Mary Rueping")."""
+    if not words or text[words[-1].end :].strip(" \t\n.") != "":
         return set()
     last = [i for i, w in enumerate(words) if w.line == words[-1].line]
-    tail = text[words[-1].end :]
-    if (
-        len(last) > 3
-        or tail.strip(" \t\n.") != ""
-        or text[words[last[0]].start - 1 : words[last[0]].start] not in ("\n", " ", "\t")
-    ):
-        return set()
-    line_start = text.rfind("\n", 0, words[last[0]].start) + 1
-    before = text[line_start : words[last[0]].start].rstrip()
-    if before and before[-1] not in ".!?":
-        return set()  # a bare name closing the note, alone on its line or after a sentence
-    ok = all(words[i].initial or words[i].name or _proper(words[i]) for i in last)
+    last = last[-3:]
+    while last:
+        before = text[text.rfind("\n", 0, words[last[0]].start) + 1 : words[last[0]].start].rstrip()
+        if not before or before[-1] in ".!?":
+            break
+        last = last[1:]  # the name starts after the sentence
+    ok = bool(last) and all(words[i].initial or words[i].name or _proper(words[i]) for i in last)
     return set(last) if ok and any(words[i].first for i in last) else set()
+
+
+_PHONE_WORDS = frozenset("cell home work phone tel telephone mobile ph pager number no contact at".split())
+
+
+def _before_phone(text: str, words: Sequence[Word], phones: Sequence[PhiSpan], cased: bool) -> set[int]:
+    """The name a contact's phone number follows ("2) son: Vladimir Erickson - 989-290-8303",
+    "Lopie Certusi cell# 410-322-1419"): up to three proper words right before it on its line."""
+    taken: set[int] = set()
+    starts = [w.start for w in words]
+    for phone in phones:
+        j = bisect.bisect_left(starts, phone.start) - 1
+        while j >= 0 and words[j].low in _PHONE_WORDS and phone.start - words[j].end < 24:
+            j -= 1
+        run: list[int] = []
+        while j >= 0 and len(run) < 3 and text.count("\n", words[j].end, phone.start) == 0:
+            word = words[j]
+            capital = not cased or word.text[0].isupper()
+            if (
+                not (capital and (word.first or word.name or _proper(word) or word.initial))
+                or word.low in PEOPLE
+            ):
+                break
+            run.append(j)
+            j -= 1
+        if len(run) >= 2 or run and not words[run[0]].common:
+            taken.update(run)
+    return taken
 
 
 def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
@@ -331,9 +357,14 @@ def _inside(words: Sequence[Word], spans: Sequence[PhiSpan]) -> Iterator[int]:
 
 
 def find_names(
-    text: str, words: Sequence[Word], cased: bool, seeds: Sequence[PhiSpan] = ()
+    text: str,
+    words: Sequence[Word],
+    cased: bool,
+    seeds: Sequence[PhiSpan] = (),
+    phones: Sequence[PhiSpan] = (),
 ) -> Iterator[PhiSpan]:
-    """NAME spans in ``text``, given its ``words`` and names other recognizers found (``seeds``)."""
+    """NAME spans in ``text``, given its ``words``, names other recognizers found (``seeds``) and the
+    phone numbers found (a contact's name comes before them)."""
     next_credential = [len(words) + 5] * (len(words) + 1)
     for i in range(len(words) - 1, -1, -1):
         credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
@@ -344,7 +375,7 @@ def find_names(
         for i in range(len(words))
         if _by_lists(text, words, i, cased, lower)
         or _after_cue(text, words, i)
-        or _before_cue(words, i, cased)
+        or _before_cue(words, i, cased, lower)
         or _signature(text, words, i, next_credential, cased)
     }
     for i in range(len(words) - 1):
@@ -352,6 +383,7 @@ def find_names(
             found.update((i, i + 1))
     found.update(_inside(words, seeds))
     found |= _last_line(text, words)
+    found |= _before_phone(text, words, phones, cased)
     _grow(text, words, found, cased)
     _and_more(text, words, found, cased)
     for word in words:

@@ -40,7 +40,8 @@ _MONTH_WORD = re.compile(
     rf"(?P<w>(?:{MONTH_NAMES}))\b\.?"
 )
 _DAY_MONTH = re.compile(
-    rf"(?i)\b(?P<v>(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?(?:[ \t]+of)?[ \t]+(?:{MONTH_NAMES}))\b\.?"
+    rf"(?i)\b(?P<v>(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?(?:[ \t]+of)?[ \t]+(?:{MONTH_NAMES})\b\.?"
+    r"(?:,?[ \t]+'?\d{2}(?![\d:]))?)"
 )
 _ORDINAL = re.compile(r"(?i)\b(?:the|on|of)[ \t]+(?P<v>(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th))\b")
 _HOLIDAY = re.compile(

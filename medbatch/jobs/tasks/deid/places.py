@@ -27,6 +27,8 @@ _INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|m
 # Heads after which a common word still names the place ("UNION HOSPITAL", "LAUREL REGIONAL"); after the
 # others ("CON'T REHAB", "the house") it must be a proper word.
 _STRONG_HEAD = re.compile(r"hosp\w*|memorial|regional|infirmary")
+# Institution words that name one on their own ("Memorial Hospital"), where "General Hospital" does not.
+_NAMING_INSTITUTION_WORDS = frozenset(["memorial", "regional", "infirmary"])
 _MOVES = frozenset(
     """
     transfer transferred transfered trans tx txd transferring admitted readmitted referred sent
@@ -96,6 +98,10 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             break
         if word.low in _GENERIC or word.low in _NOT_PLACE or word.text.isdigit():
             break
+        if word.low in _NAMING_INSTITUTION_WORDS:
+            taken.append(j)  # "MEMORIAL HOSPITAL", "Regional Medical Center"
+            j -= 1
+            continue
         if _INSTITUTION.fullmatch(word.low) and not taken:
             j -= 1  # "Franklin Square Medical Center": the other institution words belong to it
             continue
@@ -129,6 +135,8 @@ def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
 def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
     """The word after "transferred to", "admitted from the", "ED at" ...: no common word ("TO GH")."""
     k = i - 1
+    if k >= 0 and words[k].low in ("transfer", "trans") and words[i].unknown and len(words[i].low) > 3:
+        return True  # "TRANSFER QUARTERMAIN 2"
     if k >= 0 and words[k].low == "the":
         k -= 1
     if k < 1 or words[k].low not in _TOWARD or words[k - 1].low not in _MOVES:
@@ -141,6 +149,20 @@ def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
     if "'" in word.low or word.known and len(word.low) > 3:
         return False  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
     return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2
+
+
+def _place_after_preposition(words: Sequence[Word], i: int, cased: bool) -> bool:
+    """ "housing in Lansdowne": a listed place that is also a word, capitalised after in/from/to/near."""
+    word = words[i]
+    if not (cased and word.place and word.common and word.text[0].isupper() and not word.text.isupper()):
+        return False
+    if word.clinical or word.everyday or i == 0 or words[i - 1].low not in ("in", "from", "to", "near"):
+        return False
+    return words[i - 1].line == word.line and not _sentence_initial(words, i)
+
+
+def _sentence_initial(words: Sequence[Word], i: int) -> bool:
+    return i == 0 or words[i - 1].line != words[i].line
 
 
 def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
@@ -170,13 +192,19 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     for start, end in _phrases(words, lex.place_phrases, cased, any_case=False):
         found.update(range(start, end))
     for start, end in _phrases(words, lex.institutions, cased, any_case=True):
+        while (
+            end < len(words)
+            and words[end].line == words[start].line
+            and _INSTITUTION.fullmatch(words[end].low)
+        ):
+            end += 1  # "Sacred Heart Memorial", "Holy Cross Hospital"
         found.update(range(start, end))
     for i, word in enumerate(words):
         if word.place and not word.common and not word.everyday and len(word.low) >= 4:
             found.add(i)
         elif _INSTITUTION_HEAD.fullmatch(word.low):
             found.update(_institution(text, words, i, cased))
-        elif _after_move(text, words, i):
+        elif _after_move(text, words, i) or _place_after_preposition(words, i, cased):
             found.add(i)
         elif _saint(text, words, i, cased):
             found.update((i, i + 1))

@@ -745,7 +745,8 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
             continue
         spans.extend(s for s in recognizer.find(text) if not _overlaps(taken, starts, s))
     cased = is_cased(text)
-    spans.extend(find_names(text, note_words, cased, seeds))
+    phones = [s for s in spans if s.type in ("PHONE", "FAX")]
+    spans.extend(find_names(text, note_words, cased, seeds, phones))
     spans.extend(find_places(text, note_words, lex, cased))
     if types is not None:
         spans = [s for s in spans if s.type in types]
