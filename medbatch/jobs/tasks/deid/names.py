@@ -240,15 +240,16 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
                 frontier.append(j)
 
 
-def _full_name(words: Sequence[Word], i: int, cased: bool) -> bool:
+def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
     """A first name then a surname, with no cue ("mary theresa kondouli", "pat rixford"): the first is a
     listed first name, the next a listed surname that is no common word or a word in no vocabulary."""
     if i + 1 >= len(words) or words[i].line != words[i + 1].line or words[i + 1].start - words[i].end != 1:
         return False
     word, nxt = words[i], words[i + 1]
-    if not word.first or word.low in _STOP or word.low in PEOPLE or cased and not word.text[0].isupper():
+    capitals = cased and not lower  # in a lower-case note names are in lower case too
+    if not word.first or word.low in _STOP or word.low in PEOPLE or capitals and not word.text[0].isupper():
         return False
-    if cased and not nxt.text[0].isupper():
+    if capitals and not nxt.text[0].isupper():
         return False
     if word.clinical or nxt.clinical:
         return False
@@ -280,7 +281,13 @@ def _last_line(text: str, words: Sequence[Word]) -> set[int]:
         if not before or before[-1] in ".!?":
             break
         last = last[1:]  # the name starts after the sentence
-    ok = bool(last) and all(words[i].initial or words[i].name or _proper(words[i]) for i in last)
+    ok = bool(last) and all(
+        words[i].initial
+        or words[i].text[0].isupper()
+        and not words[i].everyday
+        and (words[i].name or _proper(words[i]))
+        for i in last
+    )
     return set(last) if ok and any(words[i].first for i in last) else set()
 
 
@@ -379,7 +386,7 @@ def find_names(
         or _signature(text, words, i, next_credential, cased)
     }
     for i in range(len(words) - 1):
-        if _full_name(words, i, cased):
+        if _full_name(words, i, cased, lower):
             found.update((i, i + 1))
     found.update(_inside(words, seeds))
     found |= _last_line(text, words)

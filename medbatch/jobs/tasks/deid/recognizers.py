@@ -671,7 +671,7 @@ _PHONE_CONTEXT = re.compile(r"(?i)\b(?:tel|phone|ph|cell|mobile|home|work|pager|
 # What a phone number can look like before phonenumbers judges it: the matcher costs about 100 times a
 # regex scan on digit-rich text, so it only sees these candidates (with a little context).
 _PHONE_SHAPE = re.compile(
-    r"(?<![\d\-])(?:\+\d{1,3}[ \t.\-]?)?\(?\d{3}\)?[ \t.\-]{0,2}\d{3}[ \t.\-]{0,2}\d{4}(?![\d\-])|"
+    r"(?<![\d\-])(?:\+?\d{1,3}[ \t.\-]?)?\(?\d{3}\)?[ \t.\-]{0,2}\d{3}[ \t.\-]{0,2}\d{4}(?![\d\-])|"
     r"(?<![\d\-])\+\d[\d \t.\-()]{6,18}\d(?!\d)"
 )
 
@@ -723,7 +723,7 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
     """
     lex = lexicons()
     note_words = words(text, lex)
-    vocabulary = {w.low for w in note_words}
+    vocabulary = {part for w in note_words for part in w.low.split("-")}
     spans: list[PhiSpan] = []
     seeds: list[PhiSpan] = []
     for recognizer in PATTERN_RECOGNIZERS:
