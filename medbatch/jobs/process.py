@@ -19,7 +19,8 @@ from medbatch.jobs.sources.readers import RawRecord
 from medbatch.jobs.spans import Entity, PhiSpan, merge_phi
 from medbatch.jobs.tasks.chunking import Chunk, dedupe_entities
 from medbatch.jobs.tasks.deid.recognizers import find_phi
-from medbatch.jobs.tasks.deid.replace import deidentify_text
+from medbatch.jobs.tasks.deid.replace import apply_replacements, replacements
+from medbatch.jobs.tasks.deid.scrub import Scrubber
 from medbatch.jobs.tasks.deid.surrogates import Surrogates
 from medbatch.spec import CorpusSpec
 
@@ -51,6 +52,7 @@ class _Note:
     tokens_in: int = 0
     tokens_out: int = 0
     model_phi: list[PhiSpan] = field(default_factory=list)  # note offsets, before the union
+    scrub: Scrubber | None = None  # keeps the PHI found out of the summary and entities
     analyses: list[tuple[Chunk, TaskResult[Analysis]]] = field(default_factory=list)
 
     def charge(self, result: TaskResult[Any]) -> None:
@@ -126,6 +128,10 @@ class ShardProcessor:
         if analysis.entity_types is not None or analysis.summary_max_words is not None:
             raw = tasks.analyze_raw_text
             self._analyze([n for n in live if raw or n.text_deid is not None], analysis)
+        for note in live:
+            if note.scrub is not None:
+                note.summary = note.scrub(note.summary) if note.summary is not None else None
+                note.entities = note.scrub.entities(note.entities) if note.entities is not None else None
         rows = [self._row(shard_id, n) for n in notes]
         stats = ShardStats(records=len(rows))
         for note, row in zip(notes, rows, strict=True):
@@ -180,9 +186,11 @@ class ShardProcessor:
         for note in notes:
             try:
                 model_spans = [s for s in note.model_phi if s.type in self._phi_types]
-                note.phi = merge_phi(find_phi(note.text, self._phi_types) + model_spans)
+                note.phi = merge_phi(find_phi(note.text, self._phi_types, deid.recall_first) + model_spans)
                 patient = note.record.patient or note.record.id
-                note.text_deid = deidentify_text(note.text, note.phi, deid.strategy, self.surrogates, patient)
+                values = replacements(note.text, note.phi, deid.strategy, self.surrogates, patient)
+                note.text_deid = apply_replacements(note.text, note.phi, values)
+                note.scrub = Scrubber(note.text, note.phi, values)
             except Exception as exc:  # a bug must cost one row, not the shard
                 log.error("de-identification failed on a record (%s)", type(exc).__name__)
                 note.phi, note.text_deid = [], None

@@ -134,6 +134,11 @@ class DeidentifySpec(SpecModel):
         le=3650,
         description="surrogate only: dates move by a keyed per-patient offset of 1..N days (either way).",
     )
+    recall_first: bool = Field(
+        default=False,
+        description="Also remove capitalized words found in no name, place, English or clinical vocabulary "
+        "(more PHI removed, some rare clinical words too; measured in docs/deidentification.md).",
+    )
 
 
 class NerSpec(SpecModel):

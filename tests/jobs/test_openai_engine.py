@@ -133,7 +133,7 @@ def test_pipeline_through_an_endpoint_that_answers_429_and_500_first(
 ) -> None:
     records = rows(notes(6))
     for record in records:  # a name no recognizer knows, so only the model can find it
-        record["note_text"] += "\nA friend, Quinby Zorblat, visited.\n"
+        record["note_text"] += "\nThe visitor today was Zorblat, from out of town.\n"
     write_jsonl(str(tmp_path / "in" / "n.jsonl"), records)
     source = {"uri": str(tmp_path / "in"), "format": "jsonl", "idField": "note_id", "textField": "note_text"}
     corpus = Corpus.model_validate(corpus_yaml("openai", source, output={"includePhiSpans": True}))

@@ -85,6 +85,14 @@ def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
         "Positive Babinski sign; Graves disease; Bell palsy; Crohn disease; Guillain-Barre syndrome.",
         "Follow up in the Cardiology Clinic; seen in the Emergency Department.",
         "Lives in assisted living with her husband.",
+        # fractions, grades, scales and settings written like month/day
+        "Hung 1/2 NS at 100 cc/hr; 2/6 systolic murmur; strength 5/5 throughout.",
+        "Pain 4/10 at rest; PS 10/5 on CPAP.",
+        # eponyms and devices that are also names, in capitals too
+        "FOLEY DRAINING CLEAR YELLOW URINE; Parkinson disease; Hodgkin lymphoma; trisomy 21 (Down syndrome).",
+        "Bair hugger applied; Dobhoff tube advanced.",
+        # years alone are not PHI under Safe Harbor
+        "S/P MI 1992 and CABG in 2004.",
     ],
 )
 def test_lookalike_survives(text: str) -> None:
@@ -102,6 +110,20 @@ def test_name_capture_stops_at_department_words() -> None:
     assert all(
         value != "Carter Cardiology" for _, value in found("Discussed with Dr. Carter Cardiology today.")
     )
+
+
+def test_a_clinician_named_like_a_device_leaves_the_device() -> None:
+    text = "Spoke with Dr. Foley about the plan. Foley catheter to gravity; d/c Foley tomorrow."
+    assert found(text) == [("NAME", "Foley")]
+    assert text.index("Foley") == find_phi(text)[0].start
+
+
+def test_recall_first_takes_unknown_capitalised_words() -> None:
+    text = "Family meeting held with Oyelaranqa today; plan discussed."
+    assert found(text) == []
+    assert [(s.type, text[s.start : s.end]) for s in find_phi(text, recall_first=True)] == [
+        ("NAME", "Oyelaranqa")
+    ]
 
 
 def test_type_filter() -> None:

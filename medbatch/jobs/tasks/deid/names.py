@@ -30,7 +30,7 @@ PEOPLE = frozenset(
     grandfather grandchild grandchildren stepson stepdaughter friend friends fiance fiancee
     boyfriend girlfriend partner guardian neighbor neighbour caregiver caretaker proxy hcp attending
     resident fellow intern pcp physician surgeon provider cardiologist oncologist nephrologist
-    neurologist psychiatrist nurse caseworker chaplain interpreter cc contact manager worker sw
+    neurologist psychiatrist nurse caseworker chaplain interpreter contact manager worker sw
     therapist dietician dietitian pharmacist dtr grandaughter granddtr staff coordinator
     """.split()
 )
@@ -161,13 +161,13 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool
     """A first name before a verb of contact ("bill called"), a name before "family"."""
     if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
-    if words[i].low in PEOPLE or words[i].everyday and words[i].common:
+    if words[i].low in PEOPLE or (words[i].everyday and words[i].common):
         return False  # "son visited", "Per family"
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
         return (word.first and (word.text[0].isupper() or not word.common or lower)) or _proper(word)
     # "KEEP ROMERO FAMILY", not "FROM FAMILY"
-    return nxt.low == "family" and word.name and (cased and word.text[0].isupper() or not word.everyday)
+    return nxt.low == "family" and word.name and ((cased and word.text[0].isupper()) or not word.everyday)
 
 
 def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int], cased: bool) -> bool:
@@ -187,9 +187,8 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             comma = "," in between(text, words[j - 1], words[j])
             full = j - i >= 2 and (words[i].first or words[i].initial)
             # "Stord-Painter MD plans": one proper word before a credential written as one
-            full = (
-                full
-                or j - i == 1
+            full = full or (
+                j - i == 1
                 and _proper(words[i])
                 and credential.text.isupper()
                 and (not cased or words[i].text[0].isupper())
@@ -202,7 +201,7 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             ):
                 return False
             return all(
-                words[k].initial or words[k].low not in _STOP and (words[k].name or _proper(words[k]))
+                words[k].initial or (words[k].low not in _STOP and (words[k].name or _proper(words[k])))
                 for k in range(i, j)
             )
         j += 1
@@ -234,7 +233,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             capital = cased and word.text[0].isupper()
             listed = (word.first or word.name) and capital and not word.everyday
             # "Dr. Art White": a capitalised surname right after a found first name
-            listed = listed or j == i + 1 and words[i].first and word.name and capital
+            listed = listed or (j == i + 1 and words[i].first and word.name and capital)
             if (word.initial and word.text.isupper()) or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
@@ -247,7 +246,7 @@ def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
         return False
     word, nxt = words[i], words[i + 1]
     capitals = cased and not lower  # in a lower-case note names are in lower case too
-    if not word.first or word.low in _STOP or word.low in PEOPLE or capitals and not word.text[0].isupper():
+    if not word.first or word.low in _STOP or word.low in PEOPLE or (capitals and not word.text[0].isupper()):
         return False
     if capitals and not nxt.text[0].isupper():
         return False
@@ -255,7 +254,7 @@ def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
         return False
     # in capitals, a word in no vocabulary is as likely an abbreviation ("MAE SPONT")
     unknown = nxt.unknown and len(nxt.low) >= 4 and cased and not word.everyday
-    return nxt.name and not nxt.common and not nxt.place or unknown
+    return (nxt.name and not nxt.common and not nxt.place) or unknown
 
 
 def _relative_hyphen(word: Word) -> bool:
@@ -283,9 +282,11 @@ def _last_line(text: str, words: Sequence[Word]) -> set[int]:
         last = last[1:]  # the name starts after the sentence
     ok = bool(last) and all(
         words[i].initial
-        or words[i].text[0].isupper()
-        and not words[i].everyday
-        and (words[i].name or _proper(words[i]))
+        or (
+            words[i].text[0].isupper()
+            and (words[i].first or not (words[i].everyday and words[i].common))
+            and (words[i].name or _proper(words[i]))
+        )
         for i in last
     )
     return set(last) if ok and any(words[i].first for i in last) else set()
@@ -314,7 +315,7 @@ def _before_phone(text: str, words: Sequence[Word], phones: Sequence[PhiSpan], c
                 break
             run.append(j)
             j -= 1
-        if len(run) >= 2 or run and not words[run[0]].common:
+        if len(run) >= 2 or (run and not words[run[0]].common):
             taken.update(run)
     return taken
 
@@ -328,7 +329,7 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
             if not joiner:
                 break
             nxt = words[j + 1] if words[j].low in ("and", "&") else words[j]
-            listed = nxt.first or nxt.name and (cased and nxt.text[0].isupper() or not nxt.common)
+            listed = nxt.first or (nxt.name and ((cased and nxt.text[0].isupper()) or not nxt.common))
             if nxt.low in _STOP or not (listed or _proper(nxt)):
                 break
             found.add(words.index(nxt, j))
@@ -363,15 +364,28 @@ def _inside(words: Sequence[Word], spans: Sequence[PhiSpan]) -> Iterator[int]:
             yield i
 
 
+def _unknown_capitalised(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+    """Recall first (Philter's idea): a capitalised word in no vocabulary, inside a sentence of a note
+    that capitalises names ("Family meeting with Oyelaran today"), whatever its cue."""
+    word = words[i]
+    if not cased or not word.unknown or not word.text[0].isupper() or len(word.low) < 3:
+        return False
+    if word.text.isupper() or _sentence_start(text, word):
+        return False  # acronyms, and capitals that only start a sentence
+    return not any(ch.isdigit() for ch in text[word.end : word.end + 1])
+
+
 def find_names(
     text: str,
     words: Sequence[Word],
     cased: bool,
     seeds: Sequence[PhiSpan] = (),
     phones: Sequence[PhiSpan] = (),
+    recall_first: bool = False,
 ) -> Iterator[PhiSpan]:
     """NAME spans in ``text``, given its ``words``, names other recognizers found (``seeds``) and the
-    phone numbers found (a contact's name comes before them)."""
+    phone numbers found (a contact's name comes before them). ``recall_first`` also takes capitalised
+    words in no vocabulary (more PHI removed, more clinical words lost: see docs/deidentification.md)."""
     next_credential = [len(words) + 5] * (len(words) + 1)
     for i in range(len(words) - 1, -1, -1):
         credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
@@ -391,6 +405,8 @@ def find_names(
     found.update(_inside(words, seeds))
     found |= _last_line(text, words)
     found |= _before_phone(text, words, phones, cased)
+    if recall_first:
+        found.update(i for i in range(len(words)) if _unknown_capitalised(text, words, i, cased))
     _grow(text, words, found, cased)
     _and_more(text, words, found, cased)
     for word in words:

@@ -44,6 +44,7 @@ _NOT_PLACE = frozenset(
     hosp nursing facility snf osh er ed ew or icu ccu micu sicu csru cvicu pacu cath lab ir ct mri
     radiology dialysis hd surgery cardiology service team clinic office him her them me us it and of
     in for
+    dr drs mr mrs ms miss doctor prof
     """.split()
 )
 _GENERIC = frozenset(
@@ -146,7 +147,7 @@ def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
     ):
         return False
     word = words[i]
-    if "'" in word.low or word.known and len(word.low) > 3:
+    if "'" in word.low or (word.known and len(word.low) > 3):
         return False  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
     return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2
 
@@ -165,6 +166,9 @@ def _sentence_initial(words: Sequence[Word], i: int) -> bool:
     return i == 0 or words[i - 1].line != words[i].line
 
 
+_LONGEST_NAME = 5  # words; longer runs of found words are not one place's name
+
+
 def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
     """Other mentions of the places found: a proper word alone, a name of several words as a whole
     ("Warren Grant hosp." ... "sent to Warren Grant EW")."""
@@ -173,7 +177,7 @@ def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
     run: list[int] = []
     for i in [*sorted(found), -2]:
         if run and i != run[-1] + 1:
-            if len(run) > 1:
+            if 1 < len(run) <= _LONGEST_NAME:
                 runs.add(tuple(words[j].low for j in run if not _INSTITUTION.fullmatch(words[j].low)))
             run = []
         run.append(i)

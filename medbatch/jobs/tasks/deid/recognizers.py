@@ -714,12 +714,13 @@ def _overlaps(taken: list[PhiSpan], starts: list[int], span: PhiSpan) -> bool:
     return i > 0 and taken[i - 1].end > span.start
 
 
-def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
+def find_phi(text: str, types: frozenset[str] | None = None, recall_first: bool = False) -> list[PhiSpan]:
     """All PHI spans the recognizers find in ``text``, merged and sorted.
 
     Args:
         text: a note (or a chunk of one).
         types: PHI types to report; all when None.
+        recall_first: also remove capitalised words in no vocabulary (``tasks.deidentify.recallFirst``).
     """
     lex = lexicons()
     note_words = words(text, lex)
@@ -746,7 +747,7 @@ def find_phi(text: str, types: frozenset[str] | None = None) -> list[PhiSpan]:
         spans.extend(s for s in recognizer.find(text) if not _overlaps(taken, starts, s))
     cased = is_cased(text)
     phones = [s for s in spans if s.type in ("PHONE", "FAX")]
-    spans.extend(find_names(text, note_words, cased, seeds, phones))
+    spans.extend(find_names(text, note_words, cased, seeds, phones, recall_first))
     spans.extend(find_places(text, note_words, lex, cased))
     if types is not None:
         spans = [s for s in spans if s.type in types]

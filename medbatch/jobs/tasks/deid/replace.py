@@ -9,6 +9,36 @@ from medbatch.jobs.tasks.deid.surrogates import Surrogates
 from medbatch.spec import DeidStrategy
 
 
+def replacements(
+    text: str,
+    spans: Sequence[PhiSpan],
+    strategy: DeidStrategy,
+    surrogates: Surrogates | None = None,
+    patient: str = "",
+) -> list[str]:
+    """What each span of ``text`` becomes under ``strategy`` (see ``deidentify_text``)."""
+    if strategy is DeidStrategy.SURROGATE and surrogates is None:
+        raise ValueError("the surrogate strategy needs a Surrogates instance (a secret key)")
+    if strategy is DeidStrategy.MASK:
+        return [f"[{span.type}]" for span in spans]
+    if strategy is DeidStrategy.REDACT:
+        return ["[REDACTED]"] * len(spans)
+    assert surrogates is not None
+    return [surrogates.replace(text[span.start : span.end], span.type, patient) for span in spans]
+
+
+def apply_replacements(text: str, spans: Sequence[PhiSpan], values: Sequence[str]) -> str:
+    """``text`` with ``spans[i]`` (sorted, non-overlapping) replaced by ``values[i]``."""
+    parts: list[str] = []
+    cursor = 0
+    for span, value in zip(spans, values, strict=True):
+        parts.append(text[cursor : span.start])
+        parts.append(value)
+        cursor = span.end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
 def deidentify_text(
     text: str,
     spans: Sequence[PhiSpan],
@@ -25,19 +55,4 @@ def deidentify_text(
         surrogates: required for the surrogate strategy.
         patient: key for the per-patient date shift (surrogate strategy).
     """
-    if strategy is DeidStrategy.SURROGATE and surrogates is None:
-        raise ValueError("the surrogate strategy needs a Surrogates instance (a secret key)")
-    parts: list[str] = []
-    cursor = 0
-    for span in spans:
-        parts.append(text[cursor : span.start])
-        if strategy is DeidStrategy.MASK:
-            parts.append(f"[{span.type}]")
-        elif strategy is DeidStrategy.REDACT:
-            parts.append("[REDACTED]")
-        else:
-            assert surrogates is not None
-            parts.append(surrogates.replace(text[span.start : span.end], span.type, patient))
-        cursor = span.end
-    parts.append(text[cursor:])
-    return "".join(parts)
+    return apply_replacements(text, spans, replacements(text, spans, strategy, surrogates, patient))

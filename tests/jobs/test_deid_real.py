@@ -1,0 +1,70 @@
+"""De-identification floors on real notes (../shared/data/deid-real-dev), scored by the workplace's scorer.
+
+The whole dev set runs through the same ShardProcessor a batch job uses (mask strategy, CPU baseline engine)
+in a few seconds. The floors sit just under today's figures, per PHI type, so a change that loses names,
+dates or places on real text fails here even when the synthetic corpus still scores perfectly. Held-out
+real notes decide the product's figures (docs/deidentification.md); these guard against regressions.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from medbatch.jobs.engines.baseline import BaselineEngine
+from medbatch.jobs.process import ShardProcessor, spec_for_tasks
+from medbatch.jobs.sources.readers import RawRecord
+from medbatch.testing import real_deid
+from medbatch.testing.real_deid import GoldNote, RealScores
+
+pytestmark = pytest.mark.skipif(not real_deid.available(), reason="real dev notes are in ../shared/data")
+
+
+def run(notes: list[GoldNote]) -> RealScores:
+    processor = ShardProcessor(spec_for_tasks({"deidentify": {}}), BaselineEngine())
+    records = [RawRecord(n.id, n.text, n.patient, "dev.jsonl", i) for i, n in enumerate(notes)]
+    rows, stats = processor.process("dev", records)
+    assert stats.failed == 0
+    return real_deid.score(notes, [row["text_deid"] for row in rows])
+
+
+@pytest.fixture(scope="module")
+def physionet() -> RealScores:
+    return run(real_deid.load("physionet"))
+
+
+def test_physionet_recall_and_retention(physionet: RealScores) -> None:
+    assert sum(physionet.total.values()) == 970, "the dev set is the one documented"
+    assert physionet.recall() >= 0.945
+    assert physionet.retention() >= 0.99
+
+
+@pytest.mark.parametrize(
+    ("kind", "floor"),
+    [
+        ("DATE", 0.97),
+        ("HCPNAME", 0.96),
+        ("PTNAME", 0.93),
+        ("RELATIVEPROXYNAME", 0.95),
+        ("LOCATION", 0.85),
+        ("PHONE", 0.96),
+    ],
+)
+def test_physionet_recall_by_type(physionet: RealScores, kind: str, floor: float) -> None:
+    assert physionet.recall(kind) >= floor, f"{kind}: {physionet.leaked[kind]}/{physionet.total[kind]} leaked"
+
+
+def test_i2b2_sample() -> None:
+    scores = run(real_deid.load("i2b2"))
+    assert sum(scores.total.values()) == 46
+    assert scores.recall() >= 0.97  # one leaked span of 46 fails
+    assert scores.retention() >= 0.99
+
+
+def test_the_scorer_counts_leaks() -> None:
+    """The scoring is live: an untouched note leaks every span, a blanked one none."""
+    notes = [n for n in real_deid.load("physionet") if n.phi][:20]
+    untouched = real_deid.score(notes, [n.text for n in notes])
+    blanked = real_deid.score(notes, ["" for _ in notes])
+    assert untouched.recall() < 0.05
+    assert blanked.recall() == 1.0
+    assert blanked.retention() == 0.0

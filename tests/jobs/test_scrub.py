@@ -1,0 +1,52 @@
+"""Summaries and entities never carry an identifier that de-identification found in the source."""
+
+from __future__ import annotations
+
+from medbatch.jobs.engines.baseline import BaselineEngine
+from medbatch.jobs.process import ShardProcessor, spec_for_tasks
+from medbatch.jobs.sources.readers import RawRecord
+from medbatch.jobs.spans import Entity, PhiSpan
+from medbatch.jobs.tasks.deid.scrub import Scrubber
+
+NOTE = (
+    "Insurance member ID BCB911862527 verified. Account number ACCT-0342366 on file. "
+    "Dr. Ann Lee started metoprolol 25 mg daily for hypertension at Mercy General Hospital. "
+    "Transferred to GH."
+)
+IDENTIFIERS = ["BCB911862527", "ACCT-0342366", "Ann Lee", "Mercy General", "GH"]
+
+
+def test_scrubber_replaces_values_as_text_deid_did() -> None:
+    text = "Seen by Dr. Lee at GH."
+    spans = [PhiSpan(12, 15, "NAME"), PhiSpan(19, 21, "LOCATION")]
+    scrub = Scrubber(text, spans, ["[NAME]", "[LOCATION]"])
+    assert (
+        scrub("Lee saw the patient at GH; cough improved.")
+        == "[NAME] saw the patient at [LOCATION]; cough improved."
+    )
+    assert scrub.entities([Entity(0, 9, "PERSON", "Dr. LEE")])[0].text == "Dr. [NAME]"
+
+
+def run(tasks: dict[str, object]) -> dict[str, object]:
+    processor = ShardProcessor(spec_for_tasks(tasks), BaselineEngine())
+    rows, _ = processor.process("s", [RawRecord("n1", NOTE, None, "f.jsonl", 0)])
+    return rows[0]
+
+
+def test_summary_and_entities_of_raw_text_are_scrubbed() -> None:
+    """analyzeRawText runs NER and the summary on the source note: the extractive summary would repeat
+    every identifier in it."""
+    row = run({"deidentify": {}, "ner": {}, "summarize": {"maxWords": 80}, "analyzeRawText": True})
+    summary = str(row["summary"])
+    entity_texts = [str(e["text"]) for e in row["entities"]]  # type: ignore[attr-defined]
+    assert "metoprolol" in summary.lower(), "the summary still says what happened"
+    for value in IDENTIFIERS:
+        assert value not in str(row["text_deid"])
+        assert value not in summary
+        assert all(value not in e for e in entity_texts)
+
+
+def test_summary_of_deidentified_text_has_no_identifier() -> None:
+    row = run({"deidentify": {}, "ner": {}, "summarize": {"maxWords": 80}})
+    for value in IDENTIFIERS:
+        assert value not in str(row["summary"])
