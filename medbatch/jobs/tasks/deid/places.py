@@ -33,7 +33,8 @@ _MOVES = frozenset(
     """
     transfer transferred transfered trans tx txd transferring admitted readmitted referred sent
     returned return arrived came taken brought discharged accepted screened went go going moved
-    flown medflight arrival come adm enroute presented presents seen followed ed er ew
+    flown medflight arrival come adm enroute presented presents seen followed ed er ew transplant
+    transplanted hospitalized hospitalization treated surgery admission stay placement evaluated
     """.split()
 )
 _TOWARD = frozenset(["to", "from", "at", "by", "into"])
@@ -133,23 +134,47 @@ def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
     return not street and not text[prev.end - 1 : prev.end].isdigit()
 
 
-def _after_move(text: str, words: Sequence[Word], i: int) -> bool:
-    """The word after "transferred to", "admitted from the", "ED at" ...: no common word ("TO GH")."""
+def _move_target(text: str, words: Sequence[Word], i: int) -> bool:
+    """Whether ``i`` is the first word after "transferred to", "admitted from the", "ED at" ..."""
     k = i - 1
-    if k >= 0 and words[k].low in ("transfer", "trans") and words[i].unknown and len(words[i].low) > 3:
-        return True  # "TRANSFER QUARTERMAIN 2"
     if k >= 0 and words[k].low == "the":
         k -= 1
-    if k < 1 or words[k].low not in _TOWARD or words[k - 1].low not in _MOVES:
+    if k < 1 or words[k].low not in _TOWARD:
         return False
-    if words[k - 1].line != words[i].line or any(
-        ch.isalnum() for ch in between(text, words[i - 1], words[i])
-    ):
-        return False
+    if words[k - 1].low not in _MOVES and not (words[k].low in ("at", "to") and _title(words[i])):
+        return False  # "at Holy Cross": a capitalised name after "at" or "to" needs no verb
+    gap = between(text, words[i - 1], words[i])
+    return words[k - 1].line == words[i].line and not any(ch.isalnum() for ch in gap)
+
+
+def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[int]:
+    """The place a patient moves to or from: "TRANS TO GH" (a word in no vocabulary), "accepted at Holy
+    Cross", "sent to Warren Grant EW" (capitalised words, in a note that capitalises names)."""
     word = words[i]
+    if i >= 1 and words[i - 1].low in ("transfer", "trans") and word.unknown and len(word.low) > 3:
+        return [i]  # "TRANSFER QUARTERMAIN 2"
+    if not _move_target(text, words, i) or word.low in _NOT_PLACE or word.low in _GENERIC:
+        return []
+    if cased and _title(word) and not word.clinical:
+        run = [i]
+        while len(run) < 3 and run[-1] + 1 < len(words):
+            nxt = words[run[-1] + 1]
+            if (
+                not (_title(nxt) and _joined(text, words[run[-1]], nxt))
+                or nxt.low in _NOT_PLACE
+                or nxt.clinical
+            ):
+                break
+            run.append(run[-1] + 1)
+        return run
     if "'" in word.low or (word.known and len(word.low) > 3):
-        return False  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
-    return not word.common and word.low not in _NOT_PLACE and len(word.low) >= 2
+        return []  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
+    return [i] if not word.common and len(word.low) >= 2 else []
+
+
+def _title(word: Word) -> bool:
+    """Capitalised, not an acronym: "Harbor", not "CCU"."""
+    return word.text[0].isupper() and not word.text.isupper()
 
 
 def _place_after_preposition(words: Sequence[Word], i: int, cased: bool) -> bool:
@@ -208,10 +233,12 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.add(i)
         elif _INSTITUTION_HEAD.fullmatch(word.low):
             found.update(_institution(text, words, i, cased))
-        elif _after_move(text, words, i) or _place_after_preposition(words, i, cased):
+        elif _place_after_preposition(words, i, cased):
             found.add(i)
         elif _saint(text, words, i, cased):
             found.update((i, i + 1))
+        else:
+            found.update(_after_move(text, words, i, cased))
     # Other mentions of a place found once ("to Quartermain 2" ... "per Quartermain 3 RN").
     found.update(list(_mentions(words, found)))
     for i in sorted(found):

@@ -519,7 +519,6 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer(
         "AGE",
         _rx(r"\b(?P<v>9\d|1[0-2]\d)(?=[ \t\-]*(?:years?|yrs?|y/?o\b|y\.o\.|yo\b))"),
-        cues=frozenset(["y", "year", "years", "yo", "yr", "yrs"]),
     ),
     PatternRecognizer(
         "AGE", _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"), cues=frozenset(["age", "aged"])

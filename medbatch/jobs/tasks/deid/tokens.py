@@ -13,7 +13,11 @@ from medbatch.jobs.tasks.deid.lexicons import Lexicons
 
 # Letters with inner apostrophes and hyphens (O'Neil, Forman-Lyons); bounded so that no run of letters can
 # make a single match expensive.
-_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z']{0,40}(?:-[A-Za-z][A-Za-z']{0,40}){0,3}")
+# A single lower-case letter ("a", the "s" of "s/p") is no word here: it is never a name or a cue, and text
+# made of them would otherwise cost a word each.
+_WORD = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Za-z][A-Za-z']{1,40}(?:-[A-Za-z][A-Za-z']{0,40}){0,3}|[A-Z](?![A-Za-z']))"
+)
 
 
 def _parts(low: str) -> list[str]:
@@ -55,10 +59,6 @@ class Word(NamedTuple):
     def initial(self) -> bool:
         """A single capital letter, as in ``J. Smith``."""
         return len(self.text) == 1 and self.text.isupper()
-
-
-def _parts(low: str) -> list[str]:
-    return [p for p in low.split("-") if p]
 
 
 def _flags(raw: str, lex: Lexicons) -> Flags:
