@@ -16,7 +16,9 @@ DATA = ROOT / "medbatch" / "jobs" / "tasks" / "deid" / "data"
 
 
 def test_every_data_file_is_packaged_and_its_source_recorded() -> None:
-    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["medbatch"]
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "medbatch"
+    ]
     sources = (DATA / "SOURCES.md").read_text()
     for path in DATA.iterdir():
         relative = path.relative_to(ROOT / "medbatch").as_posix()
@@ -50,5 +52,12 @@ def test_places_of_several_words_are_phrases() -> None:
 
 def test_words_carry_their_flags_and_lines() -> None:
     found = words("Dr. Kowalski\nsaw the pt.", lexicons())
-    assert [(w.text, w.line) for w in found] == [("Dr", 0), ("Kowalski", 0), ("saw", 1), ("the", 1), ("pt", 1)]
-    assert found[1].name and not found[1].common
+    assert [(w.text, w.line) for w in found] == [
+        ("Dr", 0),
+        ("Kowalski", 0),
+        ("saw", 1),
+        ("the", 1),
+        ("pt", 1),
+    ]
+    assert found[1].name
+    assert not found[1].common

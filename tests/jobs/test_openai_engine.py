@@ -44,7 +44,7 @@ def answer(request: dict[str, Any]) -> str:
     text = note.group(1) if note else ""
     task = request["response_format"]["json_schema"]["name"]
     if task == "phi":
-        names = re.findall(r"Dr\. (\w+ \w+)", text) + re.findall(r"friend, (\w+ \w+)", text)
+        names = re.findall(r"Dr\. (\w+ \w+)", text) + re.findall(r"visitor today was (\w+)", text)
         return json.dumps({"phi": [{"text": m, "type": "NAME"} for m in names]})
     if task == "entities":
         found = [{"text": m, "type": "PROBLEM"} for m in re.findall(r"hypertension|pneumonia|COPD", text)]
