@@ -94,7 +94,7 @@ def english_frequent() -> list[str]:
     """The 60,000 most frequent English words, most frequent first (wordfreq 3.1.1): names among them."""
     import wordfreq
 
-    return wordfreq.top_n_list("en", 60000)
+    return [str(w) for w in wordfreq.top_n_list("en", 60000)]
 
 
 def drug_names(src: Path) -> list[str]:

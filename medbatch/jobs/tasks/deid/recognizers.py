@@ -354,13 +354,13 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer(
         "SSN",
         _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b"),
-        cues=frozenset(["social", "ssn"]),
+        cues=frozenset("social ssn".split()),
     ),
     # A signer's dictation code after the credential: "FILBERT BRIGHT, M.D.    FB59".
     PatternRecognizer(
         "ID",
         _rx(r"(?:M\.D\.|R\.N\.|\bMD|\bRN|\bNP)[ \t]{2,}(?P<v>[A-Z]{1,4}\d{1,4})\b"),
-        cues=frozenset(["m", "r", "md", "rn", "np"]),
+        cues=frozenset("m r md rn np".split()),
     ),
     # Pagers and beepers: four to six digits after the word.
     PatternRecognizer(
@@ -368,7 +368,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _rx(
             r"(?i:\b(?:pager|beeper|pgr|pg|bpr|beep)(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*#?)(?P<v>\d{4,6})\b"
         ),
-        cues=frozenset(["beep", "beeper", "bpr", "pager", "pg", "pgr"]),
+        cues=frozenset("beep beeper bpr pager pg pgr".split()),
     ),
     # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
     PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
@@ -378,7 +378,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:MRN|MR#|MR\s*No\.?|MR(?=[ \t]*:)|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
             r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE
         ),
-        cues=frozenset(["chart", "med", "medical", "mr", "mrn"]),
+        cues=frozenset("chart med medical mr mrn".split()),
     ),
     PatternRecognizer(
         "ACCOUNT",
@@ -386,7 +386,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
-        cues=frozenset(["account", "acct", "billing", "encounter", "fin", "visit"]),
+        cues=frozenset("account acct billing encounter fin visit".split()),
     ),
     PatternRecognizer(
         "HEALTH_PLAN",
@@ -395,17 +395,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)" + _ID_VALUE
         ),
         cues=frozenset(
-            [
-                "beneficiary",
-                "group",
-                "health",
-                "insurance",
-                "medicaid",
-                "medicare",
-                "member",
-                "policy",
-                "subscriber",
-            ]
+            "beneficiary group health insurance medicaid medicare member policy subscriber".split()
         ),
     ),
     PatternRecognizer(
@@ -414,7 +404,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:license|lic\.?|DEA|NPI|certificate|cert\.?)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
-        cues=frozenset(["cert", "certificate", "dea", "lic", "license", "npi"]),
+        cues=frozenset("cert certificate dea lic license npi".split()),
     ),
     PatternRecognizer(
         "VEHICLE",
@@ -423,7 +413,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b"
         ),
         _has_digit,
-        cues=frozenset(["license", "plate", "vin"]),
+        cues=frozenset("license plate vin".split()),
     ),
     PatternRecognizer(
         "DEVICE",
@@ -431,12 +421,12 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?i:\b(?:serial|device\s*id|UDI|implant\s*id)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
             + _ID_VALUE
         ),
-        cues=frozenset(["device", "implant", "serial", "udi"]),
+        cues=frozenset("device implant serial udi".split()),
     ),
     PatternRecognizer(
         "ID",
         _rx(r"(?i:\b(?:ID|identifier)[ \t]*[:#][ \t]*)" + _ID_VALUE),
-        cues=frozenset(["id", "identifier"]),
+        cues=frozenset("id identifier".split()),
     ),
     # Street addresses: number, one to four capitalized words, a street suffix, optional unit.
     PatternRecognizer(
@@ -449,11 +439,11 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Floor|Fl|#)\.?[ \t]*#?[\w\-]{1,10})?"
         ),
     ),
-    PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)"), cues=frozenset(["box"])),
+    PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)"), cues=frozenset("box".split())),
     PatternRecognizer(
         "ADDRESS",
         _rx(r"\b(?:Apt|Apartment|Suite|Unit)\.?[ \t]*#[ \t]*[\w\-]{1,10}"),
-        cues=frozenset(["apartment", "apt", "suite", "unit"]),
+        cues=frozenset("apartment apt suite unit".split()),
     ),
     # City, ST 12345: the city and the ZIP go; the state may stay (Safe Harbor keeps states).
     PatternRecognizer(
@@ -472,31 +462,14 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         ),
         lambda value: value.split()[0] not in _NOT_PLACE,
         cues=frozenset(
-            [
-                "born",
-                "grew",
-                "lives",
-                "living",
-                "moved",
-                "raised",
-                "relocated",
-                "resides",
-                "residing",
-                "returned",
-                "travel",
-                "traveled",
-                "traveling",
-                "travelling",
-                "travels",
-                "visiting",
-            ]
+            "born grew lives living moved raised relocated resides residing returned travel traveled traveling travelling travels visiting".split()
         ),
     ),
     # Counties, parishes, boroughs: smaller than a state.
     PatternRecognizer(
         "LOCATION",
         _rx(r"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)(?=[ \t]+(?:County|Parish|Borough)\b)"),
-        cues=frozenset(["borough", "county", "parish"]),
+        cues=frozenset("borough county parish".split()),
     ),
     # Institutions (i2b2 counts hospitals as locations): capitalized words ending in an institution word.
     PatternRecognizer(
@@ -507,13 +480,13 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"Cancer[ \t]+Center|Nursing[ \t]+Home|Rehabilitation[ \t]+Center)\b"
         ),
         _institution,
-        cues=frozenset(
-            ["cancer", "clinic", "health", "hospital", "infirmary", "medical", "nursing", "rehabilitation"]
-        ),
+        cues=frozenset("cancer clinic health hospital infirmary medical nursing rehabilitation".split()),
     ),
     PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(_US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
     PatternRecognizer(
-        "ZIP", _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b"), cues=frozenset(["zip"])
+        "ZIP",
+        _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b"),
+        cues=frozenset("zip".split()),
     ),
     # Ages over 89 (Safe Harbor aggregates them into "90 or older"); the number goes, "year-old" stays.
     PatternRecognizer(
@@ -521,7 +494,9 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _rx(r"\b(?P<v>9\d|1[0-2]\d)(?=[ \t\-]*(?:years?|yrs?|y/?o\b|y\.o\.|yo\b))"),
     ),
     PatternRecognizer(
-        "AGE", _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"), cues=frozenset(["age", "aged"])
+        "AGE",
+        _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"),
+        cues=frozenset("age aged".split()),
     ),
     # Spelled out: "ninety-two years old", "one hundred and one year old".
     PatternRecognizer(
@@ -531,13 +506,13 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
             r"nineteen|twenty))?)(?=[ \t\-]*(?:years?|yrs?|y/?o\b))"
         ),
-        cues=frozenset(["hundred", "ninety"]),
+        cues=frozenset("hundred ninety".split()),
     ),
     # Names in clinical contexts.
     PatternRecognizer(
         "NAME",
         _rx(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor)\.?[ \t]+(?P<v>{_FULLNAME})"),
-        cues=frozenset(["doctor", "dr", "miss", "mr", "mrs", "ms", "mx", "prof"]),
+        cues=frozenset("doctor dr miss mr mrs ms mx prof".split()),
     ),
     PatternRecognizer(
         "NAME",
@@ -548,26 +523,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])"
         ),
         cues=frozenset(
-            [
-                "attending",
-                "cc",
-                "contact",
-                "emergency",
-                "fellow",
-                "guarantor",
-                "interpreter",
-                "name",
-                "nurse",
-                "patient",
-                "pcp",
-                "physician",
-                "primary",
-                "provider",
-                "pt",
-                "referring",
-                "resident",
-                "surgeon",
-            ]
+            "attending cc contact emergency fellow guarantor interpreter name nurse patient pcp physician primary provider pt referring resident surgeon".split()
         ),
     ),
     PatternRecognizer(
@@ -578,20 +534,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             rf"(?P<v>{_FULLNAME})"
         ),
         cues=frozenset(
-            [
-                "authenticated",
-                "co-signed",
-                "cosigned",
-                "dictated",
-                "discussed",
-                "electronically",
-                "examined",
-                "referred",
-                "reviewed",
-                "seen",
-                "signed",
-                "transcribed",
-            ]
+            "authenticated co-signed cosigned dictated discussed electronically examined referred reviewed seen signed transcribed".split()
         ),
     ),
     PatternRecognizer(
@@ -602,22 +545,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"grandfather|friend|caregiver|guardian|neighbor|fianc[ée]e?)\b,?[ \t]+)"
             rf"(?P<v>{_FULLNAME})"
         ),
-        cues=frozenset(
-            [
-                "authenticated",
-                "co-signed",
-                "cosigned",
-                "dictated",
-                "discussed",
-                "electronically",
-                "examined",
-                "referred",
-                "reviewed",
-                "seen",
-                "signed",
-                "transcribed",
-            ]
-        ),
+        cues=frozenset("his her their patient pt".split()),
     ),
     PatternRecognizer(
         "NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")
@@ -644,21 +572,7 @@ FALLBACK_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b"
         ),
         cues=frozenset(
-            [
-                "ref",
-                "reference",
-                "confirmation",
-                "claim",
-                "case",
-                "order",
-                "requisition",
-                "accession",
-                "badge",
-                "employee",
-                "policy",
-                "certificate",
-                "cert",
-            ]
+            "ref reference confirmation claim case order requisition accession badge employee policy certificate cert".split()
         ),
     ),
 )
