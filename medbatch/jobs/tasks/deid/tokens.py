@@ -83,19 +83,27 @@ def _flags(raw: str, lex: Lexicons) -> Flags:
     )
 
 
+# Flags by written word, shared by the notes a worker processes: a corpus repeats its vocabulary, and the
+# lookups are most of the cost of a note. Bounded; emptied when full (a cache, never a record).
+_SEEN: dict[tuple[int, str], Flags] = {}
+_SEEN_MAX = 200_000
+
+
 def words(text: str, lex: Lexicons) -> list[Word]:
     """The words of ``text`` with their lexicon flags."""
     out: list[Word] = []
-    seen: dict[str, Flags] = {}  # notes repeat their words; the lookups are most of the cost
+    if len(_SEEN) > _SEEN_MAX:
+        _SEEN.clear()
+    seen, key = _SEEN, id(lex)
     line = 0
     cursor = 0
     for match in _WORD.finditer(text):
         line += text.count("\n", cursor, match.start())
         cursor = match.start()
         raw = match.group()
-        flags = seen.get(raw)
+        flags = seen.get((key, raw))
         if flags is None:
-            flags = seen[raw] = _flags(raw, lex)
+            flags = seen[key, raw] = _flags(raw, lex)
         out.append(Word(match.start(), match.end(), raw, line, *flags))
     return out
 
