@@ -97,11 +97,8 @@ def _lower_case(text: str) -> bool:
 def _proper(word: Word) -> bool:
     """A word that can be part of a name without a cue: a listed name that is no common word, or a word
     in no vocabulary at all."""
-    return (
-        word.low not in _STOP
-        and word.low not in CREDENTIALS
-        and ((word.name and not word.common) or word.unknown)
-    )
+    listed = word.name and not word.common and not word.everyday  # "HAS" is a surname too
+    return word.low not in _STOP and word.low not in CREDENTIALS and (listed or word.unknown)
 
 
 def _joined(text: str, left: Word, right: Word) -> bool:
@@ -143,7 +140,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         return True  # "Mr I", "MS S."
     if word.low in _STOP:
         return False
-    if prev.low in TITLES:
+    if prev.low in TITLES and gap.strip(" .") == "":  # "ms: alert" is mental status, not Ms. Alert
         # "Dr. King", "dr noone"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
     if prev.low in CREDENTIALS or prev.low in _TALK:
@@ -162,13 +159,14 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool
     """A first name before a verb of contact ("bill called"), a name before "family"."""
     if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
-    if words[i].low in PEOPLE or (words[i].everyday and words[i].common):
-        return False  # "son visited", "Per family"
+    if words[i].low in PEOPLE:
+        return False  # "son visited"
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
         return (word.first and (word.text[0].isupper() or not word.common or lower)) or _proper(word)
-    # "KEEP ROMERO FAMILY", not "FROM FAMILY"
-    return nxt.low == "family" and word.name and ((cased and word.text[0].isupper()) or not word.everyday)
+    # "KEEP ROMERO FAMILY", not "FROM FAMILY" or "Per family"
+    everyday = word.everyday and word.common
+    return nxt.low == "family" and word.name and not everyday
 
 
 def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int], cased: bool) -> bool:
@@ -235,6 +233,8 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             listed = (word.first or word.name) and capital and not word.everyday
             # "Dr. Art White": a capitalised surname right after a found first name
             listed = listed or (j == i + 1 and words[i].first and word.name and capital)
+            # "KAREN ANN YANULIS": a first name beside a found first name, in any case
+            listed = listed or (abs(j - i) == 1 and words[i].first and word.first and not word.everyday)
             if (word.initial and word.text.isupper()) or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
@@ -246,10 +246,12 @@ def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
     if i + 1 >= len(words) or words[i].line != words[i + 1].line or words[i + 1].start - words[i].end != 1:
         return False
     word, nxt = words[i], words[i + 1]
-    capitals = cased and not lower  # in a lower-case note names are in lower case too
-    if not word.first or word.low in _STOP or word.low in PEOPLE or (capitals and not word.text[0].isupper()):
+    if not word.first or word.low in _STOP or word.low in PEOPLE:
         return False
-    if capitals and not nxt.text[0].isupper():
+    # In a note that capitalises names, a name in lower case only of two plain listed names ("martin carey")
+    capitals = cased and not lower
+    plain = not word.everyday and nxt.name and not nxt.common and not nxt.everyday
+    if capitals and not (word.text[0].isupper() and nxt.text[0].isupper()) and not plain:
         return False
     if word.clinical or nxt.clinical:
         return False
@@ -331,7 +333,7 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
                 break
             nxt = words[j + 1] if words[j].low in ("and", "&") else words[j]
             listed = nxt.first or (nxt.name and ((cased and nxt.text[0].isupper()) or not nxt.common))
-            if nxt.low in _STOP or not (listed or _proper(nxt)):
+            if nxt.low in _STOP or nxt.low in PEOPLE or not (listed or _proper(nxt)):
                 break
             found.add(words.index(nxt, j))
             j = words.index(nxt, j) + 1

@@ -98,8 +98,8 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
         if word.low in _SAINT and taken:
             taken.append(j)
             break
-        if word.low in _GENERIC or word.low in _NOT_PLACE or word.text.isdigit():
-            break
+        if word.low in _GENERIC or word.low in _NOT_PLACE or "'" in word.low:
+            break  # "the", "general", "CON'T"
         if word.low in _NAMING_INSTITUTION_WORDS:
             taken.append(j)  # "MEMORIAL HOSPITAL", "Regional Medical Center"
             j -= 1

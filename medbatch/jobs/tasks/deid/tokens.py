@@ -74,7 +74,8 @@ def _flags(raw: str, lex: Lexicons) -> Flags:
         low=low,
         name=name,
         first=parts[0] in lex.first_names,
-        common=all(lex.is_common(p) for p in parts),
+        # "GU-foley", "A-LINE": a clinical part makes the whole word clinical
+        common=all(lex.is_common(p) for p in parts) or any(p in lex.clinical for p in parts),
         known=known,
         everyday=lex.is_everyday(low),
         clinical=low in lex.clinical,
