@@ -145,7 +145,10 @@ def _philter_worker(conn: Connection) -> None:
         str(resources.files("philter_lite") / "configs" / "philter_delta.toml")
     )
     while True:
-        text = conn.recv()
+        try:
+            text = conn.recv()
+        except EOFError:  # the bench finished
+            return
         include, _, _ = philter_lite.detect_phi(text, filters)
         conn.send(philter_lite.transform_text_asterisk(text, include))
 

@@ -38,6 +38,7 @@ class PhraseIndex(dict[str, tuple[int, ...]]):
             lengths.setdefault(phrase[0], set()).add(len(phrase))
         super().__init__({w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()})
         self.phrases = phrases
+        self.pairs = frozenset(p[:2] for p in phrases)  # first two words: most candidates stop there
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,11 @@ def _phrases(
         if lengths is None:
             i += 1
             continue
+        pair = (words[i].low, words[i + 1].low) if i + 1 < len(words) else None
         for n in lengths:
             if i + n > len(words) or words[i].line != words[i + n - 1].line or (n == 1 and not any_case):
+                continue
+            if n > 1 and pair not in index.pairs:
                 continue
             group = words[i : i + n]
             if n > 1 and tuple(w.low for w in group) not in index.phrases:
@@ -241,5 +244,10 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.update(_after_move(text, words, i, cased))
     # Other mentions of a place found once ("to Quartermain 2" ... "per Quartermain 3 RN").
     found.update(list(_mentions(words, found)))
-    for i in sorted(found):
-        yield PhiSpan(words[i].start, words[i].end, "LOCATION")
+    # One span per place: words joined by spaces, periods or hyphens ("St. Mary's", "Kessler-Adventist").
+    run: list[int] = []
+    for i in [*sorted(found), -1]:
+        if run and (i != run[-1] + 1 or not _joined(text, words[run[-1]], words[i])):
+            yield PhiSpan(words[run[0]].start, words[run[-1]].end, "LOCATION")
+            run = []
+        run.append(i)
