@@ -118,6 +118,11 @@ def test_a_clinician_named_like_a_device_leaves_the_device() -> None:
     assert text.index("Foley") == find_phi(text)[0].start
 
 
+def test_a_place_found_once_is_removed_everywhere_in_the_note() -> None:
+    text = "Followed by the CHF team at GH. Transferred to GH for cath; cough since."
+    assert found(text) == [("LOCATION", "GH"), ("LOCATION", "GH")]
+
+
 def test_recall_first_takes_unknown_capitalised_words() -> None:
     text = "Family meeting held with Oyelaranqa today; plan discussed."
     assert found(text) == []

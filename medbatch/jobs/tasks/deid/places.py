@@ -200,7 +200,11 @@ _LONGEST_NAME = 5  # words; longer runs of found words are not one place's name
 def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
     """Other mentions of the places found: a proper word alone, a name of several words as a whole
     ("Warren Grant hosp." ... "sent to Warren Grant EW")."""
-    singles = {words[i].low for i in found if not words[i].common and len(words[i].low) >= 3}
+    singles = {
+        words[i].low
+        for i in found
+        if not words[i].common and (len(words[i].low) >= 3 or words[i].text.isupper())
+    }
     runs: set[tuple[str, ...]] = set()
     run: list[int] = []
     for i in [*sorted(found), -2]:
@@ -211,7 +215,7 @@ def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
         run.append(i)
     runs.discard(())
     for i, word in enumerate(words):
-        if word.low in singles:
+        if word.low in singles and (len(word.low) >= 3 or word.text.isupper()):  # "GH", not "gh" of a word
             yield i
         for phrase in runs:
             if phrase[0] == word.low and tuple(w.low for w in words[i : i + len(phrase)]) == phrase:
