@@ -200,7 +200,15 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             ):
                 return False
             return all(
-                words[k].initial or (words[k].low not in _STOP and (words[k].name or _proper(words[k])))
+                words[k].initial
+                or (words[k].low not in _STOP and (words[k].name or _proper(words[k]) or not words[k].common))
+                # in a note that capitalises names, any capitalised word of a signature ("Arjun Pemberton, MD")
+                or (
+                    cased
+                    and words[k].text[0].isupper()
+                    and not words[k].everyday
+                    and words[k].low not in _STOP
+                )
                 for k in range(i, j)
             )
         j += 1
@@ -257,7 +265,9 @@ def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
         return False
     # in capitals, a word in no vocabulary is as likely an abbreviation ("MAE SPONT")
     unknown = nxt.unknown and len(nxt.low) >= 4 and cased and not word.everyday
-    return (nxt.name and not nxt.common and not nxt.place) or unknown
+    # a surname that is also a town ("Abigail Abernathy") counts when written with capitals
+    place_ok = not nxt.place or (cased and nxt.text[0].isupper() and word.text[0].isupper())
+    return (nxt.name and not nxt.common and place_ok) or unknown
 
 
 def _relative_hyphen(word: Word) -> bool:
