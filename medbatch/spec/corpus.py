@@ -135,9 +135,10 @@ class DeidentifySpec(SpecModel):
         description="surrogate only: dates move by a keyed per-patient offset of 1..N days (either way).",
     )
     recall_first: bool = Field(
-        default=False,
+        default=True,
         description="Also remove capitalized words found in no name, place, English or clinical vocabulary "
-        "(more PHI removed, some rare clinical words too; measured in docs/deidentification.md).",
+        "inside a sentence (more PHI removed, some rare clinical words too; measured in "
+        "docs/deidentification.md). false keeps every word the rules do not recognize as PHI.",
     )
 
 

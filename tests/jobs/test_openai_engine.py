@@ -44,7 +44,7 @@ def answer(request: dict[str, Any]) -> str:
     text = note.group(1) if note else ""
     task = request["response_format"]["json_schema"]["name"]
     if task == "phi":
-        names = re.findall(r"Dr\. (\w+ \w+)", text) + re.findall(r"visitor today was (\w+)", text)
+        names = re.findall(r"Dr\. (\w+ \w+)", text) + re.findall(r"(\w+) stopped by", text)
         return json.dumps({"phi": [{"text": m, "type": "NAME"} for m in names]})
     if task == "entities":
         found = [{"text": m, "type": "PROBLEM"} for m in re.findall(r"hypertension|pneumonia|COPD", text)]
@@ -133,7 +133,7 @@ def test_pipeline_through_an_endpoint_that_answers_429_and_500_first(
 ) -> None:
     records = rows(notes(6))
     for record in records:  # a name no recognizer knows, so only the model can find it
-        record["note_text"] += "\nThe visitor today was Zorblat, from out of town.\n"
+        record["note_text"] += "\nZorblat stopped by today, from out of town.\n"
     write_jsonl(str(tmp_path / "in" / "n.jsonl"), records)
     source = {"uri": str(tmp_path / "in"), "format": "jsonl", "idField": "note_id", "textField": "note_text"}
     corpus = Corpus.model_validate(corpus_yaml("openai", source, output={"includePhiSpans": True}))

@@ -56,10 +56,10 @@ class RaisingEngine(BaselineEngine):
 
 
 def test_model_spans_are_unioned_with_rule_spans_and_tagged() -> None:
-    text = "Seen by Dr. Ann Lee on 03/14/2024; the visitor was Zorblat. Metoprolol 25 mg daily."
+    text = "Seen by Dr. Ann Lee on 03/14/2024. Zorblat stopped by. Metoprolol 25 mg daily."
     rows, stats = ShardProcessor(spec(), SpottingEngine()).process("s1", [record(text)])
     row = rows[0]
-    assert row["text_deid"] == "Seen by Dr. [NAME] on [DATE]; the visitor was [NAME]. Metoprolol 25 mg daily."
+    assert row["text_deid"] == "Seen by Dr. [NAME] on [DATE]. [NAME] stopped by. Metoprolol 25 mg daily."
     assert {(p["type"], p["source"], text[p["start"] : p["end"]]) for p in row["phi"]} == {
         ("NAME", "rule", "Ann Lee"),
         ("DATE", "rule", "03/14/2024"),

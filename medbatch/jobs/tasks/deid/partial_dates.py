@@ -67,8 +67,8 @@ def _slash_date(text: str, match: re.Match[str]) -> bool:
         return True  # month/two-digit year: "MI 3/80"
     if not 1 <= day <= 31:
         return False
-    # fractions (1/2, 2/3, 3/4, 1/8) and full scores (5/5 strength, 4/4)
-    return not ((month < day and day in (2, 3, 4, 8)) or month == day <= 5)
+    # fractions (1/2, 2/3, 3/4; eighths are rare in notes) and full scores (5/5 strength, 4/4)
+    return not ((month < day and day in (2, 3, 4)) or month == day <= 5)
 
 
 _MONTH_WORDS = frozenset(MONTH_NAMES.split("|"))
