@@ -6,8 +6,11 @@
 - **institutions**: ``hospital``, ``hosp``, ``rehab``, ``memorial`` ... with up to three proper words
   before it ("kernan hosp", "Washington Adventist Hospital", "CALVERT HOSPIATAL"); a saint's name
   ("St. Mary's"); hospital names without such a word from a short list ("Holy Cross", "Johns Hopkins");
-- **moves**: the word after "transferred to", "admitted from", "referred to" ... that is in no vocabulary
-  (an abbreviated or unlisted hospital: "TRANS TO GH"); hospital units ("to CCU") are clinical words.
+- **moves and stays**: after "transferred to", "admitted from the", "transplant at" ..., a word in no
+  vocabulary (an abbreviated or unlisted hospital: "TRANS TO GH"), or up to three capitalised words in a
+  note that capitalises names ("accepted at Holy Cross"; also after a bare "at"/"to"); hospital units
+  ("to CCU") are clinical words;
+- then every other mention of a place found, a name of several words as a whole.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ They run on every note whatever the engine (defense in depth): an LLM may miss a
 will not. Each recognizer is precise rather than greedy; look-alikes such as blood pressure ``120/80``,
 lab values, doses and eponymous diseases ("Parkinson disease") must survive, and tests pin that down.
 
-Phone numbers use Google's ``phonenumbers`` matcher; names are found in clinical contexts (titles,
-``Patient:`` labels, signatures, relatives) and then propagated to other mentions in the same note.
+This module holds the patterns (dates, numbers, identifiers after their cue words, addresses) and
+``find_phi``, which runs them with the word-level recognizers of names (``names.py``), places
+(``places.py``) and dates without a year (``partial_dates.py``). Phone numbers use Google's
+``phonenumbers`` matcher on candidates a regex found. Every pattern is linear in the note's length.
 """
 
 from __future__ import annotations
