@@ -156,8 +156,10 @@ def _move_target(text: str, words: Sequence[Word], i: int) -> bool:
 def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[int]:
     """The place a patient moves to or from: "TRANS TO GH" (a word in no vocabulary), "accepted at Holy
     Cross", "sent to Warren Grant EW" (capitalised words, in a note that capitalises names)."""
+    if i == 0 or words[i - 1].low not in _BEFORE_TARGET:
+        return []  # most words: nothing before them that leads to a place
     word = words[i]
-    if i >= 1 and words[i - 1].low in ("transfer", "trans") and word.unknown and len(word.low) > 3:
+    if words[i - 1].low in ("transfer", "trans") and word.unknown and len(word.low) > 3:
         return [i]  # "TRANSFER QUARTERMAIN 2"
     if not _move_target(text, words, i) or word.low in _NOT_PLACE or word.low in _GENERIC:
         return []
@@ -176,6 +178,9 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
     if "'" in word.low or (word.known and len(word.low) > 3):
         return []  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
     return [i] if not word.common and len(word.low) >= 2 else []
+
+
+_BEFORE_TARGET = _TOWARD | {"the", "transfer", "trans"}
 
 
 def _title(word: Word) -> bool:
@@ -241,7 +246,9 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     for i, word in enumerate(words):
         if word.place and not word.common and not word.everyday and len(word.low) >= 4:
             found.add(i)
-        elif _INSTITUTION_HEAD.fullmatch(word.low):
+        elif word.low.startswith(("hosp", "rehab", "clinic", "infirm", "memorial", "regional", "house")) and (
+            _INSTITUTION_HEAD.fullmatch(word.low)
+        ):
             found.update(_institution(text, words, i, cased))
         elif _place_after_preposition(words, i, cased):
             found.add(i)
