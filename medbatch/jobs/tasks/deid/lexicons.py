@@ -65,10 +65,6 @@ class Lexicons:
             for suffix, stem in _SUFFIXES
         )
 
-    def is_known(self, word: str) -> bool:
-        """In some vocabulary: common, or among the most frequent English words (which include names)."""
-        return word in self.frequent or self.is_common(word)
-
     def is_everyday(self, word: str) -> bool:
         """Among the 3,000 most frequent English words ("has", "will", "said"), which the Census lists
         also hold as names."""

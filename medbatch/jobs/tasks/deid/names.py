@@ -82,16 +82,12 @@ _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 
 
-def is_cased(text: str) -> bool:
-    """Whether a capital letter means something in the note: it is not written all in capitals."""
+def note_case(text: str) -> tuple[bool, bool]:
+    """``(cased, lower)``: whether a capital letter means something in the note (it is not written all in
+    capitals), and whether it is written (almost) all in lower case, names too ("dr healey")."""
     upper = len(_UPPER.findall(text))
-    return upper < 0.6 * (upper + len(_LOWER.findall(text)))
-
-
-def _lower_case(text: str) -> bool:
-    """A note written (almost) all in lower case, where names are too ("dr healey")."""
-    upper = len(_UPPER.findall(text))
-    return upper < 0.03 * (upper + len(_LOWER.findall(text)))
+    letters = upper + len(_LOWER.findall(text))
+    return upper < 0.6 * letters, upper < 0.03 * letters
 
 
 def _proper(word: Word) -> bool:
@@ -136,7 +132,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     gap = between(text, prev, word)
     if prev.line != word.line or len(gap) > 4 or any(ch.isalnum() for ch in gap):
         return False
-    if prev.low in _HONORIFICS and word.initial and word.text.isupper():
+    if prev.low in _HONORIFICS and word.initial:
         return True  # "Mr I", "MS S."
     if word.low in _STOP:
         return False
@@ -151,7 +147,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         # a word that is no common word ("SONS SMOKEY")
         return word.first or not word.common
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
-        return word.first or _proper(word) or (word.initial and word.text.isupper())
+        return word.first or _proper(word) or word.initial
     return False
 
 
@@ -243,7 +239,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             listed = listed or (j == i + 1 and words[i].first and word.name and capital)
             # "KAREN ANN YANULIS": a first name beside a found first name, in any case
             listed = listed or (abs(j - i) == 1 and words[i].first and word.first and not word.everyday)
-            if (word.initial and word.text.isupper()) or _proper(word) or listed:
+            if word.initial or _proper(word) or listed:
                 found.add(j)
                 frontier.append(j)
 
@@ -341,26 +337,28 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
             joiner = words[j].low in ("and", "&") or between(text, words[j - 1], words[j]).strip() == ","
             if not joiner:
                 break
-            nxt = words[j + 1] if words[j].low in ("and", "&") else words[j]
+            k = j + 1 if words[j].low in ("and", "&") else j
+            nxt = words[k]
             listed = nxt.first or (nxt.name and ((cased and nxt.text[0].isupper()) or not nxt.common))
             if nxt.low in _STOP or nxt.low in PEOPLE or not (listed or _proper(nxt)):
                 break
-            found.add(words.index(nxt, j))
-            j = words.index(nxt, j) + 1
+            found.add(k)
+            j = k + 1
 
 
 def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
     """Other mentions of a found name. A name that is also a common word only where written the same
     way and not as an eponym; a clinical word ("Foley", "Down") never: "Dr. Foley" leaves "Foley catheter"."""
     plain = {words[i].low for i in found if not words[i].common and len(words[i].low) > 2}
-    worded = {words[i].text for i in found if words[i].common and len(words[i].low) > 2}
-    lex_clinical = {words[i].low for i in found if words[i].clinical}
+    worded = {
+        words[i].text for i in found if words[i].common and not words[i].clinical and len(words[i].low) > 2
+    }
     for i, word in enumerate(words):
         if i in found:
             continue
         if word.low in plain:
             found.add(i)
-        elif word.text in worded and word.low not in lex_clinical:
+        elif word.text in worded:
             nxt = words[i + 1].low if i + 1 < len(words) else ""
             if nxt not in EPONYM_NEXT:
                 found.add(i)
@@ -391,7 +389,7 @@ def _unknown_capitalised(text: str, words: Sequence[Word], i: int, cased: bool) 
 def find_names(
     text: str,
     words: Sequence[Word],
-    cased: bool,
+    case: tuple[bool, bool],
     seeds: Sequence[PhiSpan] = (),
     phones: Sequence[PhiSpan] = (),
     recall_first: bool = False,
@@ -403,7 +401,7 @@ def find_names(
     for i in range(len(words) - 1, -1, -1):
         credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
         next_credential[i] = i if credential else next_credential[i + 1]
-    lower = _lower_case(text)
+    cased, lower = case
     found = {
         i
         for i in range(len(words))

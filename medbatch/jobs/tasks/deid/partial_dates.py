@@ -13,10 +13,23 @@ from collections.abc import Iterator, Set
 
 from medbatch.jobs.spans import PhiSpan
 
-MONTH_NAMES = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-)
+MONTHS_FULL = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+MONTHS_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
+MONTH_WORDS = frozenset(m.lower() for m in MONTHS_FULL + MONTHS_ABBR)
+MONTH_NAMES = "|".join(dict.fromkeys(m.lower() for m in MONTHS_FULL + MONTHS_ABBR))
 _SLASH = re.compile(r"(?<![\d/.])(?P<m>\d{1,2})(?P<sep>[/-])(?P<d>\d{2}|\d)(?![\d/]|\.\d|-\d|:\d)")
 # Words after which a number pair is a setting, a score or a dose, not a date.
 _BEFORE_NOT = re.compile(
@@ -71,9 +84,6 @@ def _slash_date(text: str, match: re.Match[str]) -> bool:
     return not ((month < day and day in (2, 3, 4)) or month == day <= 5)
 
 
-_MONTH_WORDS = frozenset(MONTH_NAMES.split("|"))
-
-
 def find_partial_dates(text: str, vocabulary: Set[str] | None = None) -> Iterator[PhiSpan]:
     """DATE spans for dates written without a year.
 
@@ -85,7 +95,7 @@ def find_partial_dates(text: str, vocabulary: Set[str] | None = None) -> Iterato
     for match in _SLASH.finditer(text):
         if _slash_date(text, match):
             yield PhiSpan(match.start(), match.end(), "DATE")
-    months = vocabulary is None or not _MONTH_WORDS.isdisjoint(vocabulary)
+    months = vocabulary is None or not MONTH_WORDS.isdisjoint(vocabulary)
     for match in _MONTH_WORD.finditer(text) if months else ():
         group = "v" if match.group("v") else "w"
         word = match.group(group)

@@ -26,12 +26,22 @@ _INSTITUTION = re.compile(
     r"hosp\w*|medical|med|health|healthcare|rehab\w*|clinic|infirmary|nursing|hospice|sanitarium|"
     r"university|univ|college|memorial|regional|general|center|centre|ctr|va|house|home"
 )
-_INSTITUTION_HEAD = re.compile(r"hosp\w*|rehab|rehabilitation|clinic|infirmary|memorial|regional|house")
-# Heads after which a common word still names the place ("UNION HOSPITAL", "LAUREL REGIONAL"); after the
-# others ("CON'T REHAB", "the house") it must be a proper word.
-_STRONG_HEAD = re.compile(r"hosp\w*|memorial|regional|infirmary")
 # Institution words that name one on their own ("Memorial Hospital"), where "General Hospital" does not.
 _NAMING_INSTITUTION_WORDS = frozenset(["memorial", "regional", "infirmary"])
+# Words that end an institution's name (with "hosp", "hospital", "hospiatal" ...). After the strong ones a
+# common word still names the place ("UNION HOSPITAL", "LAUREL REGIONAL"); after the others ("CON'T
+# REHAB", "the house") it must be a proper word.
+_WEAK_HEADS = frozenset(["rehab", "rehabilitation", "clinic", "house"])
+
+
+def _strong_head(low: str) -> bool:
+    return (low.startswith("hosp") and low.isalpha()) or low in _NAMING_INSTITUTION_WORDS
+
+
+def _head(low: str) -> bool:
+    return _strong_head(low) or low in _WEAK_HEADS
+
+
 _MOVES = frozenset(
     """
     transfer transferred transfered trans tx txd transferring admitted readmitted referred sent
@@ -41,6 +51,7 @@ _MOVES = frozenset(
     """.split()
 )
 _TOWARD = frozenset(["to", "from", "at", "by", "into"])
+_BEFORE_TARGET = _TOWARD | {"the", "transfer", "trans"}  # what may stand right before a place moved to
 # Words that never name a place: function words and the generic destinations of a patient.
 _NOT_PLACE = frozenset(
     """
@@ -115,9 +126,7 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             continue
         if cased and not (word.text[0].isupper() or not word.common):
             break
-        if word.common and not (
-            _STRONG_HEAD.fullmatch(words[head].low) or (cased and word.text[0].isupper())
-        ):
+        if word.common and not (_strong_head(words[head].low) or (cased and word.text[0].isupper())):
             break  # "UNION HOSPITAL" but not "CON'T REHAB"
         taken.append(j)
         j -= 1
@@ -180,9 +189,6 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
     return [i] if not word.common and len(word.low) >= 2 else []
 
 
-_BEFORE_TARGET = _TOWARD | {"the", "transfer", "trans"}
-
-
 def _title(word: Word) -> bool:
     """Capitalised, not an acronym: "Harbor", not "CCU"."""
     return word.text[0].isupper() and not word.text.isupper()
@@ -191,15 +197,11 @@ def _title(word: Word) -> bool:
 def _place_after_preposition(words: Sequence[Word], i: int, cased: bool) -> bool:
     """ "housing in Lansdowne": a listed place that is also a word, capitalised after in/from/to/near."""
     word = words[i]
-    if not (cased and word.place and word.common and word.text[0].isupper() and not word.text.isupper()):
+    if not (cased and word.place and word.common and _title(word)):
         return False
     if word.clinical or word.everyday or i == 0 or words[i - 1].low not in ("in", "from", "to", "near"):
         return False
-    return words[i - 1].line == word.line and not _sentence_initial(words, i)
-
-
-def _sentence_initial(words: Sequence[Word], i: int) -> bool:
-    return i == 0 or words[i - 1].line != words[i].line
+    return words[i - 1].line == word.line
 
 
 _LONGEST_NAME = 5  # words; longer runs of found words are not one place's name
@@ -246,9 +248,7 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     for i, word in enumerate(words):
         if word.place and not word.common and not word.everyday and len(word.low) >= 4:
             found.add(i)
-        elif word.low.startswith(("hosp", "rehab", "clinic", "infirm", "memorial", "regional", "house")) and (
-            _INSTITUTION_HEAD.fullmatch(word.low)
-        ):
+        elif _head(word.low):
             found.update(_institution(text, words, i, cased))
         elif _place_after_preposition(words, i, cased):
             found.add(i)

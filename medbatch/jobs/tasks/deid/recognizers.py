@@ -15,33 +15,18 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from dataclasses import dataclass
 
 import phonenumbers
 
 from medbatch.jobs.spans import PhiSpan, merge_phi
 from medbatch.jobs.tasks.deid.lexicons import lexicons
-from medbatch.jobs.tasks.deid.names import find_names, is_cased
-from medbatch.jobs.tasks.deid.partial_dates import find_partial_dates
+from medbatch.jobs.tasks.deid.names import find_names, note_case
+from medbatch.jobs.tasks.deid.partial_dates import MONTH_WORDS, MONTHS_ABBR, MONTHS_FULL, find_partial_dates
 from medbatch.jobs.tasks.deid.places import find_places
 from medbatch.jobs.tasks.deid.tokens import words
 
-MONTHS_FULL = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-MONTHS_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
 _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
@@ -212,8 +197,11 @@ class PatternRecognizer:
     # instead of a case-insensitive scan of the note, for the patterns that start with a cue word.
     cues: frozenset[str] = frozenset()
 
-    def find(self, text: str) -> Iterator[PhiSpan]:
-        """Spans of this recognizer's type in ``text``."""
+    def find(self, text: str, vocabulary: Set[str] | None = None) -> Iterator[PhiSpan]:
+        """Spans of this recognizer's type in ``text``; none without a scan when ``vocabulary`` (the note's
+        words in lower case) holds none of its cue words."""
+        if self.cues and vocabulary is not None and self.cues.isdisjoint(vocabulary):
+            return
         for match in self.pattern.finditer(text):
             group = "v" if "v" in self.pattern.groupindex and match.group("v") is not None else 0
             start, end = match.span(group)
@@ -305,8 +293,6 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
-_MONTH_CUES = frozenset(m.lower() for m in MONTHS_FULL + MONTHS_ABBR)
-
 DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # 03/14/2024, 3-14-24, 03.14.2024 (month first, as in US notes); 14/03/2024 when the day cannot be a month
     _rx(r"\b(?:0?[1-9]|1[0-2])([/.\-])(?:0?[1-9]|[12]\d|3[01])\1(?:\d{4}|\d{2})\b"),
@@ -327,7 +313,7 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     *(
-        PatternRecognizer("DATE", p, cues=_MONTH_CUES if "January" in p.pattern else frozenset())
+        PatternRecognizer("DATE", p, cues=MONTH_WORDS if "January" in p.pattern else frozenset())
         for p in DATE_PATTERNS
     ),
     # Every pattern stays linear in the note's length: a match may only start where a run of its
@@ -643,9 +629,7 @@ def find_phi(text: str, types: frozenset[str] | None = None, recall_first: bool 
     spans: list[PhiSpan] = []
     seeds: list[PhiSpan] = []
     for recognizer in PATTERN_RECOGNIZERS:
-        if recognizer.cues and recognizer.cues.isdisjoint(vocabulary):
-            continue
-        for span in recognizer.find(text):
+        for span in recognizer.find(text, vocabulary):
             if span.type == "NAME":
                 trimmed = _trim_name(text, span)
                 if trimmed is not None:
@@ -657,13 +641,11 @@ def find_phi(text: str, types: frozenset[str] | None = None, recall_first: bool 
     taken = merge_phi(spans)
     starts = [t.start for t in taken]
     for recognizer in FALLBACK_RECOGNIZERS:
-        if recognizer.cues and recognizer.cues.isdisjoint(vocabulary):
-            continue
-        spans.extend(s for s in recognizer.find(text) if not _overlaps(taken, starts, s))
-    cased = is_cased(text)
+        spans.extend(s for s in recognizer.find(text, vocabulary) if not _overlaps(taken, starts, s))
+    case = note_case(text)
     phones = [s for s in spans if s.type in ("PHONE", "FAX")]
-    spans.extend(find_names(text, note_words, cased, seeds, phones, recall_first))
-    spans.extend(find_places(text, note_words, lex, cased))
+    spans.extend(find_names(text, note_words, case, seeds, phones, recall_first))
+    spans.extend(find_places(text, note_words, lex, cased=case[0]))
     if types is not None:
         spans = [s for s in spans if s.type in types]
     return merge_phi(spans)

@@ -67,15 +67,16 @@ def _flags(raw: str, lex: Lexicons) -> Flags:
         low = low[:-2]
     low = low.strip("'")
     parts = _parts(low) or [low]
+    commons = [lex.is_common(p) for p in parts]
     name = all(lex.is_name(p) for p in parts)
-    known = all(lex.is_known(p) for p in parts)
+    known = all(common or p in lex.frequent for p, common in zip(parts, commons, strict=True))
     place = low in lex.places
     return Flags(
         low=low,
         name=name,
         first=parts[0] in lex.first_names,
         # "GU-foley", "A-LINE": a clinical part makes the whole word clinical
-        common=all(lex.is_common(p) for p in parts) or any(p in lex.clinical for p in parts),
+        common=all(commons) or any(p in lex.clinical for p in parts),
         known=known,
         everyday=lex.is_everyday(low),
         clinical=low in lex.clinical,
@@ -84,27 +85,38 @@ def _flags(raw: str, lex: Lexicons) -> Flags:
     )
 
 
-# Flags by written word, shared by the notes a worker processes: a corpus repeats its vocabulary, and the
-# lookups are most of the cost of a note. Bounded; emptied when full (a cache, never a record).
-_SEEN: dict[tuple[int, str], Flags] = {}
-_SEEN_MAX = 200_000
+class _FlagCache:
+    """Flags by written word, shared by the notes a worker processes: a corpus repeats its vocabulary, and
+    the lookups are most of the cost of a note. Bounded; emptied when full or when the lexicons change."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lex: Lexicons | None = None
+        self.flags: dict[str, Flags] = {}
+
+    def of(self, lex: Lexicons) -> dict[str, Flags]:
+        """The cache for ``lex``, emptied first if it belonged to other lexicons or is full."""
+        if self.lex is not lex or len(self.flags) > self.limit:
+            self.lex, self.flags = lex, {}
+        return self.flags
+
+
+_CACHE = _FlagCache(limit=200_000)
 
 
 def words(text: str, lex: Lexicons) -> list[Word]:
     """The words of ``text`` with their lexicon flags."""
     out: list[Word] = []
-    if len(_SEEN) > _SEEN_MAX:
-        _SEEN.clear()
-    seen, key = _SEEN, id(lex)
+    seen = _CACHE.of(lex)
     line = 0
     cursor = 0
     for match in _WORD.finditer(text):
         line += text.count("\n", cursor, match.start())
         cursor = match.start()
         raw = match.group()
-        flags = seen.get((key, raw))
+        flags = seen.get(raw)
         if flags is None:
-            flags = seen[key, raw] = _flags(raw, lex)
+            flags = seen[raw] = _flags(raw, lex)
         out.append(Word(match.start(), match.end(), raw, line, *flags))
     return out
 
