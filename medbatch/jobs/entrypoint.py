@@ -2,9 +2,12 @@
 
 The RayJob (or the Ray Jobs API runner) starts it on the Ray head with the Corpus and the ModelProfile
 mounted from a ConfigMap and the credentials secret as environment. It builds the job configuration with
-the same code as ``medbatch run``, joins the running Ray cluster and exits 0 when the job succeeded or
-partially succeeded (the manifest says which rows failed) and 1 when it failed, so KubeRay's job status
-matches the Corpus outcome.
+the same code as ``medbatch run`` and joins the running Ray cluster.
+
+It exits 0 whenever the run finished and wrote its manifest, whatever the outcome: the operator reads the
+outcome (Succeeded, PartiallySucceeded, Failed) from the manifest. A non-zero exit makes KubeRay retry the
+job (``backoffLimit``) on a freshly provisioned GPU cluster, which cannot help a run whose every record
+failed (the same records would fail again); it is kept for runs that stopped before finishing.
 """
 
 from __future__ import annotations
@@ -74,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "records": manifest.records.model_dump(),
     }
     print(json.dumps(summary))
-    return 1 if manifest.outcome is Outcome.FAILED else 0
+    if manifest.outcome is Outcome.FAILED:
+        log.error("no record succeeded; the manifest lists each record's error")
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medbatch.operator.render import RenderSettings
+from medbatch.operator.render import KUBERAY_OPERATOR_PEER, RenderSettings
 
 
 class OperatorConfig(BaseSettings):
@@ -17,7 +20,18 @@ class OperatorConfig(BaseSettings):
         poll_interval_s: how often a running Corpus's RayJob and progress file are read.
         retry_delay_s: how soon a Corpus waiting for its ModelProfile or Secret looks again.
         metrics_port: Prometheus metrics port (0 turns the endpoint off).
+        head_cpu, head_memory: requests of the Ray head pod (it runs the driver, not the engines).
+        priority_class_name, image_pull_secrets: defaults for the Ray pods (a ModelProfile may override).
+        network_policy: render a NetworkPolicy per Corpus that admits only its own pods and
+            ``dashboard_peers`` (NetworkPolicy peers allowed to reach the head's dashboard port).
+        delete_timeout_s: how long deleting (or suspending) a Jobs API Corpus waits for its Ray job to stop.
+        peering_name: the KopfPeering object replicas of one release share.
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
+        ray_cluster_selector: labels (``key=value`` or ``key``, comma-separated) a RayCluster must carry
+            before a Corpus may run on it through ``spec.ray``; empty allows every RayCluster in a watched
+            namespace.
+        ray_head_url: how the Jobs API of a RayCluster's head is reached (``{service}``, ``{namespace}``,
+            ``{port}``); change it for a cluster domain other than the default.
     """
 
     model_config = SettingsConfigDict(env_prefix="MEDBATCH_", extra="ignore")
@@ -30,6 +44,24 @@ class OperatorConfig(BaseSettings):
     active_deadline_seconds: int = RenderSettings.active_deadline_seconds
     backoff_limit: int = RenderSettings.backoff_limit
     ttl_seconds_after_finished: int = RenderSettings.ttl_seconds_after_finished
+    head_cpu: str = RenderSettings.head_cpu
+    head_memory: str = RenderSettings.head_memory
+    priority_class_name: str | None = None
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    network_policy: bool = True
+    dashboard_peers: list[dict[str, Any]] = Field(default_factory=lambda: [KUBERAY_OPERATOR_PEER])
+    delete_timeout_s: float = Field(default=30.0, gt=0)
+    peering_name: str = "medbatch"
+    ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
+    ray_head_url: str = "http://{service}.{namespace}.svc:{port}"
+
+    def allows_ray_cluster(self, labels: Mapping[str, str]) -> bool:
+        """Whether a RayCluster with ``labels`` matches ``ray_cluster_selector``."""
+        for term in filter(None, (t.strip() for t in self.ray_cluster_selector.split(","))):
+            key, equals, value = term.partition("=")
+            if key.strip() not in labels or (equals and labels[key.strip()] != value.strip()):
+                return False
+        return True
 
     def render_settings(self) -> RenderSettings:
         """The rendering defaults these settings imply."""
@@ -39,4 +71,9 @@ class OperatorConfig(BaseSettings):
             active_deadline_seconds=self.active_deadline_seconds,
             backoff_limit=self.backoff_limit,
             ttl_seconds_after_finished=self.ttl_seconds_after_finished,
+            head_cpu=self.head_cpu,
+            head_memory=self.head_memory,
+            priority_class_name=self.priority_class_name,
+            image_pull_secrets=tuple(self.image_pull_secrets),
+            dashboard_peers=tuple(self.dashboard_peers),
         )

@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from medbatch.operator.status import CorpusStatus
 from medbatch.spec import API_GROUP, API_VERSION, CorpusSpec, ModelProfileSpec
+from medbatch.spec.bounds import DNS1123_LABEL, LABEL_CHARS
 
 _DROP = {"title", "$defs", "discriminator"}
 
@@ -51,6 +53,8 @@ def _structural(node: dict[str, Any]) -> dict[str, Any]:
             node = {**_structural(options[0]), **node}
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if node.get("type") == "string" and "enum" in node:  # bounds the API server's CEL cost estimate
+        node.setdefault("maxLength", max(len(str(v)) for v in node["enum"]))
     if "exclusiveMinimum" in node and not isinstance(node["exclusiveMinimum"], bool):
         node["minimum"], node["exclusiveMinimum"] = node["exclusiveMinimum"], True
     if "exclusiveMaximum" in node and not isinstance(node["exclusiveMaximum"], bool):
@@ -74,10 +78,27 @@ def _structural(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+def openapi_schema(model: type[BaseModel], mode: str = "validation") -> dict[str, Any]:
     """The structural OpenAPI v3 schema of a spec model, camelCase field names."""
-    raw = model.model_json_schema(by_alias=True, mode="validation")
+    raw = model.model_json_schema(by_alias=True, mode=mode)  # type: ignore[arg-type]
     return _structural(_resolve(raw, raw.get("$defs", {})))
+
+
+def status_schema() -> dict[str, Any]:
+    """The Corpus status schema: every field the operator writes declared, so CEL rules can read them.
+
+    Nothing is required: status patches merge, and an object written before a field existed stays valid.
+    """
+
+    def optional(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: optional(v) for k, v in node.items() if k != "required"}
+        if isinstance(node, list):
+            return [optional(v) for v in node]
+        return node
+
+    schema: dict[str, Any] = optional(openapi_schema(CorpusStatus, mode="serialization"))
+    return schema
 
 
 def _unchanged(field: str) -> str:
@@ -94,10 +115,10 @@ def corpus_rules() -> list[dict[str, str]]:
     not_started = " && ".join(f"!has(oldSelf.status.{m})" for m in STARTED_MARKERS)
     return [
         {
-            "rule": "!has(self.spec.output) || !has(self.spec.output.uri) || "
-            "(self.spec.output.uri != self.spec.source.uri && self.spec.output.uri + '/' != self.spec.source.uri "
-            "&& self.spec.output.uri != self.spec.source.uri + '/')",
-            "message": "spec.output.uri must differ from spec.source.uri: results would be mixed into the input",
+            # The job and the operator derive object names and label values from it.
+            "rule": f"size(self.metadata.name) <= {LABEL_CHARS} && self.metadata.name.matches('{DNS1123_LABEL}')",
+            "message": f"metadata.name must be a DNS-1123 label (at most {LABEL_CHARS} lowercase letters, digits "
+            "and '-'): medbatch names the Corpus's Ray objects after it",
         },
         {
             # Until the operator has started the job, the spec may be fixed (it then starts); afterwards the
@@ -114,13 +135,13 @@ def corpus_rules() -> list[dict[str, str]]:
 def _root(spec: type[BaseModel], *, with_status: bool) -> dict[str, Any]:
     """The object schema around a spec: apiVersion, kind, metadata, spec and (written by the operator) status."""
     properties: dict[str, Any] = {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
+        "apiVersion": {"type": "string", "maxLength": 253},
+        "kind": {"type": "string", "maxLength": 63},
         "metadata": {"type": "object"},
         "spec": openapi_schema(spec),
     }
     if with_status:
-        properties["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        properties["status"] = status_schema()
     return {"type": "object", "required": ["spec"], "properties": properties}
 
 
@@ -137,6 +158,7 @@ def corpus_crd() -> dict[str, Any]:
         schema=root,
         columns=[
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason"},
             {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
             {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

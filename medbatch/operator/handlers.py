@@ -1,14 +1,20 @@
 """The kopf handlers: thin glue between Corpus events and the launch/tracking functions.
 
-Run with ``kopf run --module medbatch.operator.handlers --all-namespaces`` (or ``--namespace=NS`` per
-watched namespace) and ``--liveness=http://0.0.0.0:8080/healthz``; the Helm chart does.
+Run with ``python -m medbatch.operator run --module=medbatch.operator.handlers --all-namespaces`` (or
+``--namespace=NS`` per watched namespace) and ``--liveness=http://0.0.0.0:8080/healthz``; the chart does.
 
-- create (and a spec fix while nothing has started yet): start the job, or mark the Corpus Failed with an
-  Event saying why; missing ModelProfiles and Secrets are retried, invalid specs wait for a fix.
+- create (and a spec fix while nothing has started yet): start the job. What waiting can fix (a missing
+  ModelProfile, Secret or RayCluster, a name still taken, RBAC) keeps the Corpus Pending with the reason in
+  its status, a ``Started=False`` condition and an Event, and is retried; what only a spec fix can fix
+  (an invalid spec, a child the API server refuses) makes it Failed. A Jobs API Corpus created suspended
+  is not submitted until it is resumed.
 - a daemon per started Corpus polls its job and progress files and writes the status, with an Event per
   phase change; an operator restart simply starts the daemons again.
-- ``spec.suspend`` suspends/resumes the RayJob, or stops/resubmits a Jobs API job.
-- deletion: owner references remove the RayJob and ConfigMap; a Jobs API job needs a finalizer to stop it.
+- ``spec.suspend`` suspends/resumes the RayJob, or stops/resubmits a Jobs API job (the earlier
+  submission is stopped before a new one starts).
+- deletion: owner references remove the RayJob, ConfigMap and NetworkPolicy; a Jobs API job needs a
+  finalizer to stop it, and the finalizer is released within ``delete_timeout_s`` even if the cluster
+  cannot be reached (with a Warning Event saying the job may still run).
 """
 
 from __future__ import annotations
@@ -16,15 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import kopf
 
 from medbatch.operator import metrics
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.crds import STARTED_MARKERS
-from medbatch.operator.jobs_api import submission_id_for
+from medbatch.operator.jobs_api import TERMINAL_STATUSES, JobsApiError, RayJobsClient, submission_id_for
 from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
 from medbatch.operator.launch import (
     Launched,
@@ -65,12 +73,12 @@ def _tracked(status: kopf.Status, **_: Any) -> bool:
 
 
 def _on_ray_cluster(spec: kopf.Spec, **_: Any) -> bool:
-    return bool((spec.get("ray") or {}).get("address"))
+    return bool((spec.get("ray") or {}).get("clusterName"))
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Settings, the shared client and the metrics endpoint."""
+    """Settings and the shared client (the metrics endpoint is the process's, see ``__main__``)."""
     config = OperatorConfig()
     # Handler progress lives in annotations: the status belongs to medbatch and its schema.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="medbatch.io")
@@ -79,7 +87,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     settings.persistence.finalizer = "medbatch.io/finalizer"
     # Several replicas: the one with the highest priority works, the others stand by (kopf peering).
-    settings.peering.name = "medbatch"
+    # Two releases in one cluster need two peering names (the chart sets one per release).
+    settings.peering.name = config.peering_name
     if not settings.peering.priority:
         settings.peering.priority = random.randint(1, 2**31 - 1)
     settings.posting.level = logging.INFO
@@ -87,7 +96,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # cluster-wide read access; the CRDs must exist before the operator starts (Helm installs them first).
     settings.scanning.disabled = True
     memo["runtime"] = Runtime(config=config, kube=Kube.from_environment())
-    metrics.serve(config.metrics_port)
 
 
 @kopf.on.cleanup()
@@ -96,28 +104,31 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     await _runtime(memo).kube.close()
 
 
-def _failed_status(body: kopf.Body, problem: LaunchError) -> dict[str, Any]:
+def _status(body: kopf.Body, result: Verdict, *, started: bool, previous: dict[str, Any]) -> dict[str, Any]:
     return corpus_status(
-        previous=dict(body.status),
+        previous=previous,
         generation=int(body.meta.get("generation") or 0),
-        result=Verdict(phase=Phase.FAILED, reason=problem.reason, message=problem.message),
-        rayjob_status=None,
-        progress=None,
-        output_uri=None,
-        now=now_iso(),
-    )
-
-
-def _started_status(body: kopf.Body, launched: Launched) -> dict[str, Any]:
-    status = corpus_status(
-        previous={},  # a fresh start: no times or conditions carried over from a failed attempt
-        generation=int(body.meta.get("generation") or 0),
-        result=Verdict(phase=Phase.PENDING, reason="Starting", message="waiting for the Ray cluster"),
+        result=result,
         rayjob_status=None,
         progress=None,
         output_uri=(body.spec.get("output") or {}).get("uri"),
         now=now_iso(),
+        started=started,
     )
+
+
+def _not_started_status(body: kopf.Body, problem: LaunchError) -> dict[str, Any]:
+    # Waiting is Pending, not Failed: workflow engines and `kubectl wait --for=condition=Failed` must not
+    # give up on a Corpus whose ModelProfile is created a minute later.
+    phase = Phase.PENDING if problem.retry else Phase.FAILED
+    result = Verdict(phase=phase, reason=problem.reason, message=problem.message)
+    return _status(body, result, started=False, previous=dict(body.status))
+
+
+def _started_status(body: kopf.Body, launched: Launched) -> dict[str, Any]:
+    result = Verdict(phase=Phase.PENDING, reason="Starting", message="waiting for the Ray cluster")
+    # A fresh start: no times or conditions carried over from a failed attempt.
+    status = _status(body, result, started=True, previous={})
     if launched.rayjob:
         status["rayJob"] = launched.rayjob
     if launched.submission_id:
@@ -125,16 +136,27 @@ def _started_status(body: kopf.Body, launched: Launched) -> dict[str, Any]:
     return status
 
 
+_HELD = Verdict(
+    phase=Phase.SUSPENDED,
+    reason="Suspended",
+    message="spec.suspend is true: nothing is submitted until it is set to false",
+)
+
+
 @kopf.on.create(GROUP, VERSION, CORPORA)
 @kopf.on.update(GROUP, VERSION, CORPORA, field="spec", when=_not_started)
 async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any) -> None:
-    """Start the Corpus's job, or say in its status and an Event why it cannot start."""
+    """Start the Corpus's job, or say in its status and an Event why it has not started."""
     runtime = _runtime(memo)
+    if body.spec.get("suspend") and _on_ray_cluster(body.spec):
+        # A submission cannot be created paused: submit nothing until the Corpus is resumed.
+        patch.status.update(_status(body, _HELD, started=False, previous=dict(body.status)))
+        return
     try:
         launched = await launch(runtime.kube, body, runtime.config)
     except LaunchError as problem:
         metrics.LAUNCH_PROBLEMS.labels(problem.reason).inc()
-        patch.status.update(_failed_status(body, problem))
+        patch.status.update(_not_started_status(body, problem))
         if retry == 0 or body.status.get("reason") != problem.reason:
             kopf.warn(body, reason=problem.reason, message=problem.message)
         if problem.retry:
@@ -166,10 +188,10 @@ async def track(
     phase = body.status.get("phase")
     while not stopped:
         try:
-            observation = await observe(runtime.kube, body)
+            observation = await observe(runtime.kube, body, runtime.config)
         except Exception as exc:  # a poll that fails is retried at the next tick; the job runs on regardless
             metrics.OBSERVE_ERRORS.labels("job").inc()
-            logger.warning(f"cannot read the job's state: {type(exc).__name__}: {exc}")
+            logger.warning(f"cannot read the job's state: {type(exc).__name__}")
         else:
             current = {key: body.status.get(key) for key in observation.status}
             if current != observation.status:
@@ -185,6 +207,22 @@ async def track(
         await stopped.wait(runtime.config.poll_interval_s)
 
 
+def _stop_and_wait(client: RayJobsClient, submission: str, timeout_s: float) -> None:
+    """Stop a Jobs API submission and wait until the cluster reports it finished (raises on timeout).
+
+    A resumed Corpus must not have two submissions writing the same output folder at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    client.stop(submission)
+    while True:
+        info = client.status(submission)
+        if info is None or info.status in TERMINAL_STATUSES:
+            return
+        if time.monotonic() > deadline:
+            raise JobsApiError(f"submission {submission} did not stop within {timeout_s:.0f} s")
+        time.sleep(0.5)  # polling the cluster, which has no way to notify
+
+
 @kopf.on.field(GROUP, VERSION, CORPORA, field="spec.suspend", when=lambda status, **_: _started(dict(status)))
 async def suspend_changed(
     body: kopf.Body, old: Any, new: Any, memo: kopf.Memo, patch: kopf.Patch, **_: Any
@@ -197,16 +235,24 @@ async def suspend_changed(
     namespace = str(body.meta["namespace"])
     if corpus.spec.ray is None:
         await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), bool(new))
-    elif new:
-        async with ray_cluster(runtime.kube, corpus, namespace) as client:
-            await asyncio.to_thread(client.stop, current_submission(body))
     else:
-        # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
-        resumes = int(body.status.get("resumes") or 0) + 1
-        submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"
-        launched = await launch(runtime.kube, body, runtime.config, submission_id=submission)
-        patch.status["submissionId"] = launched.submission_id
-        patch.status["resumes"] = resumes
+        try:
+            async with ray_cluster(runtime.kube, corpus, namespace, runtime.config) as client:
+                # Suspend stops the job; resume stops it too, in case the stop at suspend never arrived.
+                await asyncio.to_thread(
+                    _stop_and_wait, client, current_submission(body), runtime.config.delete_timeout_s
+                )
+        except (LaunchError, JobsApiError, httpx.HTTPError) as exc:
+            why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
+            kopf.warn(body, reason="StopFailed", message=f"cannot stop the Ray job yet ({why}); retrying")
+            raise kopf.TemporaryError(why, delay=runtime.config.retry_delay_s) from None
+        if not new:
+            # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
+            resumes = int(body.status.get("resumes") or 0) + 1
+            submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"
+            launched = await launch(runtime.kube, body, runtime.config, submission_id=submission)
+            patch.status["submissionId"] = launched.submission_id
+            patch.status["resumes"] = resumes
     kopf.info(
         body,
         reason="Suspended" if new else "Resumed",
@@ -216,11 +262,31 @@ async def suspend_changed(
 
 @kopf.on.delete(GROUP, VERSION, CORPORA, when=_on_ray_cluster)
 async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """Stop a Jobs API job when its Corpus is deleted (a RayJob goes with its owner on its own)."""
+    """Stop a Jobs API job when its Corpus is deleted (a RayJob goes with its owner on its own).
+
+    Bounded: if the cluster cannot be reached in ``delete_timeout_s`` the Corpus is released anyway, with
+    a Warning Event, rather than left Terminating for ever.
+    """
     if not _started(dict(body.status)):
         return
     runtime = _runtime(memo)
-    corpus = parse_corpus(body)
-    async with ray_cluster(runtime.kube, corpus, str(body.meta["namespace"])) as client:
-        stopped = await asyncio.to_thread(client.stop, current_submission(body))
-    logger.info(f"Ray job {current_submission(body)} {'stopped' if stopped else 'had already finished'}")
+    submission = current_submission(body)
+
+    async def stop() -> bool:
+        corpus = parse_corpus(body)
+        async with ray_cluster(runtime.kube, corpus, str(body.meta["namespace"]), runtime.config) as client:
+            client.retry_for_s = 0
+            return await asyncio.to_thread(client.stop, submission)
+
+    try:
+        stopped = await asyncio.wait_for(stop(), timeout=runtime.config.delete_timeout_s)
+    except Exception as exc:  # whatever it was, the deletion must finish
+        why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
+        kopf.warn(
+            body,
+            reason="RayJobMayStillRun",
+            message=f"could not stop Ray job {submission} ({why}); it may still run: stop it from the Ray "
+            "dashboard or `ray job stop`",
+        )
+        return
+    logger.info(f"Ray job {submission} {'stopped' if stopped else 'had already finished'}")

@@ -1,4 +1,4 @@
-"""Run a Corpus on an existing Ray cluster through the Ray Jobs REST API (``spec.ray.address`` runner).
+"""Run a Corpus on an existing RayCluster through the Ray Jobs REST API (the ``spec.ray`` runner).
 
 Plain HTTP, so the operator image needs no Ray. Submissions are idempotent: the submission id derives from
 the Corpus uid, and submitting an id that exists returns the existing job instead of starting a second.
@@ -34,7 +34,11 @@ class JobInfo(BaseModel):
 
 
 class JobsApiError(RuntimeError):
-    """The Jobs API refused a request; the message holds the HTTP status and the server's words."""
+    """The Jobs API refused a request; the message holds the HTTP status and a fixed phrase.
+
+    Never the response body: it is the server's text (a misdirected request could fetch anything), and this
+    message reaches the Corpus status and Events.
+    """
 
 
 def submission_id_for(uid: str) -> str:
@@ -74,6 +78,7 @@ class RayJobsClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.retry_for_s = retry_for_s
+        self.address = address.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=address.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
@@ -85,8 +90,11 @@ class RayJobsClient:
 
     def _check(self, response: httpx.Response) -> dict[str, Any]:
         if response.status_code >= 400:
-            raise JobsApiError(f"Ray Jobs API answered {response.status_code}: {response.text[:300]}")
-        body: dict[str, Any] = response.json()
+            raise JobsApiError(f"the Ray Jobs API refused the request (HTTP {response.status_code})")
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            raise JobsApiError("the Ray Jobs API answered something that is not JSON") from None
         return body
 
     def status(self, submission_id: str) -> JobInfo | None:

@@ -22,6 +22,7 @@ GROUP, VERSION = "medbatch.io", "v1alpha1"
 CORPORA, MODEL_PROFILES = "corpora", "modelprofiles"
 
 RayJob = create_namespaced_resource("ray.io", "v1", "RayJob", "rayjobs")
+RayCluster = create_namespaced_resource("ray.io", "v1", "RayCluster", "rayclusters")
 CorpusResource = create_namespaced_resource(GROUP, VERSION, "Corpus", CORPORA)
 ModelProfileResource = create_global_resource(GROUP, VERSION, "ModelProfile", MODEL_PROFILES)
 
@@ -46,11 +47,15 @@ class Access:
 PERMISSIONS: tuple[Access, ...] = (
     Access(GROUP, CORPORA, ("get", "list", "watch", "patch")),
     Access(GROUP, f"{CORPORA}/status", ("get", "patch")),
+    # Owner references with blockOwnerDeletion need it (OwnerReferencesPermissionEnforcement, OpenShift).
+    Access(GROUP, f"{CORPORA}/finalizers", ("update",)),
     Access(GROUP, MODEL_PROFILES, ("get", "list", "watch"), cluster=True),
     Access("", "events", ("create",)),
     Access("", "secrets", ("get",)),
-    Access("", "configmaps", ("get", "create")),
+    Access("", "configmaps", ("get", "create", "patch")),
     Access("ray.io", "rayjobs", ("get", "create", "patch")),
+    Access("ray.io", "rayclusters", ("get",)),
+    Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch")),
     Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
     Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch"), cluster=True),
 )
@@ -62,11 +67,20 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 
 class KubeError(RuntimeError):
-    """A Kubernetes call failed for a reason other than not-found or already-exists."""
+    """A Kubernetes call failed for a reason other than not-found or already-exists.
+
+    ``code`` is the HTTP status (403 forbidden by RBAC, 422 refused by validation or a webhook, ...).
+    """
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _fail(action: str, exc: ApiError) -> KubeError:
-    return KubeError(f"{action}: {exc.status.code} {exc.status.reason}: {exc.status.message}")
+    return KubeError(
+        f"{action}: {exc.status.code} {exc.status.reason}: {exc.status.message}", exc.status.code or 0
+    )
 
 
 class Kube:
@@ -129,9 +143,25 @@ class Kube:
         existing = await self._client.get(type(obj), meta["name"], namespace=meta.get("namespace"))
         return _plain(existing), False
 
+    async def patch_object(self, document: dict[str, Any], patch: dict[str, Any]) -> None:
+        """Merge-patch the object ``document`` names (kind, name and namespace from its metadata)."""
+        obj: Any = from_dict(document)
+        meta = document["metadata"]
+        try:
+            await self._client.patch(
+                type(obj), meta["name"], patch, namespace=meta.get("namespace"), patch_type=PatchType.MERGE
+            )
+        except ApiError as exc:
+            raise _fail(f"patching {document['kind']} {meta['name']}", exc) from None
+
     async def rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The RayJob, or None when it is gone."""
         found = await self._get(RayJob, name, namespace)
+        return None if found is None else _plain(found)
+
+    async def ray_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The RayCluster, or None when there is none."""
+        found = await self._get(RayCluster, name, namespace)
         return None if found is None else _plain(found)
 
     async def set_rayjob_suspend(self, namespace: str, name: str, suspend: bool) -> None:

@@ -1,5 +1,5 @@
 """Start a Corpus's job: validate, resolve its ModelProfile and Secret, then create its RayJob (adopted by
-the Corpus) or submit it to an existing Ray cluster through the Jobs API.
+the Corpus) or submit it to an existing, allowed RayCluster through the Jobs API.
 
 Every step is idempotent, so kopf may run it again after a crash or a retry: children have fixed names and
 an existing one is kept, and a Jobs API submission id derives from the Corpus uid.
@@ -19,7 +19,14 @@ import kopf
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.jobs_api import JobsApiError, RayJobsClient, entrypoint_for, submission_id_for
 from medbatch.operator.kube import Kube, KubeError
-from medbatch.operator.render import child_name, render_configmap, render_rayjob
+from medbatch.operator.render import (
+    CONTENT_HASH,
+    child_name,
+    render_configmap,
+    render_network_policy,
+    render_rayjob,
+    with_content_hash,
+)
 from medbatch.spec import Corpus, ModelProfile, SpecError, parse_resource
 
 
@@ -95,26 +102,82 @@ async def read_secret(kube: Kube, namespace: str, name: str, purpose: str) -> di
     return data
 
 
-async def _ray_token_secret(kube: Kube, corpus: Corpus, namespace: str) -> dict[str, str]:
-    """The data of ``spec.ray.authTokenSecretRef``'s Secret ({} when none is named)."""
-    ref = corpus.spec.ray.auth_token_secret_ref if corpus.spec.ray else None
-    if ref is None:
-        return {}
-    data = await read_secret(kube, namespace, ref.name, "Ray auth token")
-    if ref.key not in data:
+# KubeRay's names: the Secret it makes for a cluster with authOptions.mode token (named after the cluster
+# unless authOptions.secretName says otherwise) holds the token under this key.
+KUBERAY_TOKEN_KEY = "auth_token"
+DASHBOARD_PORT = 8265
+
+
+@dataclass(frozen=True)
+class RayTarget:
+    """Where a Corpus's Jobs API calls go: an allowed RayCluster's head service, with its token."""
+
+    address: str
+    token: str | None
+
+
+def _dashboard_port(cluster: Mapping[str, Any]) -> int:
+    head = ((cluster.get("spec") or {}).get("headGroupSpec") or {}).get("template") or {}
+    for container in (head.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == "dashboard" and port.get("containerPort"):
+                return int(port["containerPort"])
+    return DASHBOARD_PORT
+
+
+async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: OperatorConfig) -> RayTarget:
+    """The head service and token of ``spec.ray.clusterName``, if the platform team allows the cluster.
+
+    The Corpus only names a RayCluster in its own namespace: the address comes from KubeRay's head service
+    and the token from the Secret KubeRay keeps for that cluster, so a Corpus can neither point the operator
+    at another URL nor make it read another Secret's key.
+    """
+    name = target_name(corpus)
+    cluster = await kube.ray_cluster(namespace, name)
+    if cluster is None:
         raise LaunchError(
-            "SecretKeyNotFound", f"Secret '{ref.name}' has no key '{ref.key}' (Ray auth token)", retry=True
+            "RayClusterNotFound",
+            f"RayCluster '{name}' does not exist in namespace {namespace}; the Corpus starts once it does",
+            retry=True,
         )
-    return data
+    labels = (cluster.get("metadata") or {}).get("labels") or {}
+    if not config.allows_ray_cluster(labels):
+        raise LaunchError(
+            "RayClusterNotAllowed",
+            f"RayCluster '{name}' is not open to Corpora; a platform team opens a cluster by labelling it "
+            f"{config.ray_cluster_selector}",
+            retry=True,
+        )
+    auth = (cluster.get("spec") or {}).get("authOptions") or {}
+    token = None
+    if auth.get("mode") == "token":
+        secret = str(auth.get("secretName") or name)
+        data = await read_secret(kube, namespace, secret, f"Ray token of RayCluster '{name}'")
+        token = data.get(KUBERAY_TOKEN_KEY)
+        if not token:
+            raise LaunchError(
+                "RayTokenNotFound",
+                f"Secret '{secret}' has no {KUBERAY_TOKEN_KEY} (Ray token of RayCluster '{name}')",
+                retry=True,
+            )
+    service = ((cluster.get("status") or {}).get("head") or {}).get("serviceName") or f"{name}-head-svc"
+    address = config.ray_head_url.format(service=service, namespace=namespace, port=_dashboard_port(cluster))
+    return RayTarget(address=address, token=token)
+
+
+def target_name(corpus: Corpus) -> str:
+    """The RayCluster a ``spec.ray`` Corpus runs on."""
+    assert corpus.spec.ray is not None
+    return corpus.spec.ray.cluster_name
 
 
 @contextlib.asynccontextmanager
-async def ray_cluster(kube: Kube, corpus: Corpus, namespace: str) -> AsyncIterator[RayJobsClient]:
-    """A Jobs API client for ``spec.ray`` (token from its Secret when one is named), closed on exit."""
-    assert corpus.spec.ray is not None
-    ref = corpus.spec.ray.auth_token_secret_ref
-    secrets = await _ray_token_secret(kube, corpus, namespace)
-    client = RayJobsClient(corpus.spec.ray.address, token=secrets.get(ref.key) if ref else None)
+async def ray_cluster(
+    kube: Kube, corpus: Corpus, namespace: str, config: OperatorConfig
+) -> AsyncIterator[RayJobsClient]:
+    """A Jobs API client for ``spec.ray``'s cluster (see ``ray_target``), closed on exit."""
+    target = await ray_target(kube, corpus, namespace, config)
+    client = RayJobsClient(target.address, token=target.token)
     try:
         yield client
     finally:
@@ -138,29 +201,85 @@ async def launch(
             kube, namespace, corpus.spec.credentials.secret_ref.name, "object-storage credentials"
         )
     if corpus.spec.ray is not None:
-        return await _submit(kube, corpus, profile, body, submission_id)
-    configmap = render_configmap(corpus, profile)
-    rayjob = render_rayjob(corpus, profile, config.render_settings())
-    kopf.adopt([configmap, rayjob], owner=kopf.Body(cast(kopf.RawBody, dict(body))))
-    await kube.create_or_get(configmap)
-    existing, created = await kube.create_or_get(rayjob)
-    owners = [ref.get("uid") for ref in existing.get("metadata", {}).get("ownerReferences", [])]
-    if body["metadata"].get("uid") not in owners:
-        # A RayJob of an earlier Corpus with this name that Kubernetes has not garbage-collected yet.
+        return await _submit(kube, corpus, profile, body, submission_id, config)
+    configmap = with_content_hash(render_configmap(corpus, profile))
+    rayjob = with_content_hash(render_rayjob(corpus, profile, config.render_settings()))
+    children = [configmap, rayjob]
+    if config.network_policy:
+        children.append(with_content_hash(render_network_policy(corpus, config.render_settings())))
+    kopf.adopt(children, owner=kopf.Body(cast(kopf.RawBody, dict(body))))
+    created = {}
+    for child in children:
+        created[child["kind"]] = await _create_owned(kube, child, str(body["metadata"].get("uid")))
+    return Launched(created=created["RayJob"], rayjob=child_name(corpus))
+
+
+async def _create_owned(kube: Kube, document: dict[str, Any], owner_uid: str) -> bool:
+    """Create a child object, or keep the one there if this Corpus owns it and it has the same content.
+
+    Returns whether this call created it. A same-named object of another owner (an earlier Corpus that
+    Kubernetes has not garbage-collected yet, or someone else's) is never adopted; an owned one with other
+    content is brought up to date (ConfigMap, NetworkPolicy) or, for a RayJob that may already run, left for
+    a person to delete.
+    """
+    kind, name = document["kind"], document["metadata"]["name"]
+    try:
+        existing, created = await kube.create_or_get(document)
+    except KubeError as exc:
+        raise _api_problem(exc, f"creating {kind} {name}") from None
+    if created:
+        return True
+    meta = existing.get("metadata") or {}
+    if owner_uid not in [ref.get("uid") for ref in meta.get("ownerReferences") or []]:
         raise LaunchError(
-            "RayJobNameTaken",
-            f"RayJob {child_name(corpus)} exists and belongs to another object; waiting for it to be deleted",
+            f"{kind}NameTaken",
+            f"{kind} {name} exists and belongs to another object; waiting for it to be deleted",
             retry=True,
         )
-    return Launched(created=created, rayjob=child_name(corpus))
+    if (meta.get("annotations") or {}).get(CONTENT_HASH) == document["metadata"]["annotations"][CONTENT_HASH]:
+        return False
+    if kind == "RayJob":
+        raise LaunchError(
+            "RayJobOutOfDate",
+            f"RayJob {name} was made for an earlier version of this Corpus; delete it (kubectl delete rayjob "
+            f"{name}) and the operator creates it again",
+            retry=True,
+        )
+    try:
+        await kube.patch_object(
+            document, {k: v for k, v in document.items() if k not in ("apiVersion", "kind")}
+        )
+    except KubeError as exc:
+        raise _api_problem(exc, f"updating {kind} {name}") from None
+    return False
+
+
+def _api_problem(exc: KubeError, action: str) -> LaunchError:
+    """What an API error when creating a child means for the Corpus."""
+    if exc.code == 403:
+        return LaunchError(
+            "Forbidden",
+            f"{action} was forbidden (HTTP 403): the operator's RBAC lacks a permission (see the chart's "
+            "ClusterRole); retrying",
+            retry=True,
+        )
+    if exc.code in (400, 422):
+        # Validation or an admission webhook (KubeRay's, a policy engine's) refused it: retrying cannot help.
+        return LaunchError("Rejected", f"{action} was refused: {exc}", retry=False)
+    return LaunchError("KubernetesUnavailable", f"{action} failed (HTTP {exc.code}); retrying", retry=True)
 
 
 async def _submit(
-    kube: Kube, corpus: Corpus, profile: ModelProfile, body: Mapping[str, Any], submission_id: str | None
+    kube: Kube,
+    corpus: Corpus,
+    profile: ModelProfile,
+    body: Mapping[str, Any],
+    submission_id: str | None,
+    config: OperatorConfig,
 ) -> Launched:
     namespace = str(body["metadata"]["namespace"])
     submission = submission_id or submission_id_for(str(body["metadata"]["uid"]))
-    async with ray_cluster(kube, corpus, namespace) as client:
+    async with ray_cluster(kube, corpus, namespace, config) as client:
         try:
             info = await asyncio.to_thread(
                 client.submit,
@@ -168,8 +287,15 @@ async def _submit(
                 entrypoint_for(corpus, profile),
                 metadata={"medbatch.io/corpus": f"{namespace}/{corpus.metadata.name}"},
             )
-        except (JobsApiError, httpx.HTTPError) as exc:
+        except JobsApiError as exc:
             raise LaunchError("RayClusterUnavailable", str(exc), retry=True) from None
+        except httpx.HTTPError as exc:  # the exception's text is not shown: it may quote the server
+            raise LaunchError(
+                "RayClusterUnavailable",
+                f"cannot reach the Jobs API of RayCluster '{target_name(corpus)}' "
+                f"({type(exc).__name__}); retrying",
+                retry=True,
+            ) from None
     return Launched(created=None, submission_id=info.submission_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import logging
 
 from prometheus_client import Counter, start_http_server
 
@@ -28,17 +28,18 @@ OBSERVE_ERRORS = Counter(
 )
 
 
-_serving: set[int] = set()
-_serving_lock = threading.Lock()
+log = logging.getLogger("medbatch.operator")
 
 
-def serve(port: int) -> None:
-    """Expose /metrics on ``port`` (a daemon thread; 0 turns it off).
+def serve(port: int, host: str = "0.0.0.0") -> int | None:
+    """Expose /metrics on ``port`` in a daemon thread; returns the bound port (0 picks a free one).
 
-    Once per process and port: the registry is process-wide, and kopf may run its startup again in the
-    same process (embedded operators, tests), even from two threads at once.
+    A port that cannot be bound is logged and metrics stay off: the operator's work matters more than
+    its metrics.
     """
-    with _serving_lock:
-        if port and port not in _serving:
-            start_http_server(port)
-            _serving.add(port)
+    try:
+        server, _ = start_http_server(port, addr=host)
+    except OSError as exc:
+        log.error("metrics endpoint off: cannot listen on port %s (%s)", port, exc.strerror)
+        return None
+    return int(server.server_port)

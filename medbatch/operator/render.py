@@ -9,7 +9,8 @@ the same code as ``medbatch run`` and the operator never needs the job's librari
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -23,6 +24,15 @@ PROFILE_FILE = "modelprofile.yaml"
 MODEL_MOUNT_ROOT = "/models"
 LABEL_CORPUS = "medbatch.io/corpus"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "medbatch"}
+CONTENT_HASH = "medbatch.io/content-hash"
+DASHBOARD_PORT = 8265
+# The job image's user (Ray's images run as uid 1000); a numeric id lets the kubelet check runAsNonRoot.
+RAY_UID = 1000
+# KubeRay's operator polls the head's dashboard for the job's state; its chart labels its pods so.
+KUBERAY_OPERATOR_PEER: dict[str, Any] = {
+    "namespaceSelector": {},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,10 @@ class RenderSettings:
         cpu_per_gpu, memory_per_gpu: worker requests per GPU of a replica (weights load through host memory).
         shm_size: memory-backed /dev/shm for Ray's object store.
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
+        priority_class_name: PriorityClass of the Ray pods when the profile names none.
+        image_pull_secrets: pull Secrets for the job image (a profile may add more).
+        dashboard_peers: NetworkPolicy peers, besides the Corpus's own pods, allowed to reach the head's
+            dashboard and Jobs API (KubeRay's operator polls it).
     """
 
     image: str = "ghcr.io/medbatch/medbatch-job:0.1.0"
@@ -48,6 +62,9 @@ class RenderSettings:
     active_deadline_seconds: int = 7 * 24 * 3600
     backoff_limit: int = 2
     ttl_seconds_after_finished: int = 3600
+    priority_class_name: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    dashboard_peers: tuple[dict[str, Any], ...] = field(default=(KUBERAY_OPERATOR_PEER,))
 
 
 def child_name(corpus: Corpus, suffix: str = "") -> str:
@@ -59,6 +76,21 @@ def child_name(corpus: Corpus, suffix: str = "") -> str:
     return f"{base[:54].rstrip('-')}-{digest}"
 
 
+def with_content_hash(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with an annotation hashing what it holds, so an existing copy can be compared."""
+    content = {k: v for k, v in document.items() if k not in ("metadata", "status")}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    metadata = document["metadata"]
+    return {
+        **document,
+        "metadata": {**metadata, "annotations": {**metadata.get("annotations", {}), CONTENT_HASH: digest}},
+    }
+
+
+def _labels(corpus: Corpus) -> dict[str, str]:
+    return {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}
+
+
 def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
     """The ConfigMap holding the job's inputs (no secrets: credentials come from the Secret as env)."""
     return {
@@ -66,7 +98,7 @@ def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
         "kind": "ConfigMap",
         "metadata": {
             "name": child_name(corpus, "-config"),
-            "labels": {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name},
+            "labels": _labels(corpus),
         },
         "data": {
             CORPUS_FILE: yaml.safe_dump(corpus.document(), sort_keys=False),
@@ -106,18 +138,98 @@ def _mounts(profile: ModelProfile, *, config: bool) -> list[dict[str, Any]]:
     return mounts
 
 
-_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+# Pod Security Standards "restricted": the pods run in namespaces that enforce it.
+_RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+_CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": _RUNTIME_DEFAULT,
+}
+
+
+def _pod_spec(
+    corpus: Corpus, profile: ModelProfile, settings: RenderSettings, containers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A pod spec around ``containers`` with what every Ray pod of the Corpus shares: security context,
+    identity, scheduling and pull secrets."""
+    model = profile.spec
+    pod: dict[str, Any] = {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RAY_UID,
+            "runAsGroup": RAY_UID,
+            "fsGroup": RAY_UID,
+            "seccompProfile": _RUNTIME_DEFAULT,
+        },
+        "containers": [{**c, "securityContext": _CONTAINER_SECURITY} for c in containers],
+    }
+    if corpus.spec.service_account_name:
+        pod["serviceAccountName"] = corpus.spec.service_account_name
+    else:  # the job never calls the Kubernetes API: no token to steal
+        pod["automountServiceAccountToken"] = False
+    priority = model.priority_class_name or settings.priority_class_name
+    if priority:
+        pod["priorityClassName"] = priority
+    pull = [
+        *settings.image_pull_secrets,
+        *(s for s in model.image_pull_secrets if s not in settings.image_pull_secrets),
+    ]
+    if pull:
+        pod["imagePullSecrets"] = [{"name": name} for name in pull]
+    if model.affinity:
+        pod["affinity"] = dict(model.affinity)
+    return pod
+
+
+def _template(corpus: Corpus, profile: ModelProfile, pod: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"labels": _labels(corpus)}
+    if profile.spec.pod_annotations:
+        metadata["annotations"] = dict(profile.spec.pod_annotations)
+    return {"metadata": metadata, "spec": pod}
+
+
+def render_network_policy(corpus: Corpus, settings: RenderSettings | None = None) -> dict[str, Any]:
+    """Ingress to the Corpus's Ray pods only from each other and from the dashboard peers.
+
+    The head's GCS, dashboard and Jobs API would otherwise be reachable by any pod in the cluster; Ray's
+    token authentication guards them too, this keeps the traffic from reaching them at all. Egress stays
+    open (object storage, model hub). ``kubectl port-forward`` to the dashboard still works: it does not
+    pass through the pod network.
+    """
+    settings = settings or RenderSettings()
+    own = {"podSelector": {"matchLabels": {LABEL_CORPUS: corpus.metadata.name}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": child_name(corpus, "-ray"), "labels": _labels(corpus)},
+        "spec": {
+            "podSelector": {"matchLabels": {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [own]},
+                {
+                    "from": [dict(peer) for peer in settings.dashboard_peers],
+                    "ports": [{"protocol": "TCP", "port": DASHBOARD_PORT}],
+                },
+            ],
+        },
+    }
 
 
 def render_rayjob(
     corpus: Corpus, profile: ModelProfile, settings: RenderSettings | None = None
 ) -> dict[str, Any]:
-    """The RayJob that runs ``corpus`` with ``profile``: a CPU head for the driver, one GPU worker per replica."""
+    """The RayJob that runs ``corpus`` with ``profile``: a CPU head for the driver, one GPU worker per replica.
+
+    Every pod (head, workers, the submitter) passes the "restricted" Pod Security Standard, runs without a
+    Kubernetes API token unless the Corpus names a ServiceAccount, and the cluster uses Ray's token
+    authentication (KubeRay makes the token Secret and hands it to every Ray container).
+    """
     settings = settings or RenderSettings()
     spec, model = corpus.spec, profile.spec
     image = model.image or settings.image
     gpus = model.gpu.count
-    labels = {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}
     worker_resources: dict[str, Any] = {
         "requests": {
             "cpu": str(max(gpus, 1) * settings.cpu_per_gpu),
@@ -128,24 +240,66 @@ def render_rayjob(
     if gpus:
         worker_resources["requests"][model.gpu.resource] = str(gpus)
         worker_resources["limits"][model.gpu.resource] = str(gpus)
-    worker_pod: dict[str, Any] = {
-        "containers": [
+    env = [{"name": "MEDBATCH_LOG_FORMAT", "value": "json"}]
+    worker_pod = _pod_spec(
+        corpus,
+        profile,
+        settings,
+        [
             {
                 "name": "ray-worker",
                 "image": image,
                 "resources": worker_resources,
                 "envFrom": _env_from(corpus),
-                "env": [{"name": "MEDBATCH_LOG_FORMAT", "value": "json"}],
+                "env": env,
                 "volumeMounts": _mounts(profile, config=False),
-                "securityContext": _SECURITY,
             }
         ],
-        "volumes": _volumes(corpus, profile, settings, config=False),
-    }
+    )
+    worker_pod["volumes"] = _volumes(corpus, profile, settings, config=False)
     if model.node_selector:
         worker_pod["nodeSelector"] = dict(model.node_selector)
     if model.tolerations:
         worker_pod["tolerations"] = [dict(t) for t in model.tolerations]
+    head_pod = _pod_spec(
+        corpus,
+        profile,
+        settings,
+        [
+            {
+                "name": "ray-head",
+                "image": image,
+                "resources": {
+                    "requests": {"cpu": settings.head_cpu, "memory": settings.head_memory},
+                    "limits": {"memory": settings.head_memory},
+                },
+                "ports": [
+                    {"containerPort": 6379, "name": "gcs"},
+                    {"containerPort": DASHBOARD_PORT, "name": "dashboard"},
+                    {"containerPort": 10001, "name": "client"},
+                ],
+                "envFrom": _env_from(corpus),
+                "env": env,
+                "volumeMounts": _mounts(profile, config=True),
+            }
+        ],
+    )
+    head_pod["volumes"] = _volumes(corpus, profile, settings, config=True)
+    # The submitter runs `ray job submit` (KubeRay fills in the command and the head's address); it only
+    # needs to be as locked down as the rest.
+    submitter_pod = _pod_spec(
+        corpus,
+        profile,
+        settings,
+        [
+            {
+                "name": "ray-job-submitter",
+                "image": image,
+                "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            }
+        ],
+    )
+    submitter_pod["restartPolicy"] = "Never"
     entrypoint = (
         f"python -m medbatch.jobs.entrypoint --corpus {CONFIG_MOUNT}/{CORPUS_FILE} "
         f"--profile {CONFIG_MOUNT}/{PROFILE_FILE}"
@@ -153,10 +307,11 @@ def render_rayjob(
     return {
         "apiVersion": KUBERAY_API,
         "kind": "RayJob",
-        "metadata": {"name": child_name(corpus), "labels": labels},
+        "metadata": {"name": child_name(corpus), "labels": _labels(corpus)},
         "spec": {
             "entrypoint": entrypoint,
             "submissionMode": "K8sJobMode",
+            "submitterPodTemplate": _template(corpus, profile, submitter_pod),
             "suspend": spec.suspend,
             "shutdownAfterJobFinishes": True,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
@@ -164,37 +319,11 @@ def render_rayjob(
             "backoffLimit": settings.backoff_limit,
             "rayClusterSpec": {
                 "rayVersion": settings.ray_version,
+                "authOptions": {"mode": "token"},
                 "headGroupSpec": {
                     # The head runs the driver only: engines must land on the GPU workers.
                     "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "ray-head",
-                                    "image": image,
-                                    "resources": {
-                                        "requests": {
-                                            "cpu": settings.head_cpu,
-                                            "memory": settings.head_memory,
-                                        },
-                                        "limits": {"memory": settings.head_memory},
-                                    },
-                                    "ports": [
-                                        {"containerPort": 6379, "name": "gcs"},
-                                        {"containerPort": 8265, "name": "dashboard"},
-                                        {"containerPort": 10001, "name": "client"},
-                                    ],
-                                    "envFrom": _env_from(corpus),
-                                    "env": [{"name": "MEDBATCH_LOG_FORMAT", "value": "json"}],
-                                    "volumeMounts": _mounts(profile, config=True),
-                                    "securityContext": _SECURITY,
-                                }
-                            ],
-                            "volumes": _volumes(corpus, profile, settings, config=True),
-                        },
-                    },
+                    "template": _template(corpus, profile, head_pod),
                 },
                 "workerGroupSpecs": [
                     {
@@ -203,7 +332,7 @@ def render_rayjob(
                         "minReplicas": spec.replicas,
                         "maxReplicas": spec.replicas,
                         "rayStartParams": {},
-                        "template": {"metadata": {"labels": labels}, "spec": worker_pod},
+                        "template": _template(corpus, profile, worker_pod),
                     }
                 ],
             },

@@ -13,9 +13,12 @@ the status never depends on a pod being reachable.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from medbatch.spec.bounds import LABEL_CHARS, URI_CHARS
 
 
 class Phase(StrEnum):
@@ -32,16 +35,33 @@ class Phase(StrEnum):
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.PARTIALLY_SUCCEEDED, Phase.FAILED})
 
 
+_MESSAGE_CHARS = 1024
+_REASON_CHARS = 128
+_HEADLINE_CHARS = 240
+
+
+def _bounded(limit: int) -> BeforeValidator:
+    """Cut a string to ``limit`` characters, so a long message never makes the status invalid."""
+
+    def cut(value: object) -> object:
+        if isinstance(value, str) and len(value) > limit:
+            return value[: limit - 1] + "…"
+        return value
+
+    return BeforeValidator(cut)
+
+
+Message = Annotated[str, _bounded(_MESSAGE_CHARS), Field(max_length=_MESSAGE_CHARS)]
+Reason = Annotated[str, _bounded(_REASON_CHARS), Field(max_length=_REASON_CHARS)]
+Timestamp = Annotated[str, Field(max_length=64)]
+
+
 class Verdict(BaseModel):
     """A phase with the reason (CamelCase, for machines) and message (a sentence, for people)."""
 
     phase: Phase
-    reason: str
-    message: str
-
-
-# KubeRay v1.7 jobDeploymentStatus values that mean "not running yet".
-_MESSAGE_CHARS = 240
+    reason: Reason
+    message: Message
 
 
 def _short(message: object) -> str:
@@ -52,7 +72,7 @@ def _short(message: object) -> str:
     """
     text = str(message or "").strip()
     headline = text.split("\n", 1)[0].split("last available logs", 1)[0].rstrip(" ,:(")
-    return headline if len(headline) <= _MESSAGE_CHARS else headline[: _MESSAGE_CHARS - 1] + "…"
+    return headline if len(headline) <= _HEADLINE_CHARS else headline[: _HEADLINE_CHARS - 1] + "…"
 
 
 _STARTING = {"", "New", "Initializing", "Waiting"}
@@ -127,26 +147,50 @@ _CONDITION_OF = {
 }
 
 
+class _WireModel(BaseModel):
+    """camelCase on the wire, as every Kubernetes status."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class Condition(_WireModel):
+    """One Kubernetes condition (metav1.Condition's fields)."""
+
+    type: Annotated[str, Field(max_length=32)]
+    status: Annotated[str, Field(pattern="^(True|False|Unknown)$", max_length=7)]
+    reason: Reason
+    message: Message
+    last_transition_time: Timestamp
+    observed_generation: int
+
+
 def conditions(
-    previous: list[dict[str, Any]] | None, result: Verdict, generation: int, now: str
+    previous: list[dict[str, Any]] | None, result: Verdict, generation: int, now: str, *, started: bool
 ) -> list[dict[str, Any]]:
-    """Conditions for ``result``; lastTransitionTime moves only when a condition's status changes."""
+    """Conditions for ``result``; lastTransitionTime moves only when a condition's status changes.
+
+    ``Started`` says whether the job was created or submitted; while the operator waits (for a
+    ModelProfile, a Secret, a free name, an allowed Ray cluster) it is False with the reason, and the
+    phase is Pending, not Failed: nothing has gone wrong that waiting cannot fix.
+    """
     before = {c.get("type"): c for c in previous or []}
+    states = {kind: result.phase in phases for kind, phases in _CONDITION_OF.items()}
     out = []
-    for kind, phases in _CONDITION_OF.items():
-        status = "True" if result.phase in phases else "False"
+    for kind, true in [("Started", started), *states.items()]:
+        status = "True" if true else "False"
+        waiting = kind == "Started" and not true
         old = before.get(kind)
         out.append(
-            {
-                "type": kind,
-                "status": status,
-                "reason": result.reason if status == "True" else f"Not{kind}",
-                "message": result.message if status == "True" else "",
-                "lastTransitionTime": old["lastTransitionTime"]
+            Condition(
+                type=kind,
+                status=status,
+                reason=result.reason if true or waiting else f"Not{kind}",
+                message=result.message if true or waiting else "",
+                last_transition_time=old["lastTransitionTime"]
                 if old and old.get("status") == status
                 else now,
-                "observedGeneration": generation,
-            }
+                observed_generation=generation,
+            ).model_dump(by_alias=True)
         )
     return out
 
@@ -171,22 +215,34 @@ def progress_text(progress: Progress | None) -> str:
     return f"{percent}% ({progress.records_done}/{progress.records_total})"
 
 
-class CorpusStatus(BaseModel):
-    """The status the operator writes (camelCase on the wire)."""
+Counts = Annotated[dict[str, int], Field(max_length=8)]
+
+
+class CorpusStatus(_WireModel):
+    """The status the operator writes; the CRD's status schema is generated from this model."""
 
     phase: Phase
-    reason: str
-    message: str
-    progress: str = ""
-    records: dict[str, int] = Field(default_factory=dict)
-    shards: dict[str, int] = Field(default_factory=dict)
-    tokens: dict[str, int] = Field(default_factory=dict)
-    output_uri: str | None = Field(default=None, serialization_alias="outputUri")
-    dashboard_url: str | None = Field(default=None, serialization_alias="dashboardUrl")
-    start_time: str | None = Field(default=None, serialization_alias="startTime")
-    completion_time: str | None = Field(default=None, serialization_alias="completionTime")
-    observed_generation: int = Field(serialization_alias="observedGeneration")
-    conditions: list[dict[str, Any]]
+    reason: Reason
+    message: Message
+    progress: Annotated[str, Field(max_length=64)] = ""
+    records: Counts = Field(default_factory=dict)
+    shards: Counts = Field(default_factory=dict)
+    tokens: Counts = Field(default_factory=dict)
+    output_uri: Annotated[str, Field(max_length=URI_CHARS)] | None = None
+    dashboard_url: Annotated[str, Field(max_length=URI_CHARS)] | None = Field(
+        default=None, alias="dashboardUrl"
+    )
+    start_time: Timestamp | None = None
+    completion_time: Timestamp | None = None
+    observed_generation: int
+    conditions: Annotated[list[Condition], Field(max_length=8)]
+    ray_job: Annotated[str, Field(max_length=LABEL_CHARS)] | None = Field(
+        default=None, description="The RayJob running this Corpus (set once it is created)."
+    )
+    submission_id: Annotated[str, Field(max_length=128)] | None = Field(
+        default=None, description="The Jobs API submission running this Corpus (set once it is submitted)."
+    )
+    resumes: int | None = Field(default=None, description="How often a Jobs API run was resumed.")
 
 
 def corpus_status(
@@ -199,10 +255,12 @@ def corpus_status(
     tokens: tuple[int, int] | None = None,
     output_uri: str | None,
     now: str,
+    started: bool = True,
 ) -> dict[str, Any]:
     """The full status patch for a Corpus.
 
     Args:
+        started: whether the Corpus's job exists (False while the operator waits or has given up).
         tokens: model tokens (in, out) of the whole run when known (the manifest's), else this attempt's
             from ``progress``.
     """
@@ -231,9 +289,9 @@ def corpus_status(
         dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
         start_time=previous.get("startTime")
         or (rayjob_status.get("startTime") if result.phase != Phase.PENDING else None),
-        completion_time=previous.get("completionTime") or (now if result.phase in TERMINAL else None),
+        completion_time=(previous.get("completionTime") or now) if result.phase in TERMINAL else None,
         observed_generation=generation,
-        conditions=conditions(previous.get("conditions"), result, generation, now),
+        conditions=conditions(previous.get("conditions"), result, generation, now, started=started),
     )
     return status.model_dump(by_alias=True, exclude_none=True, mode="json")
 

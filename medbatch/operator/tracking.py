@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from medbatch.operator.config import OperatorConfig
 from medbatch.operator.jobs_api import submission_id_for
 from medbatch.operator.kube import Kube
 from medbatch.operator.launch import parse_corpus, ray_cluster, read_secret
@@ -40,16 +41,18 @@ def current_submission(body: Mapping[str, Any]) -> str:
     return str(status.get("submissionId") or submission_id_for(str(body["metadata"]["uid"])))
 
 
-async def _rayjob_status(kube: Kube, corpus: Corpus, body: Mapping[str, Any]) -> dict[str, Any] | None:
+async def _rayjob_status(
+    kube: Kube, corpus: Corpus, body: Mapping[str, Any], config: OperatorConfig
+) -> dict[str, Any] | None:
     namespace = str(body["metadata"]["namespace"])
     if corpus.spec.ray is None:
         rayjob = await kube.rayjob(namespace, child_name(corpus))
         return None if rayjob is None else dict(rayjob.get("status") or {"jobDeploymentStatus": "New"})
-    async with ray_cluster(kube, corpus, namespace) as client:
+    async with ray_cluster(kube, corpus, namespace, config) as client:
         info = await asyncio.to_thread(client.status, current_submission(body))
     if info is None:
         return None
-    return jobs_api_as_rayjob_status(info.status, info.message, corpus.spec.ray.address, corpus.spec.suspend)
+    return jobs_api_as_rayjob_status(info.status, info.message, client.address, corpus.spec.suspend)
 
 
 async def _run_files(kube: Kube, corpus: Corpus, namespace: str) -> RunFiles:
@@ -79,11 +82,11 @@ def _gone(files: RunFiles) -> dict[str, Any]:
     return {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}
 
 
-async def observe(kube: Kube, body: Mapping[str, Any]) -> Observation:
+async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -> Observation:
     """Read the Corpus's job and files and compute its status (raises LaunchError/KubeError)."""
     corpus = parse_corpus(body)
     namespace = str(body["metadata"]["namespace"])
-    rayjob_status = await _rayjob_status(kube, corpus, body)
+    rayjob_status = await _rayjob_status(kube, corpus, body, config)
     files = await _run_files(kube, corpus, namespace)
     if rayjob_status is None:
         rayjob_status = _gone(files)

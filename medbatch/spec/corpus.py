@@ -13,12 +13,32 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from medbatch.spec.base import SpecModel
+from medbatch.spec.bounds import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_CHARS,
+    NAME_CHARS,
+    DnsName,
+    LabelName,
+    ObjectName,
+    Text,
+    Uri,
+    cel,
+)
 
 API_GROUP = "medbatch.io"
 API_VERSION = "v1alpha1"
 
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123 = re.compile(DNS1123_LABEL)
 _URI_SCHEMES = ("s3://", "gs://", "file://")
+# The same checks as _check_uri, for the API server.
+_URI_RULES = cel(
+    (r"self.matches('\\S')", "must not be empty; use s3://bucket/prefix/, gs://..., file:///path or a path"),
+    (
+        "!self.contains('://') || " + " || ".join(f"self.startsWith('{s}')" for s in _URI_SCHEMES),
+        "scheme is not supported; use s3://, gs:// or file://",
+    ),
+)
 
 
 class SourceFormat(StrEnum):
@@ -94,20 +114,21 @@ class SourceSpec(SpecModel):
         ``{uri: s3://notes/cardiology/2024/, format: parquet, idField: note_id, textField: note_text}``
     """
 
-    uri: str = Field(
+    uri: Uri = Field(
         description="A file or a folder (prefix) of files: s3://, gs://, file:// or a local path. A local relative "
-        "path is resolved against the folder of the Corpus YAML by `medbatch run`."
+        "path is resolved against the folder of the Corpus YAML by `medbatch run`.",
+        json_schema_extra=_URI_RULES,
     )
     format: SourceFormat = Field(
         description="parquet, jsonl, csv, or text (one note per .txt file; the id is the file's path without "
         "extension)."
     )
-    id_field: str | None = Field(
+    id_field: Text | None = Field(
         default=None,
         description="Column holding the note id. Unset: ids are derived from file path and row number.",
     )
-    text_field: str = Field(default="text", description="Column holding the note text (ignored for text).")
-    patient_field: str | None = Field(
+    text_field: Text = Field(default="text", description="Column holding the note text (ignored for text).")
+    patient_field: Text | None = Field(
         default=None,
         description="Column holding a patient id. Dates of one patient are shifted by the same offset, so "
         "intervals survive across that patient's notes. Unset: each note gets its own offset.",
@@ -126,6 +147,7 @@ class DeidentifySpec(SpecModel):
     types: list[PhiType] = Field(
         default_factory=lambda: list(PhiType),
         min_length=1,
+        max_length=len(PhiType),
         description="PHI types to remove; all by default. Removing fewer types is no longer Safe Harbor.",
     )
     date_shift_max_days: int = Field(
@@ -146,7 +168,10 @@ class NerSpec(SpecModel):
     """Clinical entity extraction options."""
 
     types: list[EntityType] = Field(
-        default_factory=lambda: list(EntityType), min_length=1, description="Entity types to extract."
+        default_factory=lambda: list(EntityType),
+        min_length=1,
+        max_length=len(EntityType),
+        description="Entity types to extract.",
     )
 
 
@@ -156,8 +181,26 @@ class SummarizeSpec(SpecModel):
     max_words: int = Field(default=120, ge=10, le=2000, description="Upper bound on summary length in words.")
 
 
+_NO_TASK = "no task is enabled; set at least one of deidentify, ner, summarize"
+_RAW_ANALYSIS = (
+    "ner and summarize run on de-identified text by default: enable tasks.deidentify, or set "
+    "tasks.analyzeRawText: true to run them on the source text (their output may then hold PHI)"
+)
+
+
 class TasksSpec(SpecModel):
     """Which tasks run on every note. At least one must be set."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel(
+            ("has(self.deidentify) || has(self.ner) || has(self.summarize)", _NO_TASK),
+            (
+                "!(has(self.ner) || has(self.summarize)) || has(self.deidentify) || "
+                "(has(self.analyzeRawText) && self.analyzeRawText)",
+                _RAW_ANALYSIS,
+            ),
+        )
+    }
 
     deidentify: DeidentifySpec | None = Field(default=None, description="Remove PHI; writes text_deid.")
     ner: NerSpec | None = Field(default=None, description="Extract clinical entities; writes entities.")
@@ -171,23 +214,21 @@ class TasksSpec(SpecModel):
     @model_validator(mode="after")
     def _consistent(self) -> TasksSpec:
         if self.deidentify is None and self.ner is None and self.summarize is None:
-            raise ValueError("no task is enabled; set at least one of deidentify, ner, summarize")
+            raise ValueError(_NO_TASK)
         analyzing = self.ner is not None or self.summarize is not None
         if analyzing and self.deidentify is None and not self.analyze_raw_text:
-            raise ValueError(
-                "ner and summarize run on de-identified text by default: enable tasks.deidentify, or set "
-                "tasks.analyzeRawText: true to run them on the source text (their output may then hold PHI)"
-            )
+            raise ValueError(_RAW_ANALYSIS)
         return self
 
 
 class OutputSpec(SpecModel):
     """Where results go."""
 
-    uri: str | None = Field(
+    uri: Uri | None = Field(
         default=None,
         description="Output folder (prefix): s3://, gs://, file:// or a path. Unset: ./medbatch-output/<name>/ "
         "for `medbatch run`; required in a cluster.",
+        json_schema_extra=_URI_RULES,
     )
     include_phi_spans: bool = Field(
         default=False,
@@ -201,8 +242,21 @@ class OutputSpec(SpecModel):
         return None if value is None else _check_uri(value, "uri")
 
 
+_CHUNK_CHARS, _CHUNK_OVERLAP_CHARS = 8000, 400
+
+
 class LimitsSpec(SpecModel):
     """Sizes that trade throughput against memory and fault isolation."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                f"(has(self.chunkOverlapChars) ? self.chunkOverlapChars : {_CHUNK_OVERLAP_CHARS}) * 2 <= "
+                f"(has(self.chunkChars) ? self.chunkChars : {_CHUNK_CHARS})",
+                "chunkOverlapChars must be at most half of chunkChars",
+            )
+        )
+    }
 
     shard_size: int = Field(
         default=1000,
@@ -219,18 +273,21 @@ class LimitsSpec(SpecModel):
         "given, so it wants hundreds at once (match the profile's max_num_seqs); smaller calls isolate failures.",
     )
     chunk_chars: int = Field(
-        default=8000,
+        default=_CHUNK_CHARS,
         ge=200,
+        le=1_000_000,
         description="Notes longer than this are split into overlapping chunks for the engine, never dropped.",
     )
     chunk_overlap_chars: int = Field(
-        default=400,
+        default=_CHUNK_OVERLAP_CHARS,
         ge=0,
+        le=500_000,
         description="Overlap between chunks, so a span cut by a boundary is still seen whole.",
     )
     max_note_chars: int = Field(
         default=5_000_000,
         ge=1,
+        le=1_000_000_000,
         description="Notes longer than this become error rows (almost always a corrupt record).",
     )
 
@@ -247,33 +304,29 @@ class LimitsSpec(SpecModel):
 class SecretRef(SpecModel):
     """A Secret in the Corpus's namespace."""
 
-    name: str = Field(description="Secret name.")
-
-
-class SecretKeyRef(SpecModel):
-    """One key of a Secret in the Corpus's namespace."""
-
-    name: str = Field(description="Secret name.")
-    key: str = Field(default="token", description="Key within the Secret.")
+    name: ObjectName = Field(description="Secret name.")
 
 
 class RaySpec(SpecModel):
-    """Run on an existing Ray cluster through its Jobs API instead of a KubeRay RayJob."""
+    """Run on an existing KubeRay RayCluster through its Jobs API instead of a RayJob of its own.
 
-    address: str = Field(
-        description="The cluster's dashboard (Jobs API) URL, e.g. http://raycluster-head-svc:8265."
-    )
-    auth_token_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the cluster's Ray auth token (token authentication)."
+    The Corpus names a cluster, not an address: the operator submits to that cluster's head service in the
+    Corpus's namespace, only if the platform team has allowed the cluster (a label the operator is configured
+    to require), and takes the Ray token only from the Secret KubeRay keeps for that cluster.
+    """
+
+    cluster_name: LabelName = Field(
+        description="A RayCluster in the Corpus's namespace, labelled for medbatch by the platform team "
+        "(medbatch.io/allow-corpora=true unless the chart says otherwise). With token authentication "
+        "(authOptions.mode: token) the operator reads the token from the Secret KubeRay made for it.",
+        json_schema_extra={"pattern": DNS1123_LABEL},
     )
 
-    @field_validator("address")
+    @field_validator("cluster_name")
     @classmethod
-    def _address(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(
-                "ray.address must be the dashboard's http:// or https:// URL (port 8265 by default)"
-            )
+    def _cluster_name(cls, value: str) -> str:
+        if not _DNS1123.match(value):
+            raise ValueError("clusterName must be a RayCluster name: lowercase letters, digits and '-'")
         return value
 
 
@@ -284,6 +337,25 @@ class CredentialsSpec(SpecModel):
         description="Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, "
         "MEDBATCH_SURROGATE_KEY, ...) become the job's environment."
     )
+
+
+_MIXED_OUTPUT = "output.uri must differ from source.uri: results would be mixed into the input"
+
+
+def _same_location(a: str, b: str) -> bool:
+    def norm(uri: str) -> str:
+        return uri.removeprefix("file://").rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def _same_location_cel(a: str, b: str) -> str:
+    """``_same_location`` in CEL, up to one trailing slash (CEL cannot strip a run of them)."""
+
+    def norm(uri: str) -> str:
+        return f"({uri}.startsWith('file://') ? {uri}.substring(7) : {uri})"
+
+    return f"{norm(a)} == {norm(b)} || {norm(a)} + '/' == {norm(b)} || {norm(a)} == {norm(b)} + '/'"
 
 
 class CorpusSpec(SpecModel):
@@ -304,10 +376,11 @@ class CorpusSpec(SpecModel):
 
     source: SourceSpec = Field(description="Where the notes are.")
     tasks: TasksSpec = Field(description="Which tasks to run.")
-    model: str = Field(
+    model: ObjectName = Field(
         default="openbiollm-70b",
         description="Name of a ModelProfile (cluster-scoped). `medbatch run` uses the CPU baseline engine "
         "unless told otherwise.",
+        json_schema_extra={"pattern": DNS1123_SUBDOMAIN},
     )
     replicas: int = Field(
         default=1, ge=1, le=512, description="Engine replicas; each gets the profile's GPUs."
@@ -318,13 +391,30 @@ class CorpusSpec(SpecModel):
     limits: LimitsSpec = Field(default_factory=LimitsSpec, description="Shard, batch and note-size limits.")
     ray: RaySpec | None = Field(
         default=None,
-        description="Run on this existing Ray cluster (Jobs API) instead of creating a RayJob. Unset: a RayJob.",
+        description="Run on this existing RayCluster (Jobs API) instead of creating a RayJob. Unset: a RayJob.",
     )
+    service_account_name: DnsName | None = Field(
+        default=None,
+        description="ServiceAccount of the Ray pods, for cloud workload identity (IRSA, GKE Workload Identity) "
+        "instead of static keys in `credentials`. Unset: the namespace's default account, with no API token "
+        "mounted (the job never calls Kubernetes).",
+    )
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                "!has(self.output) || !has(self.output.uri) || !("
+                + _same_location_cel("self.output.uri", "self.source.uri")
+                + ")",
+                _MIXED_OUTPUT,
+            )
+        )
+    }
 
     @field_validator("model")
     @classmethod
     def _model_name(cls, value: str) -> str:
-        if not _DNS1123.match(value) or len(value) > 253:
+        if not _DNS1123.match(value) or len(value) > NAME_CHARS:
             raise ValueError(
                 f"'{value}' is not a valid ModelProfile name: use lowercase letters, digits and '-' "
                 "(e.g. openbiollm-70b)"
@@ -334,15 +424,8 @@ class CorpusSpec(SpecModel):
     @model_validator(mode="after")
     def _output_differs_from_source(self) -> CorpusSpec:
         if self.output.uri is not None and _same_location(self.output.uri, self.source.uri):
-            raise ValueError("output.uri must differ from source.uri: results would be mixed into the input")
+            raise ValueError(_MIXED_OUTPUT)
         return self
-
-
-def _same_location(a: str, b: str) -> bool:
-    def norm(uri: str) -> str:
-        return uri.removeprefix("file://").rstrip("/")
-
-    return norm(a) == norm(b)
 
 
 def resource_document(api_version: str, kind: str, metadata: ObjectMeta, spec: SpecModel) -> dict[str, Any]:
@@ -356,8 +439,10 @@ class ObjectMeta(SpecModel):
 
     model_config = SpecModel.model_config | {"extra": "allow"}
 
-    name: Annotated[str, Field(max_length=63, description="DNS-1123 label.")]
-    namespace: str | None = Field(default=None, description="Namespace (cluster only).")
+    name: Annotated[str, Field(max_length=LABEL_CHARS, description="DNS-1123 label.")]
+    namespace: str | None = Field(
+        default=None, max_length=LABEL_CHARS, description="Namespace (cluster only)."
+    )
 
     @field_validator("name")
     @classmethod

@@ -11,6 +11,16 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from medbatch.spec.base import SpecModel
+from medbatch.spec.bounds import (
+    AnnotationValue,
+    DnsName,
+    Image,
+    LabelValue,
+    ObjectName,
+    Text,
+    Uri,
+    cel,
+)
 from medbatch.spec.corpus import ObjectMeta, resource_document
 
 
@@ -25,9 +35,20 @@ class EngineKind(StrEnum):
 class ModelSource(SpecModel):
     """Where the weights come from. Exactly one of the fields is set."""
 
-    hub: str | None = Field(default=None, description="A model hub id, e.g. aaditya/Llama3-OpenBioLLM-70B.")
-    uri: str | None = Field(default=None, description="An s3:// prefix or a local path holding the weights.")
-    pvc: str | None = Field(default=None, description="A PersistentVolumeClaim holding the weights.")
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel(
+            (
+                "(has(self.hub) ? 1 : 0) + (has(self.uri) ? 1 : 0) + (has(self.pvc) ? 1 : 0) == 1",
+                "set exactly one of hub, uri, pvc",
+            )
+        )
+    }
+
+    hub: Text | None = Field(default=None, description="A model hub id, e.g. aaditya/Llama3-OpenBioLLM-70B.")
+    uri: Uri | None = Field(
+        default=None, min_length=1, description="An s3:// prefix or a local path holding the weights."
+    )
+    pvc: ObjectName | None = Field(default=None, description="A PersistentVolumeClaim holding the weights.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ModelSource:
@@ -40,7 +61,7 @@ class ModelSource(SpecModel):
 class GpuSpec(SpecModel):
     """GPUs per replica."""
 
-    resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of the GPU.")
+    resource: ObjectName = Field(default="nvidia.com/gpu", description="Extended resource name of the GPU.")
     count: int = Field(default=1, ge=0, le=64, description="GPUs per replica (0 for a CPU profile).")
 
 
@@ -51,28 +72,73 @@ class SamplingSpec(SpecModel):
     max_tokens: int = Field(default=1024, ge=1, le=65536, description="Upper bound on generated tokens.")
 
 
+_NEEDS_SOURCE = "engine vllm needs source (hub, uri or pvc)"
+_NEEDS_ENDPOINT = "engine openai needs endpoint (the server's base URL, e.g. http://vllm:8000/v1)"
+_NOT_VLLM = "(has(self.engine) && self.engine != 'vllm')"
+_GPUS = "(has(self.gpu) && has(self.gpu.count) ? self.gpu.count : 1)"
+_TP = "(has(self.tensorParallelSize) ? self.tensorParallelSize : 1)"
+
+
 class ModelProfileSpec(SpecModel):
     """How to run one model."""
 
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel(
+            (f"{_NOT_VLLM} || has(self.source)", _NEEDS_SOURCE),
+            (
+                f"{_NOT_VLLM} || {_GPUS} % {_TP} == 0",
+                "gpu.count must be a multiple of tensorParallelSize",
+            ),
+            ("!has(self.engine) || self.engine != 'openai' || has(self.endpoint)", _NEEDS_ENDPOINT),
+        )
+    }
+
     engine: EngineKind = Field(default=EngineKind.VLLM, description="vllm, openai or baseline.")
     source: ModelSource | None = Field(default=None, description="Model weights (vllm engine).")
-    served_model_name: str | None = Field(default=None, description="Name recorded in output provenance.")
-    endpoint: str | None = Field(
-        default=None, description="Base URL of an OpenAI-compatible server (openai)."
+    served_model_name: Text | None = Field(default=None, description="Name recorded in output provenance.")
+    endpoint: Uri | None = Field(
+        default=None, min_length=1, description="Base URL of an OpenAI-compatible server (openai)."
     )
     tensor_parallel_size: int = Field(default=1, ge=1, le=64, description="GPUs one engine spans.")
-    quantization: str | None = Field(
+    quantization: Text | None = Field(
         default=None, description="e.g. fp8, awq; unset for the checkpoint's dtype."
     )
-    max_model_len: int = Field(default=8192, ge=256, description="Context length (prompt + output tokens).")
-    gpu: GpuSpec = Field(default_factory=GpuSpec, description="GPUs per replica.")
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector for GPU workers.")
-    tolerations: list[dict[str, Any]] = Field(
-        default_factory=list, description="Tolerations for GPU workers."
+    max_model_len: int = Field(
+        default=8192, ge=256, le=10_000_000, description="Context length (prompt + output tokens)."
     )
-    image: str | None = Field(default=None, description="Job image; the chart's default when unset.")
+    gpu: GpuSpec = Field(default_factory=GpuSpec, description="GPUs per replica.")
+    node_selector: dict[str, LabelValue] = Field(
+        default_factory=dict, max_length=64, description="Node selector for GPU workers."
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=64, description="Tolerations for GPU workers."
+    )
+    affinity: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=3,
+        description="Pod affinity of the Ray pods (Kubernetes `affinity`: nodeAffinity, podAffinity, "
+        "podAntiAffinity).",
+    )
+    priority_class_name: DnsName | None = Field(
+        default=None,
+        description="PriorityClass of the Ray pods; the chart's `jobs.priorityClassName` when unset.",
+    )
+    pod_annotations: dict[str, AnnotationValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Annotations on the Ray pods (e.g. for a service mesh or a cost allocator).",
+    )
+    image_pull_secrets: list[ObjectName] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Secrets for pulling `image` from a private registry; added to the chart's "
+        "`jobs.imagePullSecrets`.",
+    )
+    image: Image | None = Field(default=None, description="Job image; the chart's default when unset.")
     engine_args: dict[str, Any] = Field(
-        default_factory=dict, description="Passed through to the engine unchanged (e.g. vLLM engine args)."
+        default_factory=dict,
+        max_length=256,
+        description="Passed through to the engine unchanged (e.g. vLLM engine args).",
     )
     sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="Default sampling parameters.")
 
@@ -80,14 +146,14 @@ class ModelProfileSpec(SpecModel):
     def _consistent(self) -> ModelProfileSpec:
         if self.engine is EngineKind.VLLM:
             if self.source is None:
-                raise ValueError("engine vllm needs source (hub, uri or pvc)")
+                raise ValueError(_NEEDS_SOURCE)
             if self.gpu.count and self.gpu.count % self.tensor_parallel_size:
                 raise ValueError(
                     f"gpu.count ({self.gpu.count}) must be a multiple of tensorParallelSize "
                     f"({self.tensor_parallel_size})"
                 )
         if self.engine is EngineKind.OPENAI and not self.endpoint:
-            raise ValueError("engine openai needs endpoint (the server's base URL, e.g. http://vllm:8000/v1)")
+            raise ValueError(_NEEDS_ENDPOINT)
         return self
 
 

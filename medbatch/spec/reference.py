@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 from enum import Enum
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -20,6 +20,8 @@ from medbatch.spec.model_profile import ModelProfileSpec
 
 def _type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type_name(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         return " | ".join(_type_name(a) for a in get_args(annotation) if a is not type(None))
     if origin is list:
@@ -51,6 +53,29 @@ def _default(field: Any) -> str:
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
+_LIMITS = (
+    ("minimum", ">= {}"),
+    ("maximum", "<= {}"),
+    ("minLength", "min {} chars"),
+    ("maxLength", "max {} chars"),
+    ("minItems", "min {} items"),
+    ("maxItems", "max {} items"),
+    ("maxProperties", "max {} entries"),
+)
+
+
+def _limits(node: dict[str, Any]) -> str:
+    """The bounds the API server and `medbatch validate` enforce on one field, from its JSON Schema."""
+    options = [o for o in node.get("anyOf", [node]) if o.get("type") != "null"]
+    merged = {**(options[0] if len(options) == 1 else {}), **node}
+    found = [text.format(merged[key]) for key, text in _LIMITS if key in merged]
+    for key in ("items", "additionalProperties"):
+        inner = merged.get(key)
+        if isinstance(inner, dict) and "maxLength" in inner:
+            found.append(f"each max {inner['maxLength']} chars")
+    return ", ".join(found)
+
+
 def _nested(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -63,10 +88,15 @@ def _nested(annotation: Any) -> type[BaseModel] | None:
 
 def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows = []
+    properties = model.model_json_schema(by_alias=True).get("properties", {})
     for name, field in model.model_fields.items():
-        path = f"{prefix}.{field.alias or name}" if prefix else (field.alias or name)
+        alias = field.alias or name
+        path = f"{prefix}.{alias}" if prefix else alias
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
+        limits = _limits(properties.get(alias, {}))
+        rows.append(
+            f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {limits} | {description} |"
+        )
         nested = _nested(field.annotation)
         if nested is not None:
             rows.extend(_rows(nested, path))
@@ -79,11 +109,17 @@ def render() -> str:
         "# Spec reference",
         "",
         "Generated from the pydantic models in `medbatch/spec/` by `python -m medbatch.spec.reference`;",
-        "a test fails when this file is stale. Field names are as written in YAML.",
+        "a test fails when this file is stale. Field names are as written in YAML. The limits are enforced",
+        "alike by `medbatch validate`, the operator and the API server (the CRDs carry them).",
         "",
     ]
     for title, model in (("Corpus `spec`", CorpusSpec), ("ModelProfile `spec`", ModelProfileSpec)):
-        out += [f"## {title}", "", "| field | type | default | description |", "|---|---|---|---|"]
+        out += [
+            f"## {title}",
+            "",
+            "| field | type | default | limits | description |",
+            "|---|---|---|---|---|",
+        ]
         out += _rows(model, "")
         out.append("")
     return "\n".join(out)

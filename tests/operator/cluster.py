@@ -32,13 +32,14 @@ TEST_AGENT = "medbatch-tests"  # tells the tests' own requests from the operator
 def _crd_resources() -> dict[str, kmock.ResourceInfo]:
     """Discovery information for medbatch's CRDs (read from the generated manifests) and KubeRay's RayJob."""
     found = {
-        "ray.io/v1/rayjobs": kmock.ResourceInfo(
-            kind="RayJob",
+        f"ray.io/v1/{plural}": kmock.ResourceInfo(
+            kind=kind,
             namespaced=True,
-            singular="rayjob",
+            singular=kind.lower(),
             subresources={"status"},
             verbs={"get", "list", "watch", "create", "patch", "delete"},
         )
+        for kind, plural in (("RayJob", "rayjobs"), ("RayCluster", "rayclusters"))
     }
     crds = [
         c for p in (ROOT / "manifests" / "crds").glob("*.yaml") for c in yaml.safe_load_all(p.read_text())
@@ -69,6 +70,8 @@ PLURALS = {
     "Corpus": "corpora",
     "ModelProfile": "modelprofiles",
     "RayJob": "rayjobs",
+    "RayCluster": "rayclusters",
+    "NetworkPolicy": "networkpolicies",
     "Secret": "secrets",
     "ConfigMap": "configmaps",
     "Event": "events",
@@ -134,6 +137,17 @@ class Cluster:
         """Events about the object ``name`` in the test namespace, oldest first."""
         return [e for e in await self.list_all("Event") if e.get("involvedObject", {}).get("name") == name]
 
+    def names_requested(self, plural: str) -> set[str]:
+        """Names of the objects of one resource that the operator asked the API server about."""
+        return {
+            str(request.name)
+            for request in self.server._requests
+            if request.resource is not None
+            and request.resource.plural == plural
+            and request.name
+            and request.headers.get("User-Agent") != TEST_AGENT
+        }
+
     def requests(self) -> list[tuple[str, str, str]]:
         """(api group, resource[/subresource], verb) of every API request the operator made."""
         seen = []
@@ -161,6 +175,8 @@ _API = {
     "Corpus": "medbatch.io/v1alpha1",
     "ModelProfile": "medbatch.io/v1alpha1",
     "RayJob": "ray.io/v1",
+    "RayCluster": "ray.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
     "Secret": "v1",
     "ConfigMap": "v1",
     "Event": "v1",

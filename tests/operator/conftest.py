@@ -95,21 +95,21 @@ def ray_head() -> Iterator[str]:
 
 
 @pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> int:
-    """Operator settings for tests: fast polling and retries, metrics on a free port (returned), and
-    the output bucket."""
-    port = free_port()
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> None:
+    """Operator settings for tests: fast polling, retries and deletes, and the output bucket.
+
+    The operator under test binds no port: its metrics endpoint belongs to the process entrypoint
+    (``python -m medbatch.operator``), tested on its own with an ephemeral port."""
     monkeypatch.setenv("MEDBATCH_POLL_INTERVAL_S", "0.2")
     monkeypatch.setenv("MEDBATCH_RETRY_DELAY_S", "0.5")
-    monkeypatch.setenv("MEDBATCH_METRICS_PORT", str(port))
+    monkeypatch.setenv("MEDBATCH_DELETE_TIMEOUT_S", "3")
     monkeypatch.setenv("MEDBATCH_JOB_IMAGE", "registry.example/medbatch-job:test")
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=OUTPUT_BUCKET)
-    return port
 
 
 @pytest_asyncio.fixture
 async def cluster(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operator_env: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operator_env: None
 ) -> AsyncIterator[Cluster]:
     """The emulated API server, with $KUBECONFIG pointing the operator at it."""
     async with emulated_cluster(tmp_path) as emulated:

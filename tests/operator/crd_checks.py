@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import celpy
 import jsonschema
+
+from tests.operator.cel_schema import CrdCel
+
+# JSON Schema keywords a structural schema may not use (apiextensions.k8s.io/v1 JSONSchemaProps lacks them
+# or forbids them).
+_UNSUPPORTED = ("propertyNames", "$schema", "additionalItems", "dependencies", "patternProperties", "const")
 
 
 def structural_problems(node: dict[str, Any], path: str = "") -> Iterator[str]:
@@ -14,6 +19,9 @@ def structural_problems(node: dict[str, Any], path: str = "") -> Iterator[str]:
     for banned in ("$ref", "anyOf", "oneOf", "allOf", "not", "definitions", "$defs"):
         if banned in node:
             yield f"{path or '/'}: {banned} is not allowed at the top of a structural node"
+    for unsupported in _UNSUPPORTED:
+        if unsupported in node:
+            yield f"{path or '/'}: {unsupported} is not supported by Kubernetes"
     preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
     if "type" not in node and not preserve and not node.get("x-kubernetes-int-or-string"):
         yield f"{path or '/'}: no type"
@@ -44,22 +52,33 @@ def schema_errors(crd: dict[str, Any], document: dict[str, Any]) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
 
 
+def unbounded(node: dict[str, Any], path: str = "") -> Iterator[str]:
+    """Strings without maxLength, lists without maxItems, maps without maxProperties: the API server's CEL
+    cost estimate assumes the worst for them (preserve-unknown-fields subtrees are out of CEL's reach)."""
+    kind = node.get("type")
+    if kind == "string" and "maxLength" not in node:
+        yield f"{path or '/'}: string without maxLength"
+    if kind == "array" and "maxItems" not in node:
+        yield f"{path or '/'}: list without maxItems"
+    if isinstance(node.get("additionalProperties"), dict) and "maxProperties" not in node:
+        yield f"{path or '/'}: map without maxProperties"
+    for name, child in node.get("properties", {}).items():
+        yield from unbounded(child, f"{path}/{name}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            yield from unbounded(node[key], f"{path}/{key}")
+
+
+def cel_type_errors(crd: dict[str, Any]) -> list[str]:
+    """Rules of the CRD that the API server would refuse to compile against its declared schema."""
+    return CrdCel(schema_of(crd)).type_errors()
+
+
 def cel_failures(
     crd: dict[str, Any], document: dict[str, Any], old: dict[str, Any] | None = None
 ) -> list[str]:
-    """Messages of the root-level CEL rules that reject ``document`` (transition rules need ``old``)."""
-    environment = celpy.Environment()
-    failures = []
-    for rule in schema_of(crd).get("x-kubernetes-validations", []):
-        if "oldSelf" in rule["rule"] and old is None:
-            continue  # transition rules only run on updates
-        program = environment.program(environment.compile(rule["rule"]))
-        activation = {"self": celpy.json_to_cel(document)}
-        if old is not None:
-            activation["oldSelf"] = celpy.json_to_cel(old)
-        if not bool(program.evaluate(activation)):
-            failures.append(rule["message"])
-    return failures
+    """Messages of the CEL rules, at any depth, that reject ``document`` (transition rules need ``old``)."""
+    return CrdCel(schema_of(crd)).failures(document, old)
 
 
 def pruned(node: Any, schema: dict[str, Any], path: str = "") -> Iterator[str]:

@@ -80,6 +80,9 @@ class KubernetesServer(kmock.KubernetesEmulator):
         super().__attrs_post_init__()
         self._revision = 0
         self._history: list[tuple[int, Any, dict[str, Any]]] = []
+        # plural -> (HTTP status, message): creations the "server" refuses, as RBAC (403) or an admission
+        # webhook such as KubeRay's (422) would.
+        self.refusals: dict[str, tuple[int, str]] = {}
 
     async def _render_error(self, exc: Exception) -> Any:
         """A ``Status`` as the API server sends it: kmock adds a traceback under details and a charset to
@@ -120,6 +123,9 @@ class KubernetesServer(kmock.KubernetesEmulator):
         raw.setdefault("metadata", {})["resourceVersion"] = str(self._revision)
 
     async def _create(self, request: rendering.Request) -> None:
+        refusal = self.refusals.get(getattr(request.resource, "plural", None) or "")
+        if refusal is not None:
+            raise kmock.KubernetesError(status=refusal[0], reason="Refused", message=refusal[1])
         raw = request.data
         meta = raw.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):

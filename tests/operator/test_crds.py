@@ -10,11 +10,31 @@ import pytest
 import yaml
 
 from medbatch.operator.crds import corpus_crd, model_profile_crd, render_all
-from tests.operator.crd_checks import cel_failures, schema_errors, schema_of, structural_problems
+from tests.operator.crd_checks import (
+    cel_failures,
+    cel_type_errors,
+    schema_errors,
+    schema_of,
+    structural_problems,
+    unbounded,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
 PROFILES = sorted((ROOT / "manifests" / "profiles").glob("*.yaml"))
+# Every CRD a user can install: the generated files, the chart's copies and the single-file install.
+INSTALLED_CRDS = [
+    (f"{path.relative_to(ROOT)}:{crd['metadata']['name']}", crd)
+    for path in sorted(
+        [
+            *(ROOT / "manifests" / "crds").glob("*.yaml"),
+            *(ROOT / "charts" / "medbatch" / "crds").glob("*.yaml"),
+            ROOT / "manifests" / "install" / "crds.yaml",
+        ]
+    )
+    for crd in yaml.safe_load_all(path.read_text())
+    if crd and crd.get("kind") == "CustomResourceDefinition"
+]
 
 
 def test_committed_crds_are_current() -> None:
@@ -24,9 +44,49 @@ def test_committed_crds_are_current() -> None:
         )
 
 
-@pytest.mark.parametrize("crd", [corpus_crd(), model_profile_crd()], ids=["corpus", "modelprofile"])
-def test_schemas_are_structural(crd: dict[str, Any]) -> None:
+@pytest.mark.parametrize("crd", [c for _, c in INSTALLED_CRDS], ids=[n for n, _ in INSTALLED_CRDS])
+def test_schemas_are_structural_and_bounded(crd: dict[str, Any]) -> None:
     assert list(structural_problems(schema_of(crd))) == []
+    assert list(unbounded(schema_of(crd))) == [], "the API server's CEL cost estimate needs these bounds"
+
+
+@pytest.mark.parametrize("crd", [c for _, c in INSTALLED_CRDS], ids=[n for n, _ in INSTALLED_CRDS])
+def test_every_cel_rule_compiles_against_the_declared_schema(crd: dict[str, Any]) -> None:
+    assert len(INSTALLED_CRDS) >= 5
+    assert cel_type_errors(crd) == []
+
+
+def _with_rule(crd: dict[str, Any], rule: str, *, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    crd = copy.deepcopy(crd)
+    schema = schema_of(crd)
+    schema["x-kubernetes-validations"] = [{"rule": rule, "message": "m"}]
+    if status is not None:
+        schema["properties"]["status"] = status
+    return crd
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "error"),
+    [
+        # The rule medbatch shipped with a free-form status: the API server refused the CRD.
+        (
+            "!has(oldSelf.status) || !has(oldSelf.status.rayJob)",
+            {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "undefined field 'rayJob'",
+        ),
+        ("self.spec.replicas == 'four'", None, "no matching overload"),
+        ("self.spec.source.uri.isURL()", None, "undeclared reference to 'isURL'"),
+        ("self.spec.sourse.uri == ''", None, "undefined field 'sourse'"),
+        ("self.metadata.labels.size() > 0", None, "undefined field 'labels'"),
+        ("self.spec.replicas", None, "does not return a bool"),
+    ],
+)
+def test_the_type_check_refuses_what_the_api_server_refuses(
+    rule: str, status: dict[str, Any] | None, error: str
+) -> None:
+    errors = cel_type_errors(_with_rule(corpus_crd(), rule, status=status))
+    assert len(errors) == 1, errors
+    assert error in errors[0]
 
 
 def test_corpus_crd_shape() -> None:
@@ -35,7 +95,10 @@ def test_corpus_crd_shape() -> None:
     assert (spec["scope"], spec["names"]["shortNames"]) == ("Namespaced", ["corp"])
     version = spec["versions"][0]
     assert version["subresources"] == {"status": {}}
-    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Phase", "Progress", "Model", "Age"]
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns == ["Phase", "Reason", "Progress", "Model", "Age"]
+    status = schema_of(crd)["properties"]["status"]["properties"]
+    assert {"rayJob", "submissionId", "phase", "reason", "conditions"} <= set(status)
     assert model_profile_crd()["spec"]["scope"] == "Cluster"
 
 
@@ -80,7 +143,7 @@ def test_schema_rejects_invalid_values(change: dict[str, Any], expected: str) ->
 def test_cel_rejects_output_equal_to_source() -> None:
     document = corpus(output={"uri": "s3://notes/cardiology/2024"})
     assert cel_failures(corpus_crd(), document) == [
-        "spec.output.uri must differ from spec.source.uri: results would be mixed into the input"
+        "output.uri must differ from source.uri: results would be mixed into the input"
     ]
 
 

@@ -68,6 +68,23 @@ def test_submit_runs_a_real_job_to_success_and_is_idempotent(ray_head: str, tmp_
     assert sum(1 for job in jobs if job.get("submission_id") == submission) == 1, "one job, not two"
 
 
+def test_a_run_whose_every_record_failed_exits_cleanly(ray_head: str, tmp_path: Path) -> None:
+    """Every record failing is the manifest's outcome, not a job failure: a failed Ray job would make
+    KubeRay provision a new GPU cluster to retry the same records (backoffLimit)."""
+    write_jsonl(
+        str(tmp_path / "in" / "notes.jsonl"), [{"note_id": f"n{i}", "note_text": " "} for i in range(3)]
+    )
+    source = {"uri": str(tmp_path / "in"), "format": "jsonl", "idField": "note_id", "textField": "note_text"}
+    corpus = Corpus.model_validate(corpus_yaml("all-bad", source, output={"uri": str(tmp_path / "out")}))
+    client = RayJobsClient(ray_head)
+    submission = submission_id_for("3f1c-uid-all-bad")
+    client.submit(submission, entrypoint_for(corpus, baseline_profile(), python=sys.executable))
+    info = wait_until(lambda: finished(client, submission), 300, "the job to finish")
+    assert info.status == "SUCCEEDED", info.message
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert (manifest["outcome"], manifest["records"]["failed"]) == ("Failed", 3)
+
+
 def test_stop_ends_a_running_job(ray_head: str, tmp_path: Path) -> None:
     client = RayJobsClient(ray_head)
     corpus = corpus_for(tmp_path, 4000, 50)
@@ -116,5 +133,18 @@ def test_submission_retries_until_the_head_can_take_jobs() -> None:
         ),
         retry_for_s=0,
     )
-    with pytest.raises(JobsApiError, match="answered 503"):
+    with pytest.raises(JobsApiError, match=r"refused the request \(HTTP 503\)"):
         refusing.submit("medbatch-u2", "python -m x")
+
+
+def test_errors_never_quote_the_server() -> None:
+    """A server's answer may hold anything (the old free URL fetched internal pages): only the status code
+    and a fixed phrase travel into messages, and from there into status and Events."""
+    marker = "SECRET-PAGE-CONTENT"
+    for answer in (httpx.Response(500, text=marker), httpx.Response(200, text=f"<html>{marker}</html>")):
+        client = RayJobsClient(
+            "http://head:8265", transport=httpx.MockTransport(lambda r, a=answer: a), retry_for_s=0
+        )
+        with pytest.raises(JobsApiError) as info:
+            client.submit("medbatch-u1", "python -m x")
+        assert marker not in str(info.value)

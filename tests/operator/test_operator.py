@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import boto3
-import httpx
+import prometheus_client
 import pytest
 import yaml
 
@@ -120,7 +120,7 @@ def conditions(corpus_object: dict[str, Any]) -> dict[str, str]:
 
 
 async def test_create_runs_to_success_with_progress_status_and_events(
-    cluster: Cluster, s3_endpoint: str, operator_env: int
+    cluster: Cluster, s3_endpoint: str
 ) -> None:
     await install(cluster, s3_endpoint)
     async with running_operator():
@@ -195,6 +195,7 @@ async def test_create_runs_to_success_with_progress_status_and_events(
         assert status["dashboardUrl"] == "http://medbatch-cardiology-head-svc.team-a.svc:8265"
         assert status["startTime"] == "2026-11-22T10:00:00Z"
         assert conditions(running) == {
+            "Started": "True",
             "Running": "True",
             "Complete": "False",
             "Failed": "False",
@@ -219,6 +220,7 @@ async def test_create_runs_to_success_with_progress_status_and_events(
         assert done["status"]["tokens"] == {"in": 20000, "out": 2800}
         assert done["status"]["completionTime"]
         assert conditions(done) == {
+            "Started": "True",
             "Running": "False",
             "Complete": "True",
             "Failed": "False",
@@ -227,8 +229,8 @@ async def test_create_runs_to_success_with_progress_status_and_events(
         reasons = await wait_event(cluster, "cardiology", "Completed")
         assert reasons.index("RayJobCreated") < reasons.index("Running") < reasons.index("Completed")
 
-        # Metrics endpoint, with phase labels only.
-        metrics = httpx.get(f"http://127.0.0.1:{operator_env}/metrics").text
+        # Metrics, with phase labels only (the process-wide registry the endpoint serves).
+        metrics = prometheus_client.generate_latest().decode()
         assert 'medbatch_operator_launches_total{runner="rayjob"}' in metrics
         assert 'medbatch_operator_phase_transitions_total{phase="Succeeded"}' in metrics
 
@@ -328,8 +330,6 @@ async def test_delete_stops_tracking_and_leaves_cleanup_to_owner_references(
     [
         ({"replicas": 0}, "InvalidSpec", "spec.replicas"),
         ({"output": {}}, "OutputRequired", "spec.output.uri is required"),
-        ({"model": "no-such-model"}, "ModelProfileNotFound", "ModelProfile 'no-such-model' does not exist"),
-        ({"credentials": {"secretRef": {"name": "nope"}}}, "SecretNotFound", "Secret 'nope'"),
     ],
 )
 async def test_a_corpus_that_cannot_start_fails_with_a_reason_an_event_and_no_rayjob(
@@ -349,12 +349,94 @@ async def test_a_corpus_that_cannot_start_fails_with_a_reason_an_event_and_no_ra
         assert await cluster.list_all("ConfigMap") == []
 
 
+@pytest.mark.parametrize(
+    ("change", "reason", "says"),
+    [
+        ({"model": "no-such-model"}, "ModelProfileNotFound", "ModelProfile 'no-such-model' does not exist"),
+        ({"credentials": {"secretRef": {"name": "nope"}}}, "SecretNotFound", "Secret 'nope'"),
+    ],
+)
+async def test_a_corpus_that_waits_is_pending_not_failed(
+    cluster: Cluster, s3_endpoint: str, change: dict[str, Any], reason: str, says: str
+) -> None:
+    """Waiting for something that may appear is not a failure: `kubectl wait --for=condition=Failed` and
+    workflow engines must not give up on it."""
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("waits", **change))
+
+        async def waiting() -> dict[str, Any] | None:
+            found = await phase_is(cluster, "waits", "Pending")
+            return found if found and found["status"].get("reason") == reason else None
+
+        pending = await eventually(waiting, f"Corpus waits to be Pending with {reason}")
+        status = pending["status"]
+        assert says in status["message"]
+        assert "completionTime" not in status
+        by_type = {c["type"]: c for c in status["conditions"]}
+        assert (by_type["Started"]["status"], by_type["Started"]["reason"]) == ("False", reason)
+        assert by_type["Failed"]["status"] == "False"
+        event = next(e for e in await cluster.events("waits") if e["reason"] == reason)
+        assert event["type"] == "Warning"
+        assert await cluster.list_all("RayJob") == []
+
+
+@pytest.mark.parametrize(
+    ("status", "phase", "reason"),
+    [(403, "Pending", "Forbidden"), (422, "Failed", "Rejected")],
+)
+async def test_an_api_error_creating_the_rayjob_sets_a_phase_and_a_reason(
+    cluster: Cluster, s3_endpoint: str, status: int, phase: str, reason: str
+) -> None:
+    """RBAC (403) may be fixed, so the Corpus waits; a webhook's refusal (422, e.g. KubeRay's) will not go
+    away by retrying the same RayJob, so the Corpus fails. Either way it is said, not retried silently."""
+    await install(cluster, s3_endpoint)
+    cluster.server.refusals["rayjobs"] = (status, "admission webhook denied the request")
+    async with running_operator():
+        await cluster.apply(corpus("refused"))
+        found = await wait_phase(cluster, "refused", phase)
+        assert found["status"]["reason"] == reason
+        assert str(status) in found["status"]["message"] or "refused" in found["status"]["message"]
+        await wait_event(cluster, "refused", reason)
+        if phase == "Failed":
+            assert "completionTime" in found["status"]
+        cluster.server.refusals.clear()
+        if phase == "Pending":  # the permission is granted: the next attempt creates it
+            await rayjob(cluster, "refused")
+
+
+async def test_a_child_of_another_owner_is_never_adopted(cluster: Cluster, s3_endpoint: str) -> None:
+    await install(cluster, s3_endpoint)
+    squatter = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "medbatch-taken-config", "namespace": NAMESPACE},
+        "data": {"corpus.yaml": "not ours"},
+    }
+    await cluster.apply(squatter)
+    async with running_operator():
+        await cluster.apply(corpus("taken"))
+        found = await wait_phase(cluster, "taken", "Pending")
+
+        async def named() -> dict[str, Any] | None:
+            again = await cluster.get("Corpus", "taken")
+            return again if (again or {}).get("status", {}).get("reason") == "ConfigMapNameTaken" else None
+
+        found = await eventually(named, "the ConfigMapNameTaken reason")
+        assert "belongs to another object" in found["status"]["message"]
+        kept = await cluster.get("ConfigMap", "medbatch-taken-config")
+        assert kept is not None
+        assert kept["data"] == {"corpus.yaml": "not ours"}
+        assert "ownerReferences" not in kept["metadata"]
+        assert await cluster.list_all("RayJob") == []
+
+
 async def test_a_missing_profile_is_picked_up_once_created(cluster: Cluster, s3_endpoint: str) -> None:
     await cluster.apply(secret(s3_endpoint))
     async with running_operator():
         await cluster.apply(corpus("waiting"))
-        failed = await wait_phase(cluster, "waiting", "Failed")
-        assert failed["status"]["reason"] == "ModelProfileNotFound"
+        waiting = await wait_phase(cluster, "waiting", "Pending")
+        assert waiting["status"]["reason"] == "ModelProfileNotFound"
         await cluster.apply(copy.deepcopy(PROFILE))
         await rayjob(cluster, "waiting")
         started = await wait_phase(cluster, "waiting", "Pending")

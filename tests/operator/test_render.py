@@ -6,13 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
 from medbatch.jobs.config import engine_config_from_profile, job_config_for
-from medbatch.operator.render import RenderSettings, child_name, render_configmap, render_rayjob
+from medbatch.operator.render import (
+    CONTENT_HASH,
+    RenderSettings,
+    child_name,
+    render_configmap,
+    render_network_policy,
+    render_rayjob,
+    with_content_hash,
+)
 from medbatch.spec import Corpus, ModelProfile, load_corpus, load_model_profile
 from tests.operator.crd_checks import pruned
+from tests.operator.pod_security import restricted_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERAY = ROOT.parent / "shared" / "data" / "kuberay-v1.7.0" / "ray.io_rayjobs.yaml"
@@ -27,16 +37,151 @@ def rayjob_schema() -> dict[str, Any]:
     return schema
 
 
+FULL_PROFILE = {
+    "apiVersion": "medbatch.io/v1alpha1",
+    "kind": "ModelProfile",
+    "metadata": {"name": "p"},
+    "spec": {
+        "source": {"pvc": "weights"},
+        "nodeSelector": {"gpu": "h100"},
+        "image": "img:2",
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "priorityClassName": "batch-low",
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                    ]
+                }
+            }
+        },
+        "podAnnotations": {"sidecar.istio.io/inject": "false"},
+        "imagePullSecrets": ["registry-creds"],
+    },
+}
+
+
+def _renderings() -> list[tuple[str, dict[str, Any]]]:
+    corpus = load_corpus(CORPUS)
+    with_account = Corpus.model_validate(
+        {**corpus.to_wire(), "spec": {**corpus.spec.to_wire(), "serviceAccountName": "notes-reader"}}
+    )
+    cases = [(p.stem, render_rayjob(corpus, load_model_profile(p))) for p in PROFILES]
+    cases.append(("all pod options", render_rayjob(with_account, ModelProfile.model_validate(FULL_PROFILE))))
+    return cases
+
+
+def pod_templates(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every pod template a RayJob makes KubeRay create: head, each worker group, the submitter."""
+    cluster = job["spec"]["rayClusterSpec"]
+    templates = {
+        "head": cluster["headGroupSpec"]["template"],
+        "submitter": job["spec"]["submitterPodTemplate"],
+    }
+    templates |= {f"worker {g['groupName']}": g["template"] for g in cluster["workerGroupSpecs"]}
+    return templates
+
+
 @pytest.mark.skipif(not KUBERAY.exists(), reason="KubeRay CRDs are in ../shared/data")
-@pytest.mark.parametrize("profile_path", PROFILES, ids=lambda p: p.stem)
-def test_rayjob_is_valid_for_kuberay_and_nothing_is_pruned(profile_path: Path) -> None:
-    job = render_rayjob(load_corpus(CORPUS), load_model_profile(profile_path))
+@pytest.mark.parametrize(("case", "job"), _renderings(), ids=[c for c, _ in _renderings()])
+def test_rayjob_is_valid_for_kuberay_and_nothing_is_pruned(case: str, job: dict[str, Any]) -> None:
     schema = rayjob_schema()
     errors = [
         f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft4Validator(schema).iter_errors(job)
     ]
     assert errors == []
     assert list(pruned(job, schema)) == []
+
+
+@pytest.mark.parametrize(("case", "job"), _renderings(), ids=[c for c, _ in _renderings()])
+def test_every_pod_passes_the_restricted_pod_security_standard(case: str, job: dict[str, Any]) -> None:
+    templates = pod_templates(job)
+    assert set(templates) == {"head", "submitter", "worker engine"}
+    for where, template in templates.items():
+        assert list(restricted_problems(template["spec"])) == [], where
+        # Each template is also a valid PodTemplateSpec for the API server.
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": template},
+            "1.33",
+            strict=True,
+        )
+
+
+def test_the_pod_security_check_catches_what_restricted_refuses() -> None:
+    pod = {
+        "hostNetwork": True,
+        "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+        "containers": [
+            {"name": "c", "securityContext": {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}}
+        ],
+    }
+    problems = list(restricted_problems(pod))
+    for expected in (
+        "hostNetwork",
+        "hostPath",
+        "privileged",
+        "allowPrivilegeEscalation",
+        "drop ALL",
+        "adds",
+        "runAsNonRoot",
+        "seccompProfile",
+    ):
+        assert any(expected in p for p in problems), expected
+
+
+def test_ray_is_locked_down_and_pod_options_reach_every_pod() -> None:
+    corpus = load_corpus(CORPUS)
+    job = render_rayjob(
+        corpus, ModelProfile.model_validate(FULL_PROFILE), RenderSettings(image_pull_secrets=("base",))
+    )
+    assert job["spec"]["rayClusterSpec"]["authOptions"] == {"mode": "token"}
+    for where, template in pod_templates(job).items():
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False, where
+        assert "serviceAccountName" not in pod
+        assert pod["priorityClassName"] == "batch-low"
+        assert pod["imagePullSecrets"] == [{"name": "base"}, {"name": "registry-creds"}]
+        assert pod["affinity"] == FULL_PROFILE["spec"]["affinity"]  # type: ignore[index]
+        assert template["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+        assert template["metadata"]["labels"]["medbatch.io/corpus"] == "cardiology-2024"
+    with_account = Corpus.model_validate(
+        {**corpus.to_wire(), "spec": {**corpus.spec.to_wire(), "serviceAccountName": "notes-reader"}}
+    )
+    head = render_rayjob(with_account, load_model_profile(PROFILES[0]))["spec"]["rayClusterSpec"][
+        "headGroupSpec"
+    ]
+    assert head["template"]["spec"]["serviceAccountName"] == "notes-reader"
+    assert "automountServiceAccountToken" not in head["template"]["spec"]
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.33", "1.37"])
+def test_network_policy_admits_only_the_corpus_pods_and_the_dashboard_peers(version: str) -> None:
+    corpus = load_corpus(CORPUS)
+    policy = render_network_policy(corpus)
+    kubernetes_validate.validate(policy, version, strict=True)
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress"], "egress stays open for object storage"
+    job = render_rayjob(corpus, load_model_profile(PROFILES[0]))
+    for where, template in pod_templates(job).items():
+        labels = template["metadata"]["labels"]
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items(), f"{where} is not covered"
+    own, dashboard = spec["ingress"]
+    assert own == {"from": [{"podSelector": {"matchLabels": {"medbatch.io/corpus": "cardiology-2024"}}}]}
+    assert dashboard["ports"] == [{"protocol": "TCP", "port": 8265}]
+    assert dashboard["from"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "kuberay-operator"
+    }
+
+
+def test_content_hash_changes_with_content_only() -> None:
+    corpus = load_corpus(CORPUS)
+    first = with_content_hash(render_configmap(corpus, load_model_profile(PROFILES[0])))
+    again = with_content_hash(render_configmap(corpus, load_model_profile(PROFILES[0])))
+    other = with_content_hash(render_configmap(corpus, load_model_profile(PROFILES[1])))
+    digest = first["metadata"]["annotations"][CONTENT_HASH]
+    assert digest == again["metadata"]["annotations"][CONTENT_HASH]
+    assert digest != other["metadata"]["annotations"][CONTENT_HASH]
 
 
 def test_rayjob_shape() -> None:
@@ -69,19 +214,7 @@ def test_rayjob_shape() -> None:
 
 def test_profile_placement_and_pvc() -> None:
     corpus = load_corpus(CORPUS)
-    profile = ModelProfile.model_validate(
-        {
-            "apiVersion": "medbatch.io/v1alpha1",
-            "kind": "ModelProfile",
-            "metadata": {"name": "p"},
-            "spec": {
-                "source": {"pvc": "weights"},
-                "nodeSelector": {"gpu": "h100"},
-                "image": "img:2",
-                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-            },
-        }
-    )
+    profile = ModelProfile.model_validate(FULL_PROFILE)
     pod = render_rayjob(corpus, profile)["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert pod["nodeSelector"] == {"gpu": "h100"}
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"

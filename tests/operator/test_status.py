@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from medbatch.operator.status import Phase, Progress, conditions, corpus_status, progress_text, verdict
+from medbatch.operator.status import (
+    Phase,
+    Progress,
+    Verdict,
+    conditions,
+    corpus_status,
+    progress_text,
+    verdict,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,17 +71,22 @@ def test_kuberay_failure_reason_and_message_are_passed_on() -> None:
 
 def test_conditions_keep_transition_times_until_status_changes() -> None:
     running = verdict({"jobDeploymentStatus": "Running"}, False, None)
-    first = conditions(None, running, 1, "t1")
+    first = conditions(None, running, 1, "t1", started=True)
     assert {c["type"]: c["status"] for c in first} == {
+        "Started": "True",
         "Running": "True",
         "Complete": "False",
         "Failed": "False",
         "Suspended": "False",
     }
-    again = conditions(first, running, 1, "t2")
+    again = conditions(first, running, 1, "t2", started=True)
     assert all(c["lastTransitionTime"] == "t1" for c in again)
     done = conditions(
-        again, verdict({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, None), 2, "t3"
+        again,
+        verdict({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, None),
+        2,
+        "t3",
+        started=True,
     )
     by_type: dict[str, Any] = {c["type"]: c for c in done}
     assert by_type["Running"]["status"] == "False"
@@ -108,3 +121,28 @@ def test_full_status_with_progress_and_dashboard() -> None:
     assert status["startTime"] == "2026-11-22T01:00:00Z"
     assert "completionTime" not in status
     assert status["outputUri"] == "s3://out/x/"
+
+
+def test_waiting_is_pending_with_a_started_false_condition_and_no_completion_time() -> None:
+    waiting = Verdict(phase=Phase.PENDING, reason="ModelProfileNotFound", message="ModelProfile 'x' ...")
+    previous_failure = {"phase": "Failed", "completionTime": "2026-11-22T01:00:00Z"}
+    status = corpus_status(
+        previous=previous_failure,
+        generation=2,
+        result=waiting,
+        rayjob_status=None,
+        progress=None,
+        output_uri=None,
+        now="2026-11-22T01:05:00Z",
+        started=False,
+    )
+    assert (status["phase"], status["reason"]) == ("Pending", "ModelProfileNotFound")
+    assert "completionTime" not in status, "a Corpus that waits has not completed"
+    by_type = {c["type"]: c for c in status["conditions"]}
+    assert (by_type["Started"]["status"], by_type["Started"]["reason"]) == ("False", "ModelProfileNotFound")
+    assert by_type["Failed"]["status"] == "False"
+
+
+def test_status_messages_are_bounded_to_what_the_crd_allows() -> None:
+    long = Verdict(phase=Phase.FAILED, reason="R" * 500, message="m" * 5000)
+    assert (len(long.reason), len(long.message)) == (128, 1024)

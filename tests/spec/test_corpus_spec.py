@@ -68,10 +68,8 @@ def test_defaults() -> None:
         ({"model": "OpenBio_70B"}, "spec.model: 'OpenBio_70B' is not a valid ModelProfile name"),
         ({"output": {"uri": "s3://notes/"}}, "output.uri must differ from source.uri"),
         ({"limits": {"chunkChars": 1000, "chunkOverlapChars": 600}}, "must be at most half of chunkChars"),
-        (
-            {"ray": {"address": "raycluster-head:6379"}},
-            "spec.ray.address: ray.address must be the dashboard's http://",
-        ),
+        ({"ray": {"clusterName": "Ray_Head"}}, "spec.ray.clusterName: clusterName must be a RayCluster name"),
+        ({"ray": {"address": "http://raycluster-head:8265"}}, "spec.ray.address: unknown field"),
     ],
 )
 def test_invalid_spec_is_explained(change: dict[str, Any], expected: str) -> None:
@@ -131,16 +129,6 @@ def test_model_profile_rules() -> None:
 
 
 def test_existing_ray_cluster() -> None:
-    spec = parse_resource(
-        corpus(
-            ray={"address": "http://raycluster-head-svc:8265", "authTokenSecretRef": {"name": "ray-token"}}
-        ),
-        Corpus,
-        "t",
-    ).spec
+    spec = parse_resource(corpus(ray={"clusterName": "shared-gpus"}), Corpus, "t").spec
     assert spec.ray is not None
-    assert spec.ray.auth_token_secret_ref is not None
-    assert (spec.ray.address, spec.ray.auth_token_secret_ref.key) == (
-        "http://raycluster-head-svc:8265",
-        "token",
-    )
+    assert spec.ray.cluster_name == "shared-gpus"
