@@ -13,5 +13,6 @@ RUN pip install --no-cache-dir "$(ls /wheels/medbatch-*.whl)[operator]" && rm -r
 # Non-root, numeric so that runAsNonRoot can verify it; the chart also mounts /tmp as the only writable path.
 USER 10001:10001
 EXPOSE 8080 9090
-ENTRYPOINT ["kopf"]
+# The medbatch entrypoint starts the metrics endpoint, then runs kopf with these arguments.
+ENTRYPOINT ["python", "-m", "medbatch.operator"]
 CMD ["run", "--module=medbatch.operator.handlers", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]

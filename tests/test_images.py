@@ -40,10 +40,10 @@ def test_both_images_run_as_a_numeric_non_root_user() -> None:
 def test_operator_image_installs_the_operator_extra_and_runs_the_chart_command() -> None:
     assert '[operator]"' in OPERATOR
     assert not any(r.startswith(("ray", "vllm", "torch")) for r in EXTRAS["operator"])
-    assert re.search(r'^ENTRYPOINT \["kopf"\]', OPERATOR, re.M)
+    assert re.search(r'^ENTRYPOINT \["python", "-m", "medbatch.operator"\]', OPERATOR, re.M)
     (deployment,) = [o for o in helm_template() if o["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert "command" not in container, "the chart relies on the image's ENTRYPOINT (kopf)"
+    assert "command" not in container, "the chart relies on the image's ENTRYPOINT (medbatch's, then kopf)"
     assert container["args"][0] == "run"
     module = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--module="))
     assert f"--module={module}" in OPERATOR

@@ -1,4 +1,5 @@
-"""Files the Helm chart carries that derive from code: CRDs, RBAC rules and the default ModelProfiles.
+"""Files the Helm chart carries that derive from code: CRDs, RBAC rules, the default ModelProfiles, and
+the values table in its README (from the ``# --`` comments in values.yaml).
 
 ``python -m medbatch.operator.bundle`` writes them into ``charts/medbatch``; a test fails when the
 committed copies drift. The RBAC rules come from ``kube.PERMISSIONS``, which the operator tests check
@@ -7,6 +8,8 @@ against every request the operator makes, so the chart grants exactly what the c
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from itertools import groupby
 from pathlib import Path
@@ -43,11 +46,61 @@ def rbac_rules() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.-]+):")
+_TABLE_START, _TABLE_END = "<!-- values:start -->", "<!-- values:end -->"
+
+
+def values_rows(text: str) -> list[tuple[str, str, str]]:
+    """(dotted key, default, description) of every values.yaml key with a ``# --`` comment, in file order."""
+    values = yaml.safe_load(text)
+    rows, stack, pending = [], [], None  # stack: (indent, key) of the open mappings
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# --"):
+            pending = [stripped.removeprefix("# --").strip()]
+            continue
+        if stripped.startswith("#") and pending is not None:
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        match = _KEY.match(line)
+        if not match:
+            continue
+        indent = len(match["indent"])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = [key for _, key in stack] + [match["key"]]
+        stack.append((indent, match["key"]))
+        if pending is not None:
+            default: Any = values
+            for key in path:
+                default = default[key]
+            rows.append((".".join(path), json.dumps(default), " ".join(pending)))
+            pending = None
+    return rows
+
+
+def readme_with_values(readme: str, values_text: str) -> str:
+    """The chart README with its values table regenerated between the markers."""
+    table = ["| key | default | description |", "|---|---|---|"]
+    table += [
+        "| `{}` | `{}` | {} |".format(key, default, description.replace("|", "\\|"))
+        for key, default, description in values_rows(values_text)
+    ]
+    section = "\n".join([_TABLE_START, *table, _TABLE_END])
+    if _TABLE_START in readme:
+        head, rest = readme.split(_TABLE_START, 1)
+        return head + section + rest.split(_TABLE_END, 1)[1]
+    return readme.rstrip("\n") + "\n\n## Values\n\n" + section + "\n"
+
+
 def chart_files() -> dict[Path, str]:
     """Chart path -> content of every derived file."""
     files = {
         CHART / "files" / "rbac.yaml": _HEADER.format(source="medbatch/operator/kube.py (PERMISSIONS)")
         + yaml.safe_dump(rbac_rules(), sort_keys=False),
+        CHART / "README.md": readme_with_values(
+            (CHART / "README.md").read_text(), (CHART / "values.yaml").read_text()
+        ),
     }
     for crd in sorted((ROOT / "manifests" / "crds").glob("*.yaml")):
         files[CHART / "crds" / crd.name] = crd.read_text()

@@ -71,7 +71,9 @@ async def _run_files(kube: Kube, corpus: Corpus, namespace: str) -> RunFiles:
 
 
 def _gone(files: RunFiles) -> dict[str, Any]:
-    """A RayJob that KubeRay deleted after it finished (ttlSecondsAfterFinished) is judged by its manifest."""
+    """A RayJob that is gone (deleted by hand, or by KubeRay's deletionPolicy) is judged by its manifest.
+
+    KubeRay's ttlSecondsAfterFinished removes the RayCluster, not the RayJob; this covers the rest."""
     if files.outcome is None:
         return {
             "jobDeploymentStatus": "Failed",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from medbatch.operator.bundle import chart_files
+from medbatch.operator.config import OperatorConfig
 from medbatch.operator.kube import PERMISSIONS
 from medbatch.testing.install_manifests import (
     NAMESPACE,
@@ -110,6 +111,63 @@ def test_image_resource_and_profile_overrides() -> None:
     assert len(by_kind(objects, "ServiceMonitor")) == 1
 
 
+def test_metrics_port_zero_turns_metrics_off() -> None:
+    objects = helm_template("--set", "metrics.port=0", "--set", "metrics.serviceMonitor.enabled=true")
+    container = operator_container(objects)
+    assert [p["name"] for p in container["ports"]] == ["health"]
+    assert {e["name"]: e["value"] for e in container["env"]}["MEDBATCH_METRICS_PORT"] == "0"
+    assert by_kind(objects, "Service") == []
+    assert by_kind(objects, "ServiceMonitor") == []
+
+
+def _release(name: str, *args: str) -> list[dict[str, Any]]:
+    command = [str(tool("helm")), "template", name, str(CHART), "-n", f"{name}-system", *args]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def test_two_releases_coexist_in_one_cluster() -> None:
+    """A second release (another team's operator, or a canary) shares no object with the first, and its
+    replicas peer among themselves, not with the first release's."""
+    first = _release("medbatch")
+    second = _release("canary", "--set", "installModelProfiles=false")
+
+    def names(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects}
+
+    assert names(first) & names(second) == set()
+    assert by_kind(second, "ModelProfile") == []
+    for objects in (first, second):
+        (peering,) = by_kind(objects, "ClusterKopfPeering")
+        env = {e["name"]: e["value"] for e in operator_container(objects)["env"]}
+        assert env["MEDBATCH_PEERING_NAME"] == peering["metadata"]["name"]
+    assert by_kind(first, "ClusterKopfPeering") != by_kind(second, "ClusterKopfPeering")
+
+
+def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = helm_template(
+        "--set", "priorityClassName=platform-critical",
+        "--set", "jobDefaults.priorityClassName=batch-low",
+        "--set", "jobDefaults.imagePullSecrets={registry-creds}",
+        "--set", "jobDefaults.head.memory=32Gi",
+        "--set", "rayClusters.selector=team=ml",
+    )  # fmt: skip
+    (deployment,) = by_kind(objects, "Deployment")
+    assert deployment["spec"]["template"]["spec"]["priorityClassName"] == "platform-critical"
+    for item in operator_container(objects)["env"]:
+        monkeypatch.setenv(item["name"], item["value"])
+    config = OperatorConfig()
+    settings = config.render_settings()
+    assert (settings.priority_class_name, settings.image_pull_secrets) == ("batch-low", ("registry-creds",))
+    assert (settings.head_cpu, settings.head_memory) == ("4", "32Gi")
+    assert settings.dashboard_peers[0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "kuberay-operator"
+    }
+    assert config.network_policy is True
+    assert config.allows_ray_cluster({"team": "ml"})
+    assert not config.allows_ray_cluster({"medbatch.io/allow-corpora": "true"})
+
+
 def test_profiles_can_be_switched_off() -> None:
     objects = helm_template(
         "--set", "modelProfiles.openbiollm-70b.enabled=false",
@@ -126,6 +184,8 @@ def test_profiles_can_be_switched_off() -> None:
         ("replicaCount=-1", "replicaCount"),
         ("operator.logFormat=xml", "logFormat"),
         ("unknownKey=1", "unknownKey"),
+        ("metrics.port=-1", "port"),
+        ("rayClusters.selector=a b", "selector"),
     ],
 )
 def test_invalid_values_are_refused(setting: str, complaint: str) -> None:

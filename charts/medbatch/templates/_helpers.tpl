@@ -31,6 +31,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* The kopf peering object of this release's replicas. */}}
+{{- define "medbatch.peeringName" -}}
+{{- default (include "medbatch.fullname" .) .Values.operator.peeringName }}
+{{- end }}
+
 {{/* The operator's ServiceAccount name. */}}
 {{- define "medbatch.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
