@@ -53,7 +53,9 @@ _TABLE_START, _TABLE_END = "<!-- values:start -->", "<!-- values:end -->"
 def values_rows(text: str) -> list[tuple[str, str, str]]:
     """(dotted key, default, description) of every values.yaml key with a ``# --`` comment, in file order."""
     values = yaml.safe_load(text)
-    rows, stack, pending = [], [], None  # stack: (indent, key) of the open mappings
+    rows: list[tuple[str, str, str]] = []
+    stack: list[tuple[int, str]] = []  # (indent, key) of the mappings open at this line
+    pending: list[str] | None = None
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("# --"):

@@ -272,6 +272,17 @@ async def test_failed_job_fails_the_corpus_with_a_short_message_and_a_warning(
         assert "Traceback" not in json.dumps(await cluster.events("oncology"))
 
 
+async def test_a_corpus_created_suspended_gets_a_suspended_rayjob(cluster: Cluster, s3_endpoint: str) -> None:
+    """KubeRay creates no Ray cluster for a suspended RayJob: nothing runs until the Corpus is resumed."""
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("held", suspend=True))
+        job = await rayjob(cluster, "held")
+        assert job["spec"]["suspend"] is True
+        held = await wait_phase(cluster, "held", "Suspended")
+        assert held["status"]["reason"] == "Suspended"
+
+
 async def test_suspend_and_resume_map_to_the_rayjob(cluster: Cluster, s3_endpoint: str) -> None:
     await install(cluster, s3_endpoint)
     async with running_operator():

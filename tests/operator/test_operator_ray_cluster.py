@@ -195,7 +195,7 @@ async def test_the_old_secret_exfiltration_fails(
     rogue = ray_cluster("rogue", urlparse(url).port or 0, labels={})
     rogue["spec"]["authOptions"] = {"mode": "token", "secretName": "db"}
     await cluster.apply(rogue)
-    async with running_operator():
+    async with running_operator() as operator:
         old = corpus_on(url, tmp_path, "old-attack", 2, 2)
         old["spec"]["ray"] = {"address": url, "authTokenSecretRef": {"name": "db", "key": "token"}}
         await cluster.apply(old)
@@ -211,6 +211,7 @@ async def test_the_old_secret_exfiltration_fails(
     assert "db" not in cluster.names_requested("secrets"), "the operator read a Secret it was pointed at"
     assert SECRET_VALUE not in everything
     assert "leaked page" not in everything
+    assert SECRET_VALUE not in operator.output, "the operator's log"
 
 
 async def test_a_corpus_created_suspended_submits_nothing_until_resumed(
