@@ -81,11 +81,34 @@ async def ray_job(ray_head: str, submission: str) -> dict[str, Any] | None:
     return dict(response.json()) if response.status_code == 200 else None
 
 
+async def share_the_head(cluster: Cluster, ray_head: str) -> None:
+    """The CPU profile and an allowed RayCluster ``shared`` standing for the real head."""
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(ray_cluster("shared", ray_head))
+
+
+async def long_job(cluster: Cluster, ray_head: str, tmp_path: Path, name: str) -> str:
+    """Apply a Corpus long enough to be caught running; returns its submission id once it runs."""
+    created = await cluster.apply(corpus_on(ray_head, tmp_path, name, 4000, 50))
+    submission = f"medbatch-{created['metadata']['uid']}"
+    await job_running(ray_head, submission)
+    return submission
+
+
+async def job_running(ray_head: str, submission: str) -> dict[str, Any]:
+    """Wait until the Ray head runs ``submission``."""
+
+    async def running() -> dict[str, Any] | None:
+        job = await ray_job(ray_head, submission)
+        return job if job and job["status"] == "RUNNING" else None
+
+    return await eventually(running, f"Ray job {submission} to run", timeout_s=120)
+
+
 async def test_a_corpus_on_an_existing_cluster_runs_to_success(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
-    await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    await share_the_head(cluster, ray_head)
     async with running_operator():
         created = await cluster.apply(corpus_on(ray_head, tmp_path, "on-ray", 12, 4))
 
@@ -111,17 +134,9 @@ async def test_a_corpus_on_an_existing_cluster_runs_to_success(
 async def test_deleting_a_corpus_stops_its_running_job(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
-    await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    await share_the_head(cluster, ray_head)
     async with running_operator():
-        created = await cluster.apply(corpus_on(ray_head, tmp_path, "stop-me", 4000, 50))
-        submission = f"medbatch-{created['metadata']['uid']}"
-
-        async def running() -> dict[str, Any] | None:
-            job = await ray_job(ray_head, submission)
-            return job if job and job["status"] == "RUNNING" else None
-
-        await eventually(running, "the Ray job to run", timeout_s=120)
+        submission = await long_job(cluster, ray_head, tmp_path, "stop-me")
         found = await cluster.get("Corpus", "stop-me")
         assert found is not None
         assert found["metadata"].get("finalizers"), "a Jobs API Corpus needs a finalizer to stop its job"
@@ -217,8 +232,7 @@ async def test_the_old_secret_exfiltration_fails(
 async def test_a_corpus_created_suspended_submits_nothing_until_resumed(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
-    await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    await share_the_head(cluster, ray_head)
     async with running_operator():
         document = corpus_on(ray_head, tmp_path, "held", 8, 4)
         document["spec"]["suspend"] = True
@@ -234,17 +248,9 @@ async def test_a_corpus_created_suspended_submits_nothing_until_resumed(
 async def test_resume_stops_the_earlier_submission_before_starting_a_new_one(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
-    await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    await share_the_head(cluster, ray_head)
     async with running_operator():
-        created = await cluster.apply(corpus_on(ray_head, tmp_path, "pause-me", 4000, 50))
-        first = f"medbatch-{created['metadata']['uid']}"
-
-        async def running() -> dict[str, Any] | None:
-            job = await ray_job(ray_head, first)
-            return job if job and job["status"] == "RUNNING" else None
-
-        await eventually(running, "the first submission to run", timeout_s=120)
+        first = await long_job(cluster, ray_head, tmp_path, "pause-me")
         await cluster.patch("Corpus", "pause-me", {"spec": {"suspend": True}})
         await cluster.patch("Corpus", "pause-me", {"spec": {"suspend": False}})
         status = await corpus_status(cluster, "pause-me", submissionId=f"{first}-r1")
@@ -265,8 +271,7 @@ async def test_resume_stops_the_earlier_submission_before_starting_a_new_one(
 async def test_deleting_a_corpus_whose_cluster_is_unreachable_finishes_with_a_warning(
     cluster: Cluster, ray_head: str, tmp_path: Path
 ) -> None:
-    await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    await share_the_head(cluster, ray_head)
     async with running_operator():
         await cluster.apply(corpus_on(ray_head, tmp_path, "orphan", 4000, 50))
         await corpus_status(cluster, "orphan", phase="Running")
