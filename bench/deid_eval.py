@@ -11,7 +11,7 @@ Corpora:
 
 Systems, each on the same notes in the same run, runs alternated (``--runs``) so that machine noise falls
 on all of them; time is the median over runs with the spread (min-max):
-- medbatch: the CPU rules, exactly as a batch job applies them (ShardProcessor, mask strategy, defaults);
+- medbatch: the CPU rules, exactly as a batch job applies them (the note core, mask strategy, defaults);
   and with ``recallFirst: false``;
 - Presidio (presidio-analyzer) with a spaCy pipeline: ``--spacy-model`` (default: en_core_web_sm if
   installed, else a blank pipeline, which finds no names or places);
@@ -41,13 +41,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from medbatch.jobs.engines.baseline import BaselineEngine
-from medbatch.jobs.process import ShardProcessor, spec_for_tasks
-from medbatch.jobs.sources.readers import RawRecord
-from medbatch.jobs.spans import PhiSpan, merge_phi
-from medbatch.jobs.tasks.deid.recognizers import find_phi
-from medbatch.jobs.tasks.deid.replace import deidentify_text
-from medbatch.spec import DeidStrategy
+from medbatch.notes import Note as CoreNote
+from medbatch.notes import process_notes
+from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.tasks.deid.recognizers import find_phi
+from medbatch.notes.tasks.deid.replace import deidentify_text
+from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 from medbatch.testing import real_deid
 from medbatch.testing.deid_corpus import CATEGORIES, generate
 from medbatch.testing.deid_scoring import Scores, score_medbatch
@@ -94,14 +94,18 @@ class Result:
 
 
 def medbatch(recall_first: bool = True) -> System:
-    """The rules as a batch job applies them: ShardProcessor with the baseline engine, mask strategy."""
-    spec = spec_for_tasks({"deidentify": {"recallFirst": recall_first}}, include_phi_spans=True)
-    processor = ShardProcessor(spec, BaselineEngine())
+    """The rules as a batch job applies them: the note core with the baseline engine, mask strategy."""
+    tasks = TasksSpec.model_validate({"deidentify": {"recallFirst": recall_first}})
 
     def run(notes: Sequence[Note]) -> list[Spans]:
-        records = [RawRecord(n.id, n.text, n.patient, "bench.jsonl", i) for i, n in enumerate(notes)]
-        rows, _ = processor.process("bench", records)
-        return [[(p["start"], p["end"]) for p in row["phi"] or []] for row in rows]
+        outputs = process_notes(
+            tasks,
+            LimitsSpec(),
+            BaselineEngine(),
+            [CoreNote(n.id, n.text, n.patient) for n in notes],
+            include_phi_spans=True,
+        )
+        return [[(p.start, p.end) for p in output.phi or []] for output in outputs]
 
     return run
 

@@ -152,7 +152,7 @@ def main() -> None:
             source,
             "fixed",
             no_model,
-            FakeEngineConfig(seconds_per_call=args.latency_ms / 1000),
+            FakeEngineConfig(seconds_per_request=args.latency_ms / 1000),
             args.workers,
             args.shard_size,
         )

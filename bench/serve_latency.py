@@ -2,7 +2,7 @@
 
 Starts a local Ray with Serve and medbatch's application on the CPU baseline engine, then, for a few
 concurrency levels, sends requests with every task on and prints p50/p95 latency and requests/s. The
-same notes processed in-process by the same ``ShardProcessor`` (one note per call, as a request is) give
+same notes processed in-process by the same note core (one note per call, as a request is) give
 the floor; the ratios are measured in the same run because these machines are noisy.
 
     python bench/serve_latency.py --requests 400 --concurrency 1 4 16
@@ -34,16 +34,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def in_process(texts: list[str]) -> list[float]:
-    """Seconds per note through ShardProcessor directly (the floor)."""
-    from medbatch.jobs.engines.baseline import BaselineEngine
-    from medbatch.jobs.process import ShardProcessor, spec_for_tasks
-    from medbatch.jobs.sources.readers import RawRecord
+    """Seconds per note through the note core directly (the floor)."""
+    import asyncio
 
-    processor = ShardProcessor(spec_for_tasks(TASKS), BaselineEngine())
+    from medbatch.notes import Note, NoteProcessor
+    from medbatch.notes.engines.baseline import BaselineEngine
+    from medbatch.spec import LimitsSpec, TasksSpec
+
+    processor = NoteProcessor(TasksSpec.model_validate(TASKS), LimitsSpec(), BaselineEngine())
     latencies = []
     for i, text in enumerate(texts):
         started = time.perf_counter()
-        processor.process("bench", [RawRecord(str(i), text, None, "bench", i)])
+        asyncio.run(processor.process(Note(str(i), text)))
         latencies.append(time.perf_counter() - started)
     return latencies
 
@@ -90,9 +92,7 @@ def main() -> None:
     floor = in_process(texts)
     floor_p50 = statistics.median(floor)
     floor_rps = len(floor) / sum(floor)
-    print(
-        f"in-process ShardProcessor: p50 {1000 * floor_p50:.2f} ms, {floor_rps:.0f} notes/s (one at a time)"
-    )
+    print(f"in-process note core: p50 {1000 * floor_p50:.2f} ms, {floor_rps:.0f} notes/s (one at a time)")
     results: dict[str, Any] = {"in_process": {"p50_ms": 1000 * floor_p50, "notes_per_s": floor_rps}}
     print(f"{'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'p50/floor':>10} {'rps/floor':>10}")
     for concurrency in args.concurrency:

@@ -1,27 +1,36 @@
-"""medbatch's vLLM engine layer vs vLLM's ``LLM.chat`` called directly, on the same requests, in one run.
+"""medbatch's streaming pipeline vs vLLM fed every request at once, on the same requests, in one run.
 
-1. medbatch: ``LlmEngine`` (prompts, structured outputs, parsing, verification, one retry) on the vLLM
-   backend: de-identification then NER + summary for every note. Every request it sends is recorded.
-2. direct: the recorded requests replayed through ``LLM.chat`` with the same sampling parameters and the
-   same grouping into calls, so the ratio isolates medbatch's own overhead (target >= 0.9).
-3. prefix-cache hit rate while running three tasks per note (system prompt and note shared).
-4. NER + summary as one combined request vs two requests sharing the prefix (tokens and time).
-5. ``ray.data.llm``'s processor on the same requests (one replica; its wall time includes starting the
-   engine, so compare it with medbatch's ``seconds + engine_start_s``).
+1. medbatch: notes through the note core (``NoteProcessor``: de-identification, then NER + summary, each
+   note's next request sent the moment its previous one is done) with ``2 x capacity`` notes in flight
+   on vLLM's async engine. Every request it sends is recorded, with its ``max_tokens`` drawn from a
+   skewed distribution (most answers short, a few long), so requests finish at very different times.
+2. saturated: the recorded requests, all submitted to the same async engine at once: the most a user
+   could get from vLLM on this work. The ratio saturated_s / medbatch_s is medbatch's share of it.
+3. engine occupancy during medbatch's run (mean running requests / max_num_seqs) and prompt tokens per
+   note computed vs served from the prefix cache.
+4. ``ray.data.llm``'s processor on the same requests (one replica; its wall time includes starting the
+   engine).
 
-Defaults use the tiny random model the tests build (CPU); pass --model for a real one (GPU or CPU).
+Runs alternate (medbatch, saturated, medbatch, saturated, ...) and the spread is reported, since these
+machines are noisy. Defaults use the tiny random model the tests build (CPU); pass --model for a real one.
 
-    python bench/vllm_engine.py --notes 64
+    python bench/vllm_engine.py --notes 48 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import hashlib
 import json
 import os
 import platform
+import random
+import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,102 +38,142 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _metric(llm: Any, name: str) -> float:
-    return float(sum(getattr(m, "value", 0) or 0 for m in llm.get_metrics() if m.name == name))
+def skewed_max_tokens(request: Any, cap: int) -> int:
+    """A request's generation budget, drawn from a Pareto distribution seeded by the request itself."""
+    seed = hashlib.sha256(json.dumps(request.messages).encode() + request.schema_name.encode()).digest()
+    draw = random.Random(seed).paretovariate(1.3)
+    return max(8, min(cap, int(8 * draw)))
 
 
-def main() -> None:
-    """Run the measurements and print them as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--notes", type=int, default=64)
-    parser.add_argument("--model", help="model folder or hub id (default: build the tiny test model)")
-    parser.add_argument("--max-tokens", type=int, default=64)
-    args = parser.parse_args()
-
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Alternate medbatch and saturated runs; return the figures."""
     from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 
-    from medbatch.jobs.engines.base import AnalysisRequest
-    from medbatch.jobs.engines.vllm import VllmBackend, VllmEngineConfig
-    from medbatch.jobs.llm.engine import ChatRequest, Completion, LlmEngine
+    from medbatch.notes import WINDOW_PER_CAPACITY, Note, NoteProcessor, Window
+    from medbatch.notes.engines.vllm import VllmEngineConfig
+    from medbatch.notes.llm.engine import ChatRequest, Completion
+    from medbatch.spec import LimitsSpec, TasksSpec
     from medbatch.testing.synthetic import synthetic_note
     from medbatch.testing.tiny_model import build_tiny_llama
 
     model = args.model or str(build_tiny_llama(Path(tempfile.mkdtemp(prefix="mb-tiny-")) / "tiny-llama"))
     config = VllmEngineConfig(
-        model=model, max_model_len=4096, max_tokens=args.max_tokens, engine_kwargs={"enforce_eager": True}
+        model=model,
+        max_model_len=4096,
+        max_tokens=args.max_tokens,
+        engine_kwargs={"enforce_eager": True, "max_num_seqs": args.max_num_seqs},
     )
-    started = time.perf_counter()
-    backend = VllmBackend(config)
-    engine_start_s = time.perf_counter() - started
-    llm = backend.llm
-    recorded: list[list[ChatRequest]] = []
+    engine: Any = config.build()
+    backend = engine.backend
+    recorded: list[ChatRequest] = []
     complete = backend.complete
 
-    def recording(requests: Sequence[ChatRequest]) -> list[Completion]:
-        recorded.append(list(requests))
-        return complete(requests)
+    async def varied(request: ChatRequest) -> Completion:
+        request = dataclasses.replace(request, max_tokens=skewed_max_tokens(request, args.max_tokens))
+        recorded.append(request)
+        completion: Completion = await complete(request)
+        return completion
 
-    backend.complete = recording  # type: ignore[method-assign]
-    texts = [synthetic_note(i).text for i in range(args.notes)]
-    request = AnalysisRequest(entity_types=("PROBLEM", "MEDICATION", "TEST"), summary_max_words=60)
-
-    def run_medbatch(combine: bool) -> tuple[float, int, int]:
-        engine = LlmEngine(backend, config.describe(), config.max_tokens, combine_analysis=combine)
-        llm.reset_prefix_cache()
-        started = time.perf_counter()
-        results = engine.find_phi(texts) + engine.analyze(texts, request)
-        elapsed = time.perf_counter() - started
-        return elapsed, sum(r.tokens_in for r in results), sum(r.tokens_out for r in results)
-
-    hits0, queries0 = _metric(llm, "vllm:prefix_cache_hits"), _metric(llm, "vllm:prefix_cache_queries")
-    medbatch_s, tokens_in, tokens_out = run_medbatch(combine=False)
-    hits = _metric(llm, "vllm:prefix_cache_hits") - hits0
-    queries = _metric(llm, "vllm:prefix_cache_queries") - queries0
-    calls = list(recorded)
-
-    llm.reset_prefix_cache()
+    backend.complete = varied
+    tasks = TasksSpec.model_validate({"deidentify": {}, "ner": {}, "summarize": {"maxWords": 60}})
+    notes = [Note(f"n{i}", synthetic_note(i).text) for i in range(args.notes)]
     started = time.perf_counter()
-    for batch in calls:
-        params = [
-            SamplingParams(
-                temperature=0.0,
-                max_tokens=r.max_tokens,
-                structured_outputs=StructuredOutputsParams(json=r.schema),
-            )
-            for r in batch
-        ]
-        llm.chat([r.messages for r in batch], sampling_params=params, use_tqdm=False)
-    direct_s = time.perf_counter() - started
+    await engine.find_phi("warm-up note")  # starts the engine; not timed below
+    engine_start_s = time.perf_counter() - started
+    llm = await backend._started()
 
-    combined_s, combined_in, combined_out = run_medbatch(combine=True)
+    async def run_medbatch() -> dict[str, float]:
+        recorded.clear()
+        await llm.reset_prefix_cache()
+        processor = NoteProcessor(tasks, LimitsSpec(), engine)
+        window = Window(WINDOW_PER_CAPACITY * engine.capacity)
+        engine.meter.take()
+        t0 = time.perf_counter()
+        done = await window.map(processor.process, notes)
+        seconds = time.perf_counter() - t0
+        occupancy = engine.meter.take()
+        tokens_in = sum(p.output.tokens_in for p in done)
+        cached = sum(p.tokens_cached for p in done)
+        return {
+            "seconds": seconds,
+            "occupancy": occupancy.ratio,
+            "tokens_out": sum(p.output.tokens_out for p in done),
+            "prompt_tokens_computed_per_note": (tokens_in - cached) / len(notes),
+            "prompt_tokens_cached_per_note": cached / len(notes),
+        }
 
-    results: dict[str, Any] = {
+    async def one(request: ChatRequest) -> None:
+        ids = backend._prompt_ids(request.messages)
+        params = SamplingParams(
+            temperature=0.0,
+            max_tokens=request.max_tokens,
+            structured_outputs=StructuredOutputsParams(json=request.schema),
+        )
+        async for _ in llm.generate({"prompt_token_ids": ids}, params, uuid.uuid4().hex):
+            pass
+
+    async def run_saturated(requests: Sequence[ChatRequest]) -> float:
+        await llm.reset_prefix_cache()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in requests))
+        return time.perf_counter() - t0
+
+    medbatch_runs: list[dict[str, float]] = []
+    saturated_runs: list[float] = []
+    requests: list[ChatRequest] = []
+    for _ in range(args.rounds):
+        medbatch_runs.append(await run_medbatch())
+        requests = list(recorded)
+        saturated_runs.append(await run_saturated(requests))
+    backend.close()
+    ratios = [s / m["seconds"] for s, m in zip(saturated_runs, medbatch_runs, strict=True)]
+    budgets = [r.max_tokens for r in requests]
+    return {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "model": config.describe().model,
         "notes": args.notes,
-        "requests": sum(len(c) for c in calls),
-        "medbatch": {
-            "seconds": round(medbatch_s, 2),
-            "records_per_s": round(args.notes / medbatch_s, 2),
-            "tokens_per_s": round((tokens_in + tokens_out) / medbatch_s, 1),
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
+        "requests_per_run": len(requests),
+        "max_num_seqs": args.max_num_seqs,
+        "window_notes": WINDOW_PER_CAPACITY * engine.capacity,
+        "max_tokens_drawn": {
+            "median": statistics.median(budgets),
+            "p90": sorted(budgets)[int(0.9 * (len(budgets) - 1))],
+            "max": max(budgets),
         },
-        "direct_llm_chat_seconds": round(direct_s, 2),
-        "throughput_ratio_medbatch_vs_direct": round(direct_s / medbatch_s, 3),
-        "prefix_cache_hit_rate": round(hits / queries, 3) if queries else None,
-        "combined_analysis": {
-            "seconds": round(combined_s, 2),
-            "tokens_in": combined_in,
-            "tokens_out": combined_out,
-            "vs_separate_time_ratio": round(combined_s / medbatch_s, 3),
+        "medbatch_seconds": [round(m["seconds"], 2) for m in medbatch_runs],
+        "saturated_seconds": [round(s, 2) for s in saturated_runs],
+        "ratio_medbatch_vs_saturated": {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(min(ratios), 3),
+            "max": round(max(ratios), 3),
         },
+        "engine_occupancy": [round(m["occupancy"], 3) for m in medbatch_runs],
+        "prompt_tokens_computed_per_note": round(medbatch_runs[-1]["prompt_tokens_computed_per_note"], 1),
+        "prompt_tokens_cached_per_note": round(medbatch_runs[-1]["prompt_tokens_cached_per_note"], 1),
         "engine_start_s": round(engine_start_s, 2),
-        "ray_data_llm": _ray_data_llm(model, [r for batch in calls for r in batch]),
+        "recorded_requests": requests,
+        "model_path": model,
     }
+
+
+def main() -> None:
+    """Run the measurements and print them as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--notes", type=int, default=48)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--model", help="model folder or hub id (default: build the tiny test model)")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--max-num-seqs", type=int, default=32)
+    parser.add_argument("--skip-ray-data-llm", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+    results = asyncio.run(measure(args))
+    requests = results.pop("recorded_requests")
+    model = results.pop("model_path")
+    if not args.skip_ray_data_llm:
+        results["ray_data_llm"] = _ray_data_llm(model, requests)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "vllm_engine.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

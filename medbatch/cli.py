@@ -18,7 +18,7 @@ import typer
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile
 
 if TYPE_CHECKING:
-    from medbatch.jobs.engines import AnyEngineConfig
+    from medbatch.notes.engines import AnyEngineConfig
 
 app = typer.Typer(
     name="medbatch",

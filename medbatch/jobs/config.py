@@ -14,14 +14,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from medbatch import __version__
-from medbatch.jobs.engines import (
+from medbatch.jobs.errors import JobError
+from medbatch.notes.engines import (
     AnyEngineConfig,
     BaselineEngineConfig,
     OpenAIEngineConfig,
     VllmEngineConfig,
 )
-from medbatch.jobs.errors import JobError
-from medbatch.jobs.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
+from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
 from medbatch.spec import Corpus, CorpusSpec, DeidStrategy, EngineKind, ModelProfile
 
 SURROGATE_KEY_ENV = "MEDBATCH_SURROGATE_KEY"

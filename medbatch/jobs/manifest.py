@@ -72,8 +72,19 @@ class Timings(BaseModel):
         description="Time during which an engine had at least one call running, summed over replicas."
     )
     engine_utilization: float = Field(description="engine_busy_s / (processing_s x replicas), 0..1.")
+    engine_occupancy: float = Field(
+        default=0.0,
+        description="Mean running requests / engine capacity over the processing window, 0..1 (1: every "
+        "slot of every replica busy all the time).",
+    )
     tokens_per_s: float = Field(
         description="Model tokens (prompt + generated) of this run per second of processing."
+    )
+    prompt_tokens_cached_per_note: float = Field(
+        default=0.0, description="Prompt tokens per note this run served from the prefix cache."
+    )
+    prompt_tokens_computed_per_note: float = Field(
+        default=0.0, description="Prompt tokens per note this run computed (not found in the cache)."
     )
 
 

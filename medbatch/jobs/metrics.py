@@ -5,7 +5,7 @@ Labels are the corpus name and fixed vocabularies (outcome, PHI type, token dire
 
 from __future__ import annotations
 
-from ray.util.metrics import Counter
+from ray.util.metrics import Counter, Gauge
 
 from medbatch.jobs.process import ShardStats
 
@@ -21,7 +21,14 @@ class JobMetrics:
         self.phi = Counter("medbatch_phi_found_total", "PHI spans removed, by type.", ("corpus", "type"))
         self.shards = Counter("medbatch_shards_committed_total", "Shard parts committed.", ("corpus",))
         self.tokens = Counter(
-            "medbatch_tokens_total", "Model tokens, by direction (in, out).", ("corpus", "direction")
+            "medbatch_tokens_total",
+            "Model tokens, by direction (in, out, and cached: prompt tokens served from the prefix cache).",
+            ("corpus", "direction"),
+        )
+        self.occupancy = Gauge(
+            "medbatch_engine_occupancy",
+            "Mean running requests / engine capacity over the run so far, 0..1.",
+            ("corpus",),
         )
 
     def add(self, stats: ShardStats) -> None:
@@ -37,4 +44,10 @@ class JobMetrics:
             self.tokens.inc(stats.tokens_in, {**self._tags, "direction": "in"})
         if stats.tokens_out:
             self.tokens.inc(stats.tokens_out, {**self._tags, "direction": "out"})
+        if stats.tokens_cached:
+            self.tokens.inc(stats.tokens_cached, {**self._tags, "direction": "cached"})
         self.shards.inc(1, self._tags)
+
+    def occupied(self, ratio: float) -> None:
+        """Set the engine occupancy of the run so far."""
+        self.occupancy.set(ratio, self._tags)

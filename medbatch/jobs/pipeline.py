@@ -1,9 +1,11 @@
 """The Ray Data job: plan shards, process pending shards on a pool of workers, commit parts, write the manifest.
 
 Each shard is one Ray Data row handled by a worker actor that owns an engine: it reads the shard's
-records, processes them, writes the part and commits it. Keeping a shard inside one worker call is what
-makes "one part per shard, exactly once" hold regardless of how Ray Data sizes or splits blocks; Ray Data
-provides the streaming execution, backpressure, retries of failed workers and the progress display.
+records, processes them through the note core, writes the part and commits it. Keeping a shard inside one
+worker call is what makes "one part per shard, exactly once" hold regardless of how Ray Data sizes or
+splits blocks; Ray Data provides the streaming execution, backpressure, retries of failed workers and the
+progress display. Inside a worker, the shards it runs at once feed one window of notes in flight, so the
+engine gets a note's next request as soon as it is ready and never drains at a shard's end.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from medbatch.jobs.busy import BusyClock
 from medbatch.jobs.config import JobConfig, surrogate_key_from_env
-from medbatch.jobs.engines import build_engine
-from medbatch.jobs.errors import JobError, safe_error
+from medbatch.jobs.errors import JobError
+from medbatch.jobs.loop import LoopThread
 from medbatch.jobs.manifest import (
     JOB_NAME,
     MANIFEST_NAME,
@@ -37,17 +38,28 @@ from medbatch.jobs.manifest import (
 )
 from medbatch.jobs.output import PARTS_DIR, TMP_DIR, committed_shards, part_name, write_part
 from medbatch.jobs.planning import Shard, plan_shards
-from medbatch.jobs.process import ShardProcessor, ShardStats
+from medbatch.jobs.process import ShardStats, process_shard
 from medbatch.jobs.sources.listing import SourceFile, list_source_files, with_row_counts
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
 from medbatch.jobs.storage import filesystem, join
-from medbatch.jobs.tasks.deid.surrogates import Surrogates, key_fingerprint
 from medbatch.logs import configure_logging
+from medbatch.notes import WINDOW_PER_CAPACITY, NoteProcessor, Window
+from medbatch.notes.engines import Occupancy
+from medbatch.notes.errors import safe_error
+from medbatch.notes.tasks.deid.surrogates import key_fingerprint
 
 log = logging.getLogger(__name__)
 
 # Progress is written at most this often (seconds); the operator polls it.
 PROGRESS_INTERVAL_S = 2.0
+
+
+def _occupancy_report(taken: Occupancy) -> dict[str, float]:
+    return {
+        "engine_busy_s": taken.busy_s,
+        "engine_request_s": taken.request_seconds,
+        "engine_capacity": taken.capacity,
+    }
 
 
 class ShardWorker:
@@ -61,15 +73,19 @@ class ShardWorker:
         self.fs_in, _ = filesystem(config.source_uri)
         self.fs_out, self.output_path = filesystem(config.output_uri)
         key = surrogate_key_from_env(config.spec)
-        surrogates = None
-        if key is not None:
-            if key_fingerprint(key) != config.key_fingerprint:
-                raise JobError("the surrogate key on this worker differs from the driver's")
-            deid = config.spec.tasks.deidentify
-            assert deid is not None
-            surrogates = Surrogates(key, deid.date_shift_max_days)
-        self.clock = BusyClock()
-        self.processor = ShardProcessor(config.spec, build_engine(config.engine), surrogates, self.clock)
+        if key is not None and key_fingerprint(key) != config.key_fingerprint:
+            raise JobError("the surrogate key on this worker differs from the driver's")
+        self.engine = config.engine.build()
+        spec = config.spec
+        self.processor = NoteProcessor(
+            spec.tasks,
+            spec.limits,
+            self.engine,
+            surrogate_key=key,
+            include_phi_spans=spec.output.include_phi_spans,
+        )
+        self.window = Window(WINDOW_PER_CAPACITY * self.engine.capacity)
+        self.loop = LoopThread()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"stats": []}
@@ -82,7 +98,7 @@ class ShardWorker:
         """Process and commit one shard; returns its stats as a JSON-able dict."""
         started = time.perf_counter()
         records = self._read(shard)
-        rows, stats = self.processor.process(shard.id, records)
+        rows, stats = self.loop.run(process_shard(self.processor, self.window, shard.id, records))
         errors = Counter(row["error"] for row in rows if row["error"] is not None)
         write_part(self.fs_out, self.output_path, shard.id, rows, stats_metadata(stats, errors))
         log.info("shard %s committed: %d records, %d failed", shard.id, stats.records, stats.failed)
@@ -93,7 +109,8 @@ class ShardWorker:
             "phi_by_type": dict(stats.phi_by_type),
             "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out,
-            "engine_busy_s": self.clock.take(),
+            "tokens_cached": stats.tokens_cached,
+            **_occupancy_report(self.engine.meter.take()),
             "seconds": time.perf_counter() - started,
         }
 
@@ -168,6 +185,12 @@ class _RunProgress:
         self.records_done = self.records_total - sum(s.rows for s in pending)
         self.failed = 0
         self.engine_busy_s = 0.0
+        self.engine_request_s = 0.0
+        self.engine_capacity = 1
+        self.workers = min(config.num_workers, max(len(pending), 1))
+        self.started = time.perf_counter()
+        self.records_run = 0
+        self.tokens_cached = 0
         self.tokens_in = 0
         self.tokens_out = 0
         self._last_write = 0.0
@@ -180,9 +203,17 @@ class _RunProgress:
             phi_by_type=Counter(done["phi_by_type"]),
             tokens_in=done["tokens_in"],
             tokens_out=done["tokens_out"],
+            tokens_cached=done["tokens_cached"],
         )
         self.metrics.add(stats)
         self.engine_busy_s += done["engine_busy_s"]
+        self.engine_request_s += done["engine_request_s"]
+        self.engine_capacity = int(done["engine_capacity"])
+        self.records_run += stats.records
+        self.tokens_cached += done["tokens_cached"]
+        elapsed = time.perf_counter() - self.started
+        if elapsed > 0:
+            self.metrics.occupied(self.engine_request_s / (elapsed * self.workers * self.engine_capacity))
         self.tokens_in += stats.tokens_in
         self.tokens_out += stats.tokens_out
         self.shards_done += 1
@@ -280,7 +311,14 @@ def run_job(
         processing_s=round(processing_s, 3),
         engine_busy_s=round(run.engine_busy_s, 3),
         engine_utilization=round(run.engine_busy_s / (processing_s * workers), 3) if pending else 0.0,
+        engine_occupancy=round(run.engine_request_s / (processing_s * workers * run.engine_capacity), 3)
+        if pending
+        else 0.0,
         tokens_per_s=round((run.tokens_in + run.tokens_out) / processing_s, 1) if pending else 0.0,
+        prompt_tokens_cached_per_note=round(run.tokens_cached / max(run.records_run, 1), 1),
+        prompt_tokens_computed_per_note=round(
+            (run.tokens_in - run.tokens_cached) / max(run.records_run, 1), 1
+        ),
     )
 
     manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medbatch import __version__
 from medbatch.jobs.config import engine_config_from_profile
-from medbatch.jobs.engines import BaselineEngineConfig
+from medbatch.notes.engines import BaselineEngineConfig
 from medbatch.serve.engine import EngineFacts, NoteEngine, NoteJob
 from medbatch.serve.models import (
     DeidentifyRequest,
@@ -258,7 +258,7 @@ def build_app(args: dict[str, Any]) -> serve.Application:
             "autoscaling_config": {
                 "min_replicas": settings.min_replicas,
                 "max_replicas": settings.max_replicas,
-                "target_ongoing_requests": max(1, settings.max_batch_size // 2),
+                "target_ongoing_requests": max(1, settings.max_ongoing_requests // 2),
             }
         }
     )
@@ -271,7 +271,7 @@ def build_app(args: dict[str, Any]) -> serve.Application:
             ray_actor_options=replica_resources(args, settings),
             **scaling,
         )
-        .bind(_engine_config(args), settings.max_batch_size, settings.batch_wait_timeout_s)
+        .bind(_engine_config(args))
     )
     # A key from the environment stays there (each ingress replica reads its own); only one given in
     # args travels with the deployment.

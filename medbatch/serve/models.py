@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from medbatch.jobs.output import NoteOutput
+from medbatch.notes import NoteOutput
 from medbatch.spec import DeidentifySpec, NerSpec, SummarizeSpec, TasksSpec
 from medbatch.spec.base import SpecModel
 

@@ -12,7 +12,6 @@ class ServeSettings(BaseSettings):
     Args:
         max_note_chars: longer notes are refused with 413 (the batch job's ``limits.maxNoteChars``).
         request_timeout_s: a request waiting longer gets 504.
-        max_batch_size, batch_wait_timeout_s: requests are batched per engine call (Ray Serve batching).
         min_replicas, max_replicas: autoscaling bounds of the engine deployment.
         max_ongoing_requests: requests one engine replica works on at once.
         max_queued_requests: requests waiting for a replica; beyond it callers get 429 with Retry-After.
@@ -25,8 +24,6 @@ class ServeSettings(BaseSettings):
 
     max_note_chars: int = Field(default=100_000, ge=1)
     request_timeout_s: float = Field(default=60.0, gt=0)
-    max_batch_size: int = Field(default=32, ge=1)
-    batch_wait_timeout_s: float = Field(default=0.01, ge=0)
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
     max_ongoing_requests: int = Field(default=64, ge=1)

@@ -85,21 +85,25 @@ class Scores:
 
 def score_medbatch(notes: Sequence[EvalNote], strategy: str = "mask") -> Scores:
     """medbatch with the CPU baseline engine: de-identification, then NER and a summary of the result."""
-    from medbatch.jobs.engines.baseline import BaselineEngine
-    from medbatch.jobs.process import ShardProcessor, spec_for_tasks
-    from medbatch.jobs.sources.readers import RawRecord
-    from medbatch.jobs.tasks.deid.surrogates import Surrogates
+    from medbatch.notes import Note, process_notes
+    from medbatch.notes.engines.baseline import BaselineEngine
+    from medbatch.spec import LimitsSpec, TasksSpec
 
-    spec = spec_for_tasks(
-        {"deidentify": {"strategy": strategy}, "ner": {}, "summarize": {"maxWords": 60}},
+    tasks = TasksSpec.model_validate(
+        {"deidentify": {"strategy": strategy}, "ner": {}, "summarize": {"maxWords": 60}}
+    )
+    outputs = process_notes(
+        tasks,
+        LimitsSpec(),
+        BaselineEngine(),
+        [Note(n.id, n.text, n.patient_id) for n in notes],
+        surrogate_key=b"deid-eval-key-0123456789",
         include_phi_spans=True,
     )
-    surrogates = Surrogates(b"deid-eval-key-0123456789") if strategy == "surrogate" else None
-    processor = ShardProcessor(spec, BaselineEngine(), surrogates)
-    records = [RawRecord(n.id, n.text, n.patient_id, "eval.jsonl", i) for i, n in enumerate(notes)]
-    rows, _ = processor.process("eval", records)
     scores = Scores()
-    for note, row in zip(notes, rows, strict=True):
-        scores.add(note, [(p["start"], p["end"]) for p in row["phi"] or []])
-        scores.add_outputs(note, row["text_deid"], row["summary"], [e["text"] for e in row["entities"] or []])
+    for note, output in zip(notes, outputs, strict=True):
+        scores.add(note, [(p.start, p.end) for p in output.phi or []])
+        scores.add_outputs(
+            note, output.text_deid or "", output.summary, [e.text for e in output.entities or []]
+        )
     return scores

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from medbatch.jobs.llm.prompts import SYSTEM_PROMPT, phi_instruction
+from medbatch.notes.llm.prompts import SYSTEM_PROMPT, phi_instruction
 from medbatch.testing.synthetic import synthetic_note
 
 # The Llama-3 instruct template (as in Meta's and OpenBioLLM's tokenizer_config.json).

@@ -8,34 +8,40 @@ Usage: python -m tests.drivers.vllm_direct MODEL_DIR
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
-from medbatch.jobs.engines.base import AnalysisRequest
-from medbatch.jobs.engines.vllm import VllmBackend, VllmEngineConfig
-from medbatch.jobs.llm.engine import LlmEngine
+from medbatch.notes.engines.base import AnalysisRequest, TaskResult
+from medbatch.notes.engines.vllm import VllmEngineConfig
 from medbatch.testing.synthetic import synthetic_note
 
 
-def main() -> None:
-    """Three notes through find_phi and analyze; errors, tokens and prefix-cache counters."""
+async def run(model: str) -> list[TaskResult[object]]:
+    """Three notes' PHI requests, then their analyses, all in flight together on vLLM's async engine."""
     config = VllmEngineConfig(
-        model=sys.argv[1], max_model_len=2048, max_tokens=48, engine_kwargs={"enforce_eager": True}
+        model=model, max_model_len=2048, max_tokens=48, engine_kwargs={"enforce_eager": True}
     )
-    backend = VllmBackend(config)
-    engine = LlmEngine(backend, config.describe(), config.max_tokens, combine_analysis=False)
+    engine = config.build()
     texts = [synthetic_note(i).text for i in range(3)]
-    results = engine.find_phi(texts) + engine.analyze(
-        texts, AnalysisRequest(entity_types=("PROBLEM", "MEDICATION"), summary_max_words=20)
-    )
-    metrics = {m.name: getattr(m, "value", None) for m in backend.llm.get_metrics()}
+    request = AnalysisRequest(entity_types=("PROBLEM", "MEDICATION"), summary_max_words=20)
+    try:
+        phi = await asyncio.gather(*(engine.find_phi(t) for t in texts))
+        analyses = await asyncio.gather(*(engine.analyze(t, request) for t in texts))
+    finally:
+        engine.backend.close()  # type: ignore[attr-defined]
+    return [*phi, *analyses]  # type: ignore[list-item]
+
+
+def main() -> None:
+    """Three notes through find_phi and analyze; errors, tokens and prompt tokens served from the cache."""
+    results = asyncio.run(run(sys.argv[1]))
     print(
         json.dumps(
             {
                 "errors": [r.error for r in results],
                 "tokens_in": [r.tokens_in for r in results],
-                "prefix_cache_hits": metrics.get("vllm:prefix_cache_hits"),
-                "prefix_cache_queries": metrics.get("vllm:prefix_cache_queries"),
+                "tokens_cached": [r.tokens_cached for r in results],
             }
         )
     )

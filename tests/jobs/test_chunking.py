@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from medbatch.jobs.tasks.chunking import chunk_text
+from medbatch.notes.tasks.chunking import chunk_text
 
 
 def test_short_text_is_one_chunk() -> None:

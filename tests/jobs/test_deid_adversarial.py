@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from medbatch.jobs.tasks.deid.recognizers import find_phi
+from medbatch.notes.tasks.deid.recognizers import find_phi
 
 # Shapes that make regexes backtrack: long runs of what a pattern repeats, with no way to finish a match.
 UNITS = {

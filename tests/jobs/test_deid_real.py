@@ -1,6 +1,6 @@
 """De-identification floors on real notes (../shared/data/deid-real-dev), scored by the workplace's scorer.
 
-The whole dev set runs through the same ShardProcessor a batch job uses (mask strategy, CPU baseline engine)
+The whole dev set runs through the same note core a batch job uses (mask strategy, CPU baseline engine)
 in a few seconds. The floors sit just under today's figures, per PHI type, so a change that loses names,
 dates or places on real text fails here even when the synthetic corpus still scores perfectly. Held-out
 real notes decide the product's figures (docs/deidentification.md); these guard against regressions.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from medbatch.jobs.engines.baseline import BaselineEngine
-from medbatch.jobs.process import ShardProcessor, spec_for_tasks
-from medbatch.jobs.sources.readers import RawRecord
+from medbatch.notes import Note, process_notes
+from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.spec import LimitsSpec, TasksSpec
 from medbatch.testing import real_deid
 from medbatch.testing.real_deid import GoldNote, RealScores
 
@@ -20,11 +20,12 @@ pytestmark = pytest.mark.skipif(not real_deid.available(), reason="real dev note
 
 
 def run(notes: list[GoldNote]) -> RealScores:
-    processor = ShardProcessor(spec_for_tasks({"deidentify": {}}), BaselineEngine())
-    records = [RawRecord(n.id, n.text, n.patient, "dev.jsonl", i) for i, n in enumerate(notes)]
-    rows, stats = processor.process("dev", records)
-    assert stats.failed == 0
-    return real_deid.score(notes, [row["text_deid"] for row in rows])
+    tasks = TasksSpec.model_validate({"deidentify": {}})
+    outputs = process_notes(
+        tasks, LimitsSpec(), BaselineEngine(), [Note(n.id, n.text, n.patient) for n in notes]
+    )
+    assert [o.error for o in outputs if o.error] == []
+    return real_deid.score(notes, [o.text_deid or "" for o in outputs])
 
 
 @pytest.fixture(scope="module")

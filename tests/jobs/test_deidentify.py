@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from medbatch.jobs.tasks.deid.dates import shift_date_text
-from medbatch.jobs.tasks.deid.recognizers import find_phi
-from medbatch.jobs.tasks.deid.replace import deidentify_text
-from medbatch.jobs.tasks.deid.surrogates import Surrogates
+from medbatch.notes.tasks.deid.dates import shift_date_text
+from medbatch.notes.tasks.deid.recognizers import find_phi
+from medbatch.notes.tasks.deid.replace import deidentify_text
+from medbatch.notes.tasks.deid.surrogates import Surrogates
 from medbatch.spec import DeidStrategy
 from medbatch.testing.synthetic import synthetic_note
 

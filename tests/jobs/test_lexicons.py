@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from medbatch.jobs.tasks.deid.lexicons import lexicons
-from medbatch.jobs.tasks.deid.tokens import words
+from medbatch.notes.tasks.deid.lexicons import lexicons
+from medbatch.notes.tasks.deid.tokens import words
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "medbatch" / "jobs" / "tasks" / "deid" / "data"
+DATA = ROOT / "medbatch" / "notes" / "tasks" / "deid" / "data"
 
 
 def test_every_data_file_is_packaged_and_its_source_recorded() -> None:

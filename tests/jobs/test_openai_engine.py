@@ -7,6 +7,7 @@ over real HTTP with the official client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -21,7 +22,8 @@ import pytest
 pytest.importorskip("openai")
 
 from medbatch.jobs import JobConfig, OpenAIEngineConfig, Outcome, run_job
-from medbatch.jobs.engines.openai import build_openai_engine
+from medbatch.notes.engines.base import TaskResult
+from medbatch.notes.spans import PhiSpan
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
 
@@ -164,14 +166,18 @@ def test_pipeline_through_an_endpoint_that_answers_429_and_500_first(
 
 
 def test_concurrency_is_bounded_and_persistent_failures_become_errors(server: ModelServer) -> None:
-    engine = build_openai_engine(config(server, max_concurrency=3, max_retries=1))
+    engine = config(server, max_concurrency=3, max_retries=1).build()
     texts = [n.text for n in notes(12)]
-    results = engine.find_phi(texts)
+
+    async def find_all(batch: list[str]) -> list[TaskResult[list[PhiSpan]]]:
+        return list(await asyncio.gather(*(engine.find_phi(t) for t in batch)))
+
+    results = asyncio.run(find_all(texts))
     assert all(r.error is None for r in results)
     assert server.max_in_flight <= 3
     assert server.max_in_flight > 1, "requests do run concurrently"
 
     server.always_fail = True
-    failed = engine.find_phi(texts[:2])
+    failed = asyncio.run(find_all(texts[:2]))
     assert [r.error for r in failed] == ["endpoint request failed (InternalServerError)"] * 2
     assert all(r.value is None for r in failed)

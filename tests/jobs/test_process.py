@@ -1,20 +1,28 @@
-"""Per-shard processing around the engine: union of PHI, chunking, error rows, accounting. No Ray."""
+"""A shard through the note core: union of PHI, chunking, error rows, accounting. No Ray."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from medbatch.jobs.engines import AnalysisRequest, EngineInfo, FakeEngineConfig, TaskResult, build_engine
-from medbatch.jobs.engines.base import Analysis
-from medbatch.jobs.engines.baseline import BaselineEngine
 from medbatch.jobs.output import OutputRow
-from medbatch.jobs.process import ShardProcessor
+from medbatch.jobs.process import ShardStats, process_shard
 from medbatch.jobs.sources.readers import RawRecord
-from medbatch.jobs.spans import PhiSpan, SpanSource
-from medbatch.jobs.tasks.chunking import chunk_by_chars
+from medbatch.notes import NoteProcessor, Window
+from medbatch.notes.engines import (
+    AnalysisRequest,
+    EngineInfo,
+    FakeEngineConfig,
+    OccupancyMeter,
+    TaskResult,
+)
+from medbatch.notes.engines.base import Analysis, Engine
+from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.notes.spans import PhiSpan, SpanSource
+from medbatch.notes.tasks.chunking import chunk_by_chars
 from medbatch.spec import CorpusSpec
 
 
@@ -32,32 +40,41 @@ def record(text: str | None, rid: str = "r1", error: str | None = None) -> RawRe
     return RawRecord(rid, text, None, "f.jsonl", 0, error)
 
 
+def shard(
+    corpus: CorpusSpec, engine: Engine, records: Sequence[RawRecord]
+) -> tuple[list[dict[str, Any]], ShardStats]:
+    """The rows and stats of one shard, as a batch worker computes them."""
+    processor = NoteProcessor(
+        corpus.tasks, corpus.limits, engine, include_phi_spans=corpus.output.include_phi_spans
+    )
+    return asyncio.run(process_shard(processor, Window(4), "s1", records))
+
+
 class SpottingEngine:
     """Finds the made-up surname 'Zorblat' as a model would (no rule knows it); counts tokens."""
 
     info = EngineInfo(name="spotting", model="spotter", prompt_version="v9")
     chunk = staticmethod(chunk_by_chars)
+    capacity = 1
+    meter = OccupancyMeter(1)
 
-    def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
-        out = []
-        for text in texts:
-            at = text.find("Zorblat")
-            spans = [PhiSpan(at, at + 7, "NAME", SpanSource.LLM)] if at >= 0 else []
-            out.append(TaskResult(value=spans, tokens_in=10, tokens_out=2))
-        return out
+    async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
+        at = text.find("Zorblat")
+        spans = [PhiSpan(at, at + 7, "NAME", SpanSource.LLM)] if at >= 0 else []
+        return TaskResult(value=spans, tokens_in=10, tokens_out=2)
 
-    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
-        return BaselineEngine().analyze(texts, request)
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+        return await BaselineEngine().analyze(text, request)
 
 
 class RaisingEngine(BaselineEngine):
-    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
         raise RuntimeError("model server exploded while reading Patient John Smith")
 
 
 def test_model_spans_are_unioned_with_rule_spans_and_tagged() -> None:
     text = "Seen by Dr. Ann Lee on 03/14/2024. Zorblat stopped by. Metoprolol 25 mg daily."
-    rows, stats = ShardProcessor(spec(), SpottingEngine()).process("s1", [record(text)])
+    rows, stats = shard(spec(), SpottingEngine(), [record(text)])
     row = rows[0]
     assert row["text_deid"] == "Seen by Dr. [NAME] on [DATE]. [NAME] stopped by. Metoprolol 25 mg daily."
     assert {(p["type"], p["source"], text[p["start"] : p["end"]]) for p in row["phi"]} == {
@@ -79,12 +96,12 @@ def test_model_spans_are_unioned_with_rule_spans_and_tagged() -> None:
 
 
 def test_engine_errors_fail_only_their_rows_and_keep_rule_deid() -> None:
-    engine = build_engine(FakeEngineConfig(fail_marker="FAILME"))
+    engine = FakeEngineConfig(fail_marker="FAILME").build()
     records = [
         record("Dr. Ann Lee saw the patient. FAILME", "bad"),
         record("Dr. Bo Kim saw the patient.", "good"),
     ]
-    rows, stats = ShardProcessor(spec(), engine).process("s1", records)
+    rows, stats = shard(spec(), engine, records)
     bad, good = rows
     assert bad["text_deid"] == "Dr. [NAME] saw the patient. FAILME"
     assert bad["error"].startswith("deidentify: fake engine failure (rule-based de-identification applied)")
@@ -93,10 +110,8 @@ def test_engine_errors_fail_only_their_rows_and_keep_rule_deid() -> None:
     assert stats.failed == 1
 
 
-def test_a_raising_engine_costs_its_batch_not_the_shard() -> None:
-    rows, stats = ShardProcessor(spec(), RaisingEngine()).process(
-        "s1", [record("Dr. Ann Lee saw the patient.")]
-    )
+def test_a_raising_engine_costs_its_note_not_the_shard() -> None:
+    rows, stats = shard(spec(), RaisingEngine(), [record("Dr. Ann Lee saw the patient.")])
     assert rows[0]["error"] == "analyze: engine call failed (RuntimeError)"
     assert rows[0]["text_deid"] == "Dr. [NAME] saw the patient."
     assert "John Smith" not in rows[0]["error"]
@@ -104,22 +119,23 @@ def test_a_raising_engine_costs_its_batch_not_the_shard() -> None:
 
 
 def test_bad_and_oversized_records_become_error_rows() -> None:
-    processor = ShardProcessor(spec(limits={"maxNoteChars": 100}), BaselineEngine())
-    rows, stats = processor.process("s1", [record(None, "a", "text is empty"), record("x " * 60, "b")])
+    records = [record(None, "a", "text is empty"), record("x " * 60, "b"), record("  \n ", "c")]
+    rows, stats = shard(spec(limits={"maxNoteChars": 100}), BaselineEngine(), records)
     assert [(r["id"], r["error"], r["text_deid"]) for r in rows] == [
         ("a", "text is empty", None),
         ("b", "note is 120 characters, over limits.maxNoteChars (100)", None),
+        ("c", "text is empty", None),
     ]
-    assert stats.records == 2
-    assert stats.failed == 2
+    assert stats.records == 3
+    assert stats.failed == 3
 
 
 def test_a_one_megabyte_note_is_chunked_not_dropped() -> None:
     block = "Dr. Ann Lee reviewed the chest x-ray. Continue aspirin 81 mg daily for hypertension. "
     text = block * (1_000_000 // len(block) + 1)
-    rows, _ = ShardProcessor(
-        spec(limits={"chunkChars": 20_000, "chunkOverlapChars": 500}), BaselineEngine()
-    ).process("s1", [record(text)])
+    rows, _ = shard(
+        spec(limits={"chunkChars": 20_000, "chunkOverlapChars": 500}), BaselineEngine(), [record(text)]
+    )
     row = rows[0]
     assert row["error"] is None
     assert "Ann Lee" not in row["text_deid"]
@@ -132,14 +148,12 @@ def test_a_one_megabyte_note_is_chunked_not_dropped() -> None:
 
 @pytest.mark.parametrize("include", [True, False])
 def test_phi_column_only_when_enabled(include: bool) -> None:
-    rows, _ = ShardProcessor(spec(output={"includePhiSpans": include}), BaselineEngine()).process(
-        "s1", [record("Dr. Ann Lee")]
-    )
+    rows, _ = shard(spec(output={"includePhiSpans": include}), BaselineEngine(), [record("Dr. Ann Lee")])
     assert (rows[0]["phi"] is not None) is include
 
 
 def test_raw_text_analysis_when_asked() -> None:
     raw = spec(tasks={"ner": {}, "analyzeRawText": True})
-    rows, _ = ShardProcessor(raw, BaselineEngine()).process("s1", [record("Dr. Ann Lee gave aspirin.")])
+    rows, _ = shard(raw, BaselineEngine(), [record("Dr. Ann Lee gave aspirin.")])
     assert rows[0]["text_deid"] is None
     assert [(e["text"], e["start"]) for e in rows[0]["entities"]] == [("aspirin", 17)]

@@ -8,7 +8,7 @@ import pytest
 
 from medbatch.jobs import BaselineEngineConfig, OpenAIEngineConfig, VllmEngineConfig
 from medbatch.jobs.config import engine_config_for, engine_config_from_profile
-from medbatch.jobs.engines.weights import local_model_path
+from medbatch.notes.engines.weights import local_model_path
 from medbatch.spec import ModelProfile, load_model_profile
 from tests.corpora import write_bytes
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from medbatch.jobs.tasks.deid.recognizers import find_phi
+from medbatch.notes.tasks.deid.recognizers import find_phi
 
 
 def found(text: str) -> list[tuple[str, str]]:

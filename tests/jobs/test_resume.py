@@ -54,7 +54,7 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path) -> None:
         spec=corpus.spec,
         source_uri=str(source.parent),
         output_uri=str(out),
-        engine=FakeEngineConfig(seconds_per_call=0.4),
+        engine=FakeEngineConfig(seconds_per_request=0.4),
         num_workers=1,
     )
     # Ray's socket paths must stay under 107 bytes, so its temp dir is short, not under tmp_path.

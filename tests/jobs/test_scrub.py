@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from medbatch.jobs.engines.baseline import BaselineEngine
-from medbatch.jobs.process import ShardProcessor, spec_for_tasks
-from medbatch.jobs.sources.readers import RawRecord
-from medbatch.jobs.spans import Entity, PhiSpan
-from medbatch.jobs.tasks.deid.scrub import Scrubber
+from typing import Any
+
+from medbatch.notes import Note, process_notes
+from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.notes.spans import Entity, PhiSpan
+from medbatch.notes.tasks.deid.scrub import Scrubber
+from medbatch.spec import LimitsSpec, TasksSpec
 
 NOTE = (
     "Insurance member ID BCB911862527 verified. Account number ACCT-0342366 on file. "
@@ -27,10 +29,11 @@ def test_scrubber_replaces_values_as_text_deid_did() -> None:
     assert scrub.entities([Entity(0, 9, "PERSON", "Dr. LEE")])[0].text == "Dr. [NAME]"
 
 
-def run(tasks: dict[str, object]) -> dict[str, object]:
-    processor = ShardProcessor(spec_for_tasks(tasks), BaselineEngine())
-    rows, _ = processor.process("s", [RawRecord("n1", NOTE, None, "f.jsonl", 0)])
-    return rows[0]
+def run(tasks: dict[str, object]) -> dict[str, Any]:
+    (output,) = process_notes(
+        TasksSpec.model_validate(tasks), LimitsSpec(), BaselineEngine(), [Note("n1", NOTE)]
+    )
+    return output.model_dump()
 
 
 def test_summary_and_entities_of_raw_text_are_scrubbed() -> None:
@@ -38,7 +41,7 @@ def test_summary_and_entities_of_raw_text_are_scrubbed() -> None:
     every identifier in it."""
     row = run({"deidentify": {}, "ner": {}, "summarize": {"maxWords": 80}, "analyzeRawText": True})
     summary = str(row["summary"])
-    entity_texts = [str(e["text"]) for e in row["entities"]]  # type: ignore[attr-defined]
+    entity_texts = [str(e["text"]) for e in row["entities"]]
     assert "metoprolol" in summary.lower(), "the summary still says what happened"
     for value in IDENTIFIERS:
         assert value not in str(row["text_deid"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medbatch.jobs.spans import PhiSpan, SpanSource, merge_phi
+from medbatch.notes.spans import PhiSpan, SpanSource, merge_phi
 
 RULE, LLM, BOTH = SpanSource.RULE, SpanSource.LLM, SpanSource.BOTH
 

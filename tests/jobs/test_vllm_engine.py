@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("vllm")
 
 from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job
-from medbatch.jobs.llm.prompts import PROMPT_VERSION
 from medbatch.jobs.output import OutputRow
+from medbatch.notes.llm.prompts import PROMPT_VERSION
 from medbatch.spec import Corpus
 from medbatch.testing.tiny_model import build_tiny_llama
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl
@@ -109,4 +109,4 @@ def test_structured_outputs_give_valid_json_and_tasks_share_the_cached_prefix(ti
     for error in report["errors"]:
         if error is not None:  # the grammar holds; a random model's quotes and length do not
             assert "invalid JSON" not in error, error
-    assert report["prefix_cache_hits"] > 0, "the system prompt and note are reused across tasks"
+    assert sum(report["tokens_cached"][3:]) > 0, "the system prompt and note are reused across tasks"

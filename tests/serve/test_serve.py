@@ -145,11 +145,10 @@ def test_backpressure_answers_429_with_retry_after(serve_url: str) -> None:
     prefix = deploy(
         "slow",
         {
-            "engine_config": {"kind": "fake", "seconds_per_call": 0.5},
+            "engine_config": {"kind": "fake", "seconds_per_request": 0.5},
             "settings": {
                 "max_ongoing_requests": 1,
                 "max_queued_requests": 1,
-                "max_batch_size": 1,
                 "retry_after_s": 2,
             },
         },

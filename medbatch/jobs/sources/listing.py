@@ -11,8 +11,9 @@ import fsspec
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from medbatch.jobs.errors import JobError, safe_error
+from medbatch.jobs.errors import JobError
 from medbatch.jobs.storage import filesystem
+from medbatch.notes.errors import safe_error
 from medbatch.spec import SourceFormat
 
 EXTENSIONS: dict[SourceFormat, tuple[str, ...]] = {

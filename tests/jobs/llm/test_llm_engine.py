@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from medbatch.jobs.engines.base import AnalysisRequest, EngineInfo
-from medbatch.jobs.llm.engine import ChatRequest, Completion, LlmEngine
+from medbatch.notes.engines.base import AnalysisRequest, EngineInfo
+from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine
 from medbatch.spec import LimitsSpec
 
 NOTE = "Seen by Dr. Ann Lee for chest pain. Aspirin given."
 INFO = EngineInfo(name="scripted", model="scripted", prompt_version="p")
 
 
+RETRY_MARK = "Your previous answer was rejected"
+
+
 class ScriptedBackend:
-    """Answers each request with ``script(request, attempt)``; records what it was asked."""
+    """Answers each request with ``script(request, attempt)`` (attempt 1 for a retry); records requests."""
+
+    capacity = 4
 
     def __init__(self, script: Callable[[ChatRequest, int], str], context_length: int = 4096) -> None:
         self.script = script
         self.context_length = context_length
-        self.calls: list[list[ChatRequest]] = []
+        self.calls: list[ChatRequest] = []
 
     def count_tokens(self, text: str) -> list[tuple[int, int]] | None:
         return [(i, i + 1) for i in range(len(text))]  # one token per character
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        attempt = len(self.calls)
-        self.calls.append(list(requests))
-        return [Completion(text=self.script(r, attempt), tokens_in=100, tokens_out=10) for r in requests]
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.calls.append(request)
+        attempt = int(RETRY_MARK in request.messages[-1]["content"])
+        return Completion(text=self.script(request, attempt), tokens_in=100, tokens_out=10, tokens_cached=40)
 
 
 def engine(
@@ -39,29 +45,29 @@ def engine(
 
 def test_valid_answer_needs_no_retry() -> None:
     e = engine(lambda r, a: json.dumps({"phi": [{"text": "Ann Lee", "type": "NAME"}]}))
-    (result,) = e.find_phi([NOTE])
+    result = asyncio.run(e.find_phi(NOTE))
     assert result.error is None
     assert [NOTE[s.start : s.end] for s in result.value or []] == ["Ann Lee"]
-    assert (result.tokens_in, result.tokens_out) == (100, 10)
+    assert (result.tokens_in, result.tokens_out, result.tokens_cached) == (100, 10, 40)
     assert len(e.backend.calls) == 1  # type: ignore[attr-defined]
 
 
 def test_invalid_answer_is_retried_once_with_the_reason() -> None:
     answers = ['{"phi": [', json.dumps({"phi": [{"text": "Ann Lee", "type": "NAME"}]})]
     e = engine(lambda r, a: answers[a])
-    (result,) = e.find_phi([NOTE])
+    result = asyncio.run(e.find_phi(NOTE))
     calls = e.backend.calls  # type: ignore[attr-defined]
     assert result.error is None
     assert result.value is not None
     assert (result.tokens_in, result.tokens_out) == (200, 20)
     assert len(calls) == 2
-    assert "Your previous answer was rejected (truncated JSON" in calls[1][0].messages[-1]["content"]
+    assert f"{RETRY_MARK} (truncated JSON" in calls[1].messages[-1]["content"]
 
 
 def test_second_failure_is_an_error_with_the_verified_spans_kept() -> None:
     bad = json.dumps({"phi": [{"text": "Ann Lee", "type": "NAME"}, {"text": "Bob Hope", "type": "NAME"}]})
     e = engine(lambda r, a: bad)
-    (result,) = e.find_phi([NOTE])
+    result = asyncio.run(e.find_phi(NOTE))
     assert result.error == "model answer unusable: 1 of 2 quoted identifiers are not in the text"
     assert [NOTE[s.start : s.end] for s in result.value or []] == ["Ann Lee"]
     assert len(e.backend.calls) == 2  # type: ignore[attr-defined]
@@ -74,9 +80,10 @@ def test_separate_analysis_requests_share_the_note_prefix() -> None:
         return json.dumps({"summary": "Chest pain, aspirin given."})
 
     e = engine(script)
-    (result,) = e.analyze([NOTE], AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=20))
-    requests = e.backend.calls[0]  # type: ignore[attr-defined]
-    assert [r.schema_name for r in requests] == ["entities", "summary"]
+    result = asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=20)))
+    requests = e.backend.calls  # type: ignore[attr-defined]
+    assert sorted(r.schema_name for r in requests) == ["entities", "summary"]
+    requests.sort(key=lambda r: r.schema_name)
     prompts = [r.messages[-1]["content"] for r in requests]
     prefix = prompts[0][: prompts[0].index("Task:")]
     assert NOTE in prefix
@@ -91,8 +98,8 @@ def test_separate_analysis_requests_share_the_note_prefix() -> None:
 def test_combined_analysis_is_one_request() -> None:
     answer = json.dumps({"entities": [{"text": "Aspirin", "type": "MEDICATION"}], "summary": "Aspirin."})
     e = engine(lambda r, a: answer, combine=True)
-    (result,) = e.analyze([NOTE], AnalysisRequest(entity_types=("MEDICATION",), summary_max_words=5))
-    assert [r.schema_name for r in e.backend.calls[0]] == ["analysis"]  # type: ignore[attr-defined]
+    result = asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("MEDICATION",), summary_max_words=5)))
+    assert [r.schema_name for r in e.backend.calls] == ["analysis"]  # type: ignore[attr-defined]
     assert result.value is not None
     assert result.value.summary == "Aspirin."
 
@@ -103,8 +110,8 @@ def test_a_failed_task_fails_the_analysis_of_that_text_only() -> None:
             return json.dumps({"entities": [{"text": "not in note", "type": "PROBLEM"}]})
         return json.dumps({"summary": "ok"})
 
-    (result,) = engine(script).analyze(
-        [NOTE], AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=5)
+    result = asyncio.run(
+        engine(script).analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=5))
     )
     assert result.value is None
     assert result.error == "model answer unusable: 1 of 1 quoted entities are not in the text"

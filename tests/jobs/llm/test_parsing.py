@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from medbatch.jobs.llm.parsing import ParseError, clean_summary, entity_list, locate, parse_answer, phi_spans
-from medbatch.jobs.llm.schemas import AnalysisAnswer, PhiAnswer, json_schema
+from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, locate, parse_answer, phi_spans
+from medbatch.notes.llm.schemas import AnalysisAnswer, PhiAnswer, json_schema
 
 NOTE = "Pt John Smith seen 03/14/2024. John Smith  reports chest pain. Metoprolol 25 mg."
 

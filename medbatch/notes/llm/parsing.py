@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from medbatch.jobs.llm.schemas import (
+from medbatch.notes.llm.schemas import (
     ANSWERS,
     AnalysisAnswer,
     EntitiesAnswer,
@@ -21,7 +21,7 @@ from medbatch.jobs.llm.schemas import (
     PhiAnswer,
     SummaryAnswer,
 )
-from medbatch.jobs.spans import Entity, PhiSpan, SpanSource
+from medbatch.notes.spans import Entity, PhiSpan, SpanSource
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from medbatch.jobs.tasks.deid.partial_dates import MONTHS_FULL
+from medbatch.notes.tasks.deid.partial_dates import MONTHS_FULL
 
 _MONTH_NAMES = (
     {name.lower(): i + 1 for i, name in enumerate(MONTHS_FULL)}

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from medbatch.jobs.spans import PhiSpan
-from medbatch.jobs.tasks.deid.lexicons import Lexicons, PhraseIndex
-from medbatch.jobs.tasks.deid.tokens import Word, between
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.deid.lexicons import Lexicons, PhraseIndex
+from medbatch.notes.tasks.deid.tokens import Word, between
 
 _INSTITUTION = re.compile(
     r"hosp\w*|medical|med|health|healthcare|rehab\w*|clinic|infirmary|nursing|hospice|sanitarium|"

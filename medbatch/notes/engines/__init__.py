@@ -1,23 +1,23 @@
-"""Model backends behind one interface (see ``base.Engine``); importing this package registers them."""
+"""Model backends behind one interface (see ``base.Engine``); each config's ``build()`` makes its engine."""
 
 from typing import Annotated
 
 from pydantic import Field
 
-from medbatch.jobs.engines.base import (
+from medbatch.notes.engines.base import (
     Analysis,
     AnalysisRequest,
     Engine,
     EngineConfig,
     EngineInfo,
+    Occupancy,
+    OccupancyMeter,
     TaskResult,
-    build_engine,
-    register_engine,
 )
-from medbatch.jobs.engines.baseline import BaselineEngineConfig
-from medbatch.jobs.engines.fake import FakeEngineConfig
-from medbatch.jobs.engines.openai import OpenAIEngineConfig
-from medbatch.jobs.engines.vllm import VllmEngineConfig
+from medbatch.notes.engines.baseline import BaselineEngineConfig
+from medbatch.notes.engines.fake import FakeEngineConfig
+from medbatch.notes.engines.openai import OpenAIEngineConfig
+from medbatch.notes.engines.vllm import VllmEngineConfig
 
 AnyEngineConfig = Annotated[
     BaselineEngineConfig | FakeEngineConfig | VllmEngineConfig | OpenAIEngineConfig,
@@ -33,9 +33,9 @@ __all__ = [
     "EngineConfig",
     "EngineInfo",
     "FakeEngineConfig",
+    "Occupancy",
+    "OccupancyMeter",
     "OpenAIEngineConfig",
     "TaskResult",
     "VllmEngineConfig",
-    "build_engine",
-    "register_engine",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medbatch.jobs.spans import Entity, PhiSpan
+from medbatch.notes.spans import Entity, PhiSpan
 from medbatch.spec import LimitsSpec
 
 

@@ -14,8 +14,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from medbatch.jobs.storage import filesystem
-
 log = logging.getLogger(__name__)
 MODEL_CACHE_ENV = "MEDBATCH_MODEL_CACHE"
 REMOTE_SCHEMES = ("s3://", "gs://")
@@ -31,6 +29,10 @@ def local_model_path(model: str) -> str:
     if target.exists():
         return str(target)
     cache.mkdir(parents=True, exist_ok=True)
+    # The batch job's storage helpers (credentials from the environment, as the job reads its notes);
+    # imported here because only object-storage weights need them.
+    from medbatch.jobs.storage import filesystem
+
     fs, path = filesystem(model)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
     log.info("downloading model weights from %s", model)

@@ -16,14 +16,14 @@ from importlib import resources
 
 import yaml
 
-from medbatch.jobs.tasks.deid.dates import shift_date_text
+from medbatch.notes.tasks.deid.dates import shift_date_text
 
 MIN_KEY_LENGTH = 16
 
 
 @cache
 def _lists() -> dict[str, list[str]]:
-    text = resources.files("medbatch.jobs.tasks.deid").joinpath("data/surrogates.yaml").read_text("utf-8")
+    text = resources.files("medbatch.notes.tasks.deid").joinpath("data/surrogates.yaml").read_text("utf-8")
     loaded: dict[str, list[str]] = yaml.safe_load(text)
     return loaded
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from medbatch.jobs.spans import PhiSpan
-from medbatch.jobs.tasks.deid.surrogates import Surrogates
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.deid.surrogates import Surrogates
 from medbatch.spec import DeidStrategy
 
 

@@ -1,8 +1,8 @@
 """An Engine on top of any chat-completion backend: prompts, structured answers, verification, one retry.
 
-Backends (vLLM offline, an OpenAI-compatible server) implement ``LlmBackend.complete``: a batch of chat
-requests in, one completion each out, all submitted together so the server can batch them. This class
-turns tasks into requests and completions into verified results:
+Backends (vLLM's async engine, an OpenAI-compatible server) implement ``LlmBackend.complete``: one chat
+request in, its completion out, asynchronously, so the caller keeps as many in flight as the backend can
+batch. This class turns tasks into requests and completions into verified results:
 
 * invalid JSON, a wrong shape, or quotes that are not in the text -> the request is asked once more, with
   the (safe) reason; if the second answer fails too, the result carries an error (for PHI: with the spans
@@ -13,17 +13,18 @@ turns tasks into requests and completions into verified results:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from medbatch.jobs.engines.base import Analysis, AnalysisRequest, EngineInfo, TaskResult
-from medbatch.jobs.llm import prompts
-from medbatch.jobs.llm.parsing import ParseError, clean_summary, entity_list, parse_answer, phi_spans
-from medbatch.jobs.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, SummaryAnswer, json_schema
-from medbatch.jobs.spans import PhiSpan
-from medbatch.jobs.tasks.chunking import Chunk, chunk_text
+from medbatch.notes.engines.base import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
+from medbatch.notes.llm import prompts
+from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, parse_answer, phi_spans
+from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, SummaryAnswer, json_schema
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.chunking import Chunk, chunk_text
 from medbatch.spec import LimitsSpec
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,17 @@ class Completion:
     tokens_out: int = 0
     error: str | None = None
     truncated: bool = False  # generation stopped at max_tokens
+    tokens_cached: int = 0  # prompt tokens served from the prefix cache
 
 
 class LlmBackend(Protocol):
-    """Runs chat requests on a model."""
+    """Runs chat requests on a model; ``capacity`` is how many it runs at once."""
 
     context_length: int
+    capacity: int
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """One completion per request, in order. Must not raise for a bad request: return its error."""
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The request's completion. Must not raise for a bad request: return its error."""
         ...
 
     def count_tokens(self, text: str) -> list[tuple[int, int]] | None:
@@ -96,6 +99,8 @@ class LlmEngine:
     ) -> None:
         self.backend = backend
         self.info = info
+        self.capacity = backend.capacity
+        self.meter = OccupancyMeter(backend.capacity)
         self.max_tokens = max_tokens
         self.combine_analysis = combine_analysis
         overhead = self._tokens(prompts.messages("", prompts.phi_instruction())[0]["content"]) + self._tokens(
@@ -142,64 +147,57 @@ class LlmEngine:
 
     # -- tasks ----------------------------------------------------------------------------------------
 
-    def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
-        """PHI spans the model quotes, located and verified in each text."""
-        schema = json_schema("phi")
+    async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
+        """PHI spans the model quotes, located and verified in ``text``."""
 
-        def finisher(text: str) -> Finish:
-            def finish(answer: Any) -> tuple[Any, str | None]:
-                assert isinstance(answer, PhiAnswer)
-                spans, error = phi_spans(answer, text)
-                return spans, str(error) if error else None
+        def finish(answer: Any) -> tuple[Any, str | None]:
+            assert isinstance(answer, PhiAnswer)
+            spans, error = phi_spans(answer, text)
+            return spans, str(error) if error else None
 
-            return finish
+        return await self._run(_Job(text, prompts.phi_instruction(), "phi", json_schema("phi"), finish))
 
-        jobs = [_Job(t, prompts.phi_instruction(), "phi", schema, finisher(t)) for t in texts]
-        return self._run(jobs)
-
-    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
-        """Entities and/or summaries: one combined request per text, or one per task sharing the prefix."""
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+        """Entities and/or a summary: one combined request, or one per task sharing the note's prefix
+        (sent together, so the second is served from the prefix cache while both run)."""
         types, words = request.entity_types, request.summary_max_words
         if self.combine_analysis and types is not None and words is not None:
-            schema = json_schema("analysis", types)
 
-            def combined(text: str) -> Finish:
-                def finish(answer: Any) -> tuple[Any, str | None]:
-                    assert isinstance(answer, AnalysisAnswer)
-                    entities = entity_list(answer.entities, text, types)
-                    return Analysis(entities=entities, summary=clean_summary(answer.summary, words)), None
-
-                return finish
+            def combined(answer: Any) -> tuple[Any, str | None]:
+                assert isinstance(answer, AnalysisAnswer)
+                entities = entity_list(answer.entities, text, types)
+                return Analysis(entities=entities, summary=clean_summary(answer.summary, words)), None
 
             instruction = prompts.analysis_instruction(types, words)
-            return self._run([_Job(t, instruction, "analysis", schema, combined(t)) for t in texts])
+            return await self._run(
+                _Job(text, instruction, "analysis", json_schema("analysis", types), combined)
+            )
 
-        jobs: list[_Job] = []
-        if types is not None:
-            entity_schema = json_schema("entities", types)
+        async def entities() -> TaskResult[Any] | None:
+            if types is None:
+                return None
 
-            def entities_of(text: str) -> Finish:
-                def finish(answer: Any) -> tuple[Any, str | None]:
-                    assert isinstance(answer, EntitiesAnswer)
-                    return entity_list(answer.entities, text, types), None
-
-                return finish
+            def finish(answer: Any) -> tuple[Any, str | None]:
+                assert isinstance(answer, EntitiesAnswer)
+                return entity_list(answer.entities, text, types), None
 
             instruction = prompts.entities_instruction(types)
-            jobs += [_Job(t, instruction, "entities", entity_schema, entities_of(t)) for t in texts]
-        if words is not None:
-            summary_schema = json_schema("summary")
+            return await self._run(
+                _Job(text, instruction, "entities", json_schema("entities", types), finish)
+            )
 
-            def summary_of(answer: Any) -> tuple[Any, str | None]:
+        async def summary() -> TaskResult[Any] | None:
+            if words is None:
+                return None
+
+            def finish(answer: Any) -> tuple[Any, str | None]:
                 assert isinstance(answer, SummaryAnswer)
                 return clean_summary(answer.summary, words), None
 
             instruction = prompts.summary_instruction(words)
-            jobs += [_Job(t, instruction, "summary", summary_schema, summary_of) for t in texts]
-        results = self._run(jobs)
-        entity_results = results[: len(texts)] if types is not None else [None] * len(texts)
-        summary_results = results[-len(texts) :] if words is not None else [None] * len(texts)
-        return [_merge(e, s) for e, s in zip(entity_results, summary_results, strict=True)]
+            return await self._run(_Job(text, instruction, "summary", json_schema("summary"), finish))
+
+        return _merge(*await asyncio.gather(entities(), summary()))
 
     # -- running and retrying -------------------------------------------------------------------------
 
@@ -214,7 +212,10 @@ class LlmEngine:
     def _attempt(self, job: _Job, completion: Completion) -> tuple[TaskResult[Any], str | None]:
         """The result of one completion and, if it should be retried, why."""
         result: TaskResult[Any] = TaskResult(
-            value=None, tokens_in=completion.tokens_in, tokens_out=completion.tokens_out
+            value=None,
+            tokens_in=completion.tokens_in,
+            tokens_out=completion.tokens_out,
+            tokens_cached=completion.tokens_cached,
         )
         if completion.error is not None or completion.text is None:
             result.error = completion.error or "no answer"
@@ -232,29 +233,23 @@ class LlmEngine:
             return result, problem
         return result, None
 
-    def _run(self, jobs: list[_Job]) -> list[TaskResult[Any]]:
-        if not jobs:
-            return []
-        first = self.backend.complete([self._request(job) for job in jobs])
-        results: list[TaskResult[Any]] = []
-        retry: list[tuple[int, str]] = []
-        for index, (job, completion) in enumerate(zip(jobs, first, strict=True)):
-            result, reason = self._attempt(job, completion)
-            results.append(result)
-            if reason is not None:
-                retry.append((index, reason))
-        if retry:
-            log.info("retrying %d of %d model answers that failed verification", len(retry), len(jobs))
-            second = self.backend.complete([self._request(jobs[i], reason) for i, reason in retry])
-            for (index, _), completion in zip(retry, second, strict=True):
-                earlier = results[index]
-                result, _reason = self._attempt(jobs[index], completion)
-                result.tokens_in += earlier.tokens_in
-                result.tokens_out += earlier.tokens_out
-                if result.value is None and earlier.value is not None:
-                    result.value = earlier.value  # e.g. the spans verified on the first attempt
-                results[index] = result
-        return results
+    async def _complete(self, request: ChatRequest) -> Completion:
+        with self.meter.running():
+            return await self.backend.complete(request)
+
+    async def _run(self, job: _Job) -> TaskResult[Any]:
+        result, reason = self._attempt(job, await self._complete(self._request(job)))
+        if reason is None:
+            return result
+        log.info("retrying a model answer that failed verification")
+        earlier = result
+        result, _reason = self._attempt(job, await self._complete(self._request(job, reason)))
+        result.tokens_in += earlier.tokens_in
+        result.tokens_out += earlier.tokens_out
+        result.tokens_cached += earlier.tokens_cached
+        if result.value is None and earlier.value is not None:
+            result.value = earlier.value  # e.g. the spans verified on the first attempt
+        return result
 
 
 def _merge(entities: TaskResult[Any] | None, summary: TaskResult[Any] | None) -> TaskResult[Analysis]:
@@ -270,4 +265,5 @@ def _merge(entities: TaskResult[Any] | None, summary: TaskResult[Any] | None) ->
         error="; ".join(errors) if errors else None,
         tokens_in=sum(r.tokens_in for r in parts),
         tokens_out=sum(r.tokens_out for r in parts),
+        tokens_cached=sum(r.tokens_cached for r in parts),
     )

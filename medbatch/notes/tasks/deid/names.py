@@ -17,8 +17,8 @@ import bisect
 import re
 from collections.abc import Iterator, Sequence
 
-from medbatch.jobs.spans import PhiSpan, merge_phi
-from medbatch.jobs.tasks.deid.tokens import Word, between
+from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.tasks.deid.tokens import Word, between
 
 TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"])
 _HONORIFICS = frozenset(["mr", "mrs", "ms", "miss"])

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from medbatch.jobs.spans import PhiSpan, merge_phi
-from medbatch.jobs.tasks.deid.lexicons import lexicons
-from medbatch.jobs.tasks.deid.names import find_names, note_case
-from medbatch.jobs.tasks.deid.partial_dates import MONTH_WORDS, MONTHS_ABBR, MONTHS_FULL, find_partial_dates
-from medbatch.jobs.tasks.deid.places import find_places
-from medbatch.jobs.tasks.deid.tokens import words
+from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.tasks.deid.lexicons import lexicons
+from medbatch.notes.tasks.deid.names import find_names, note_case
+from medbatch.notes.tasks.deid.partial_dates import MONTH_WORDS, MONTHS_ABBR, MONTHS_FULL, find_partial_dates
+from medbatch.notes.tasks.deid.places import find_places
+from medbatch.notes.tasks.deid.tokens import words
 
 _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from medbatch.jobs.tasks.ner import extract_entities
+from medbatch.notes.tasks.ner import extract_entities
 
 # Sentence ends, except after the titles and abbreviations that notes are full of.
 _SENTENCE_END = re.compile(

@@ -8,17 +8,16 @@ verified by ``LlmEngine`` like every other model answer.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from medbatch.jobs.engines.base import EngineConfig, EngineInfo, register_engine
-from medbatch.jobs.errors import safe_error
-from medbatch.jobs.llm.engine import ChatRequest, Completion, LlmEngine
-from medbatch.jobs.llm.prompts import PROMPT_VERSION
+from medbatch.notes.engines.base import EngineConfig, EngineInfo
+from medbatch.notes.errors import safe_error
+from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine
+from medbatch.notes.llm.prompts import PROMPT_VERSION
 
 
 class OpenAIEngineConfig(EngineConfig):
@@ -53,39 +52,59 @@ class OpenAIEngineConfig(EngineConfig):
         """Provenance: the served model name and the prompt version."""
         return EngineInfo(name="openai", model=self.model, prompt_version=PROMPT_VERSION)
 
+    def build(self) -> LlmEngine:
+        """An LlmEngine on an OpenAI-compatible backend."""
+        return LlmEngine(OpenAIBackend(self), self.describe(), self.max_tokens, self.combine_analysis)
+
 
 class OpenAIBackend:
-    """Chat requests to an OpenAI-compatible server, ``max_concurrency`` at a time."""
+    """Chat requests to an OpenAI-compatible server with the async client, ``max_concurrency`` at a time."""
 
     def __init__(self, config: OpenAIEngineConfig) -> None:
-        from openai import OpenAI
-
         self.config = config
         self.context_length = config.max_model_len
-        self.client = OpenAI(
-            base_url=config.base_url,
-            api_key=os.environ.get(config.api_key_env) or "unused",  # local servers accept any key
-            max_retries=config.max_retries,
-            timeout=config.timeout_s,
-        )
-        self._pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="medbatch-openai")
+        self.capacity = config.max_concurrency
+        self._client: Any = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def _connected(self) -> Any:
+        """The client and the concurrency bound, made in the loop that uses them."""
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                base_url=self.config.base_url,
+                api_key=os.environ.get(self.config.api_key_env) or "unused",  # local servers accept any key
+                max_retries=self.config.max_retries,
+                timeout=self.config.timeout_s,
+            )
+            self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        return self._client
 
     def count_tokens(self, text: str) -> list[tuple[int, int]] | None:
         """No tokenizer: the engine estimates."""
         return None
 
-    def _one(self, request: ChatRequest) -> Completion:
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One chat completion; errors after the client's retries become the completion's error."""
+        client = self._connected()
+        assert self._slots is not None
         try:
-            response = self.client.chat.completions.create(
-                model=self.config.model,
-                messages=request.messages,
-                temperature=0.0,
-                max_tokens=request.max_tokens,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
-                },
-            )
+            async with self._slots:
+                response = await client.chat.completions.create(
+                    model=self.config.model,
+                    messages=request.messages,
+                    temperature=0.0,
+                    max_tokens=request.max_tokens,
+                    response_format={
+                        "type": "json_schema",
+                        "json_schema": {
+                            "name": request.schema_name,
+                            "schema": request.schema,
+                            "strict": True,
+                        },
+                    },
+                )
         except Exception as exc:  # after the client's retries; the type says enough (RateLimitError, ...)
             return Completion(text=None, error=safe_error("endpoint request failed", exc))
         usage: Any = response.usage
@@ -96,15 +115,3 @@ class OpenAIBackend:
             tokens_out=int(usage.completion_tokens) if usage else 0,
             truncated=choice is not None and choice.finish_reason == "length",
         )
-
-    def complete(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """All requests concurrently (bounded), results in order."""
-        return list(self._pool.map(self._one, requests))
-
-
-def build_openai_engine(config: OpenAIEngineConfig) -> LlmEngine:
-    """An LlmEngine on an OpenAI-compatible backend."""
-    return LlmEngine(OpenAIBackend(config), config.describe(), config.max_tokens, config.combine_analysis)
-
-
-register_engine(OpenAIEngineConfig, build_openai_engine)

@@ -13,7 +13,7 @@ from importlib import resources
 
 import yaml
 
-from medbatch.jobs.spans import Entity
+from medbatch.notes.spans import Entity
 
 _DOSAGE = re.compile(
     r"\b\d+(?:\.\d+)?[ \t]?(?:mg/kg|mg|mcg|g|mL|ml|units?|IU|mEq)\b"
@@ -23,7 +23,7 @@ _DOSAGE = re.compile(
 
 @cache
 def _lexicon_patterns() -> dict[str, re.Pattern[str]]:
-    text = resources.files("medbatch.jobs.tasks").joinpath("data/lexicon.yaml").read_text("utf-8")
+    text = resources.files("medbatch.notes.tasks").joinpath("data/lexicon.yaml").read_text("utf-8")
     lexicon: dict[str, list[str]] = yaml.safe_load(text)
     patterns = {}
     for entity_type, terms in lexicon.items():

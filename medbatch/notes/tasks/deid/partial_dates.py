@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Set
 
-from medbatch.jobs.spans import PhiSpan
+from medbatch.notes.spans import PhiSpan
 
 MONTHS_FULL = [
     "January",

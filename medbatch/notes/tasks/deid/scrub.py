@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from medbatch.jobs.spans import Entity, PhiSpan
+from medbatch.notes.spans import Entity, PhiSpan
 
 # Values shorter than this are replaced only as whole words: "GH" must not take the "gh" of "cough".
 _SHORT = 4

@@ -24,7 +24,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 
 
 def _lines(name: str) -> list[str]:
-    data = (resources.files("medbatch.jobs.tasks.deid") / "data" / name).read_bytes()
+    data = (resources.files("medbatch.notes.tasks.deid") / "data" / name).read_bytes()
     text = gzip.decompress(data).decode() if name.endswith(".gz") else data.decode()
     return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
 

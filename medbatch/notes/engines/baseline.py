@@ -7,21 +7,20 @@ output for an LLM's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from medbatch.jobs.engines.base import (
+from medbatch.notes.engines.base import (
     Analysis,
     AnalysisRequest,
     EngineConfig,
     EngineInfo,
+    OccupancyMeter,
     TaskResult,
-    register_engine,
 )
-from medbatch.jobs.spans import PhiSpan
-from medbatch.jobs.tasks.chunking import chunk_by_chars
-from medbatch.jobs.tasks.ner import extract_entities
-from medbatch.jobs.tasks.summarize import summarize
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.chunking import chunk_by_chars
+from medbatch.notes.tasks.ner import extract_entities
+from medbatch.notes.tasks.summarize import summarize
 
 BASELINE_INFO = EngineInfo(name="baseline", model="medbatch-baseline", prompt_version="baseline-v1")
 
@@ -36,29 +35,36 @@ class BaselineEngineConfig(EngineConfig):
         """The baseline's provenance."""
         return BASELINE_INFO
 
+    def build(self) -> BaselineEngine:
+        """The baseline engine."""
+        return BaselineEngine()
+
 
 class BaselineEngine:
-    """Dictionary NER and extractive summaries on the CPU."""
+    """Dictionary NER and extractive summaries on the CPU.
+
+    Its work is synchronous CPU work: each call completes before it returns control, so notes run one
+    after another (what the CPU allows) behind the same interface as the model engines.
+    """
 
     info = BASELINE_INFO
+    capacity = 1
     chunk = staticmethod(chunk_by_chars)
 
-    def find_phi(self, texts: Sequence[str]) -> list[TaskResult[list[PhiSpan]]]:
-        """Nothing beyond the recognizers, which the pipeline runs for every engine."""
-        return [TaskResult(value=[]) for _ in texts]
+    def __init__(self) -> None:
+        self.meter = OccupancyMeter(self.capacity)
 
-    def analyze(self, texts: Sequence[str], request: AnalysisRequest) -> list[TaskResult[Analysis]]:
-        """Lexicon entities and extractive summaries."""
-        results = []
-        for text in texts:
+    async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
+        """Nothing beyond the recognizers, which the note core runs for every engine."""
+        return TaskResult(value=[])
+
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+        """Lexicon entities and an extractive summary."""
+        with self.meter.running():
             entities = (
                 extract_entities(text, request.entity_types) if request.entity_types is not None else None
             )
             summary = (
                 summarize(text, request.summary_max_words) if request.summary_max_words is not None else None
             )
-            results.append(TaskResult(value=Analysis(entities=entities, summary=summary)))
-        return results
-
-
-register_engine(BaselineEngineConfig, lambda _config: BaselineEngine())
+        return TaskResult(value=Analysis(entities=entities, summary=summary))

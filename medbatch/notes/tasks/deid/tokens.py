@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from medbatch.jobs.tasks.deid.lexicons import Lexicons
+from medbatch.notes.tasks.deid.lexicons import Lexicons
 
 # Letters with inner apostrophes and hyphens (O'Neil, Forman-Lyons); bounded so that no run of letters can
 # make a single match expensive.

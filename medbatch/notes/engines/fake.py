@@ -1,0 +1,88 @@
+"""A model-free engine with a controllable cost, for testing the pipeline around the model and for benchmarks.
+
+It finds nothing and summarizes nothing. Like a GPU engine it runs up to ``capacity`` requests at once,
+each taking ``seconds_per_request`` (a stand-in for generation time); it can fail the texts that contain
+a marker (to exercise error rows). It records the order in which requests start and end, so tests can
+see whether work flows without barriers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from medbatch.notes.engines.base import (
+    Analysis,
+    AnalysisRequest,
+    EngineConfig,
+    EngineInfo,
+    OccupancyMeter,
+    TaskResult,
+)
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.chunking import chunk_by_chars
+
+
+class FakeEngineConfig(EngineConfig):
+    """Options of the fake engine."""
+
+    kind: Literal["fake"] = "fake"
+    performance_fields: ClassVar[frozenset[str]] = frozenset({"seconds_per_request", "capacity"})
+    seconds_per_request: float = Field(
+        default=0.0, ge=0.0, description="Time each request takes (simulated generation time)."
+    )
+    capacity: int = Field(default=8, ge=1, description="Requests the fake runs at once.")
+    fail_marker: str | None = Field(default=None, description="Texts containing this get an engine error.")
+
+    def describe(self) -> EngineInfo:
+        """The fake engine's provenance."""
+        return EngineInfo(name="fake", model="fake", prompt_version="fake-v1")
+
+    def build(self) -> FakeEngine:
+        """The fake engine."""
+        return FakeEngine(self)
+
+
+class FakeEngine:
+    """Returns empty results after an optional delay, ``capacity`` requests at a time.
+
+    ``events`` records ``("start"|"end", task, text)`` in order (tests read it).
+    """
+
+    chunk = staticmethod(chunk_by_chars)
+
+    def __init__(self, config: FakeEngineConfig) -> None:
+        self.config = config
+        self.info = config.describe()
+        self.capacity = config.capacity
+        self.meter = OccupancyMeter(config.capacity)
+        self.events: list[tuple[str, str, str]] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    async def _result(self, task: str, text: str, value: object) -> TaskResult[object]:
+        if self._slots is None:  # made on first use, in the loop that runs the requests
+            self._slots = asyncio.Semaphore(self.capacity)
+        async with self._slots:
+            self.events.append(("start", task, text))
+            with self.meter.running():
+                if self.config.seconds_per_request:
+                    await asyncio.sleep(self.config.seconds_per_request)
+            self.events.append(("end", task, text))
+        marker = self.config.fail_marker
+        if marker is not None and marker in text:
+            return TaskResult(value=None, error="fake engine failure")
+        return TaskResult(value=value, tokens_in=len(text) // 4, tokens_out=1)
+
+    async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
+        """No spans."""
+        return await self._result("phi", text, [])  # type: ignore[return-value]
+
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+        """Empty entities and summaries for the requested tasks."""
+        value = Analysis(
+            entities=[] if request.entity_types is not None else None,
+            summary="" if request.summary_max_words is not None else None,
+        )
+        return await self._result("analyze", text, value)  # type: ignore[return-value]

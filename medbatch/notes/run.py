@@ -1,0 +1,38 @@
+"""Process a list of notes from synchronous code (evaluations, benchmarks, scripts)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from medbatch.notes.engines.base import Engine
+from medbatch.notes.note import Note
+from medbatch.notes.output import NoteOutput
+from medbatch.notes.processor import NoteProcessor
+from medbatch.notes.window import Window
+from medbatch.spec import LimitsSpec, TasksSpec
+
+# Notes in flight per request the engine runs at once (as a batch worker keeps them).
+WINDOW_PER_CAPACITY = 2
+
+
+def process_notes(
+    tasks: TasksSpec,
+    limits: LimitsSpec,
+    engine: Engine,
+    notes: Sequence[Note],
+    *,
+    surrogate_key: bytes | None = None,
+    include_phi_spans: bool = False,
+) -> list[NoteOutput]:
+    """Every note's output, in order, with ``2 x engine.capacity`` notes in flight."""
+    processor = NoteProcessor(
+        tasks, limits, engine, surrogate_key=surrogate_key, include_phi_spans=include_phi_spans
+    )
+    window = Window(WINDOW_PER_CAPACITY * engine.capacity)
+
+    async def run() -> list[NoteOutput]:
+        done = await window.map(processor.process, notes)
+        return [processed.output for processed in done]
+
+    return asyncio.run(run())
