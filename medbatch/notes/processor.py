@@ -138,9 +138,6 @@ class NoteProcessor:
         assert deid is not None
         text = state.note.text
         chunks = self._chunks(text)
-        # The rules run in a thread while the model reads the chunks: they need nothing from it, and the
-        # event loop stays free to hand the engine other notes' requests and take in their answers.
-        rules = asyncio.create_task(asyncio.to_thread(find_phi, text, self._phi_types, deid.recall_first))
         results = await asyncio.gather(*(self._ask(self.engine.find_phi(c.text)) for c in chunks))
         model_phi: list[PhiSpan] = []
         for chunk, result in zip(chunks, results, strict=True):
@@ -151,7 +148,7 @@ class NoteProcessor:
                 model_phi.extend(span.shifted(chunk.start) for span in result.value)
         try:
             model_spans = [s for s in model_phi if s.type in self._phi_types]
-            state.phi = merge_phi(await rules + model_spans)
+            state.phi = merge_phi(find_phi(text, self._phi_types, deid.recall_first) + model_spans)
             patient = state.note.patient or state.note.id
             values = replacements(text, state.phi, deid.strategy, self.surrogates, patient)
             state.text_deid = apply_replacements(text, state.phi, values)
