@@ -6,7 +6,7 @@ cluster. Everything else in this package is internal: sources/, tasks/, engines/
 
 from medbatch.jobs.config import SURROGATE_KEY_ENV, JobConfig
 from medbatch.jobs.errors import JobError
-from medbatch.jobs.manifest import Manifest, Outcome
+from medbatch.jobs.manifest import Manifest
 from medbatch.jobs.output import OutputRow, output_schema
 from medbatch.jobs.pipeline import run_job
 from medbatch.notes.engines import (
@@ -16,6 +16,7 @@ from medbatch.notes.engines import (
     OpenAIEngineConfig,
     VllmEngineConfig,
 )
+from medbatch.spec.run_files import Outcome
 
 __all__ = [
     "SURROGATE_KEY_ENV",

@@ -23,6 +23,7 @@ from medbatch.notes.engines import (
 )
 from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
 from medbatch.spec import Corpus, CorpusSpec, DeidStrategy, EngineKind, ModelProfile
+from medbatch.spec.run_files import MODEL_MOUNT_ROOT
 
 SURROGATE_KEY_ENV = "MEDBATCH_SURROGATE_KEY"
 
@@ -143,10 +144,6 @@ def job_config_for(
     )
 
 
-# Where the operator mounts a ModelProfile's PersistentVolumeClaim in job pods.
-PVC_MOUNT_ROOT = "/models"
-
-
 def engine_config_from_profile(profile: ModelProfile, model_override: str | None = None) -> AnyEngineConfig:
     """The engine config that runs ``profile``; ``model_override`` replaces its weights' location.
 
@@ -166,7 +163,7 @@ def engine_config_from_profile(profile: ModelProfile, model_override: str | None
         )
     source = spec.source
     assert source is not None  # the profile's validation guarantees it
-    location = source.hub or source.uri or f"{PVC_MOUNT_ROOT}/{source.pvc}"
+    location = source.hub or source.uri or f"{MODEL_MOUNT_ROOT}/{source.pvc}"
     return VllmEngineConfig(
         model=model_override or location,
         served_model_name=name,

@@ -23,10 +23,10 @@ import yaml
 
 from medbatch.jobs.config import engine_config_from_profile, job_config_for
 from medbatch.jobs.errors import JobError
-from medbatch.jobs.manifest import Outcome
 from medbatch.jobs.pipeline import run_job
 from medbatch.logs import configure_logging
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile, parse_resource
+from medbatch.spec.run_files import Outcome
 
 log = logging.getLogger("medbatch.jobs.entrypoint")
 

@@ -10,7 +10,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from enum import StrEnum
 
 import fsspec
 import pyarrow.parquet as pq
@@ -21,19 +20,9 @@ from medbatch.jobs.output import PARTS_DIR, part_name
 from medbatch.jobs.process import ShardStats
 from medbatch.jobs.sources.listing import SourceFile
 from medbatch.jobs.storage import join
+from medbatch.spec.run_files import Outcome
 
 STATS_KEY = b"medbatch.stats"
-MANIFEST_NAME = "_manifest.json"
-PROGRESS_NAME = "_progress.json"
-JOB_NAME = "_job.json"
-
-
-class Outcome(StrEnum):
-    """How a run ended (the Corpus phase uses the same words)."""
-
-    SUCCEEDED = "Succeeded"
-    PARTIALLY_SUCCEEDED = "PartiallySucceeded"
-    FAILED = "Failed"
 
 
 class PartInfo(BaseModel):

@@ -24,9 +24,6 @@ from medbatch.jobs.config import JobConfig, surrogate_key_from_env
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.loop import LoopThread
 from medbatch.jobs.manifest import (
-    JOB_NAME,
-    MANIFEST_NAME,
-    PROGRESS_NAME,
     Counts,
     Manifest,
     PartInfo,
@@ -47,6 +44,7 @@ from medbatch.notes import WINDOW_PER_CAPACITY, NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
 from medbatch.notes.errors import safe_error
 from medbatch.notes.tasks.deid.surrogates import key_fingerprint
+from medbatch.spec.run_files import JOB_FILE, MANIFEST_FILE, PROGRESS_FILE, ProgressReport
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +141,7 @@ def _write_json(fs: Any, path: str, payload: dict[str, Any]) -> None:
 
 def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
     """Refuse to mix results of different configurations in one output folder."""
-    marker = join(output_path, JOB_NAME)
+    marker = join(output_path, JOB_FILE)
     config_hash = config.config_hash()
     if fs.exists(marker):
         with fs.open(marker, "r") as handle:
@@ -177,7 +175,7 @@ class _RunProgress:
         from medbatch.jobs.metrics import JobMetrics
 
         self.metrics = JobMetrics(config.corpus)
-        self.fs_out, self.path = fs_out, join(output_path, PROGRESS_NAME)
+        self.fs_out, self.path = fs_out, join(output_path, PROGRESS_FILE)
         self.on_progress = on_progress
         self.shards_total = len(shards)
         self.records_total = sum(s.rows for s in shards)
@@ -228,20 +226,17 @@ class _RunProgress:
         now = time.perf_counter()
         if final or now - self._last_write >= PROGRESS_INTERVAL_S:
             self._last_write = now
-            _write_json(
-                self.fs_out,
-                self.path,
-                {
-                    "shards_total": self.shards_total,
-                    "shards_done": self.shards_done,
-                    "records_total": self.records_total,
-                    "records_done": self.records_done,
-                    "records_failed_this_run": self.failed,
-                    "tokens_in": self.tokens_in,
-                    "tokens_out": self.tokens_out,
-                    "updated_at": _now(),
-                },
+            report = ProgressReport(
+                shards_total=self.shards_total,
+                shards_done=self.shards_done,
+                records_total=self.records_total,
+                records_done=self.records_done,
+                records_failed_this_run=self.failed,
+                tokens_in=self.tokens_in,
+                tokens_out=self.tokens_out,
+                updated_at=_now(),
             )
+            _write_json(self.fs_out, self.path, report.model_dump())
 
 
 def run_job(
@@ -322,7 +317,7 @@ def run_job(
     )
 
     manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)
-    _write_json(fs_out, join(output_path, MANIFEST_NAME), manifest.model_dump(mode="json"))
+    _write_json(fs_out, join(output_path, MANIFEST_FILE), manifest.model_dump(mode="json"))
     tmp = join(output_path, TMP_DIR)
     if fs_out.exists(tmp):
         fs_out.rm(tmp, recursive=True)

@@ -9,7 +9,6 @@ files; credentials come from the cluster's own environment or the runtime_env th
 from __future__ import annotations
 
 import base64
-import shlex
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 from medbatch.spec import Corpus, ModelProfile
+from medbatch.spec.run_files import entrypoint_command
 
 # Ray Jobs API statuses.
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -52,9 +52,10 @@ def _inline(document: dict[str, Any]) -> str:
 
 def entrypoint_for(corpus: Corpus, profile: ModelProfile, python: str = "python") -> str:
     """The entrypoint command running ``corpus`` with ``profile`` on the cluster."""
-    return (
-        f"{shlex.quote(python)} -m medbatch.jobs.entrypoint "
-        f"--corpus-inline {_inline(corpus.document())} --profile-inline {_inline(profile.document())}"
+    return entrypoint_command(
+        f"--corpus-inline {_inline(corpus.document())}",
+        f"--profile-inline {_inline(profile.document())}",
+        python,
     )
 
 

@@ -16,12 +16,15 @@ from typing import Any
 import yaml
 
 from medbatch.spec import Corpus, ModelProfile
+from medbatch.spec.run_files import (
+    CONFIG_MOUNT,
+    CORPUS_FILE,
+    MODEL_MOUNT_ROOT,
+    PROFILE_FILE,
+    mounted_entrypoint,
+)
 
 KUBERAY_API = "ray.io/v1"
-CONFIG_MOUNT = "/etc/medbatch"
-CORPUS_FILE = "corpus.yaml"
-PROFILE_FILE = "modelprofile.yaml"
-MODEL_MOUNT_ROOT = "/models"
 LABEL_CORPUS = "medbatch.io/corpus"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "medbatch"}
 CONTENT_HASH = "medbatch.io/content-hash"
@@ -300,16 +303,12 @@ def render_rayjob(
         ],
     )
     submitter_pod["restartPolicy"] = "Never"
-    entrypoint = (
-        f"python -m medbatch.jobs.entrypoint --corpus {CONFIG_MOUNT}/{CORPUS_FILE} "
-        f"--profile {CONFIG_MOUNT}/{PROFILE_FILE}"
-    )
     return {
         "apiVersion": KUBERAY_API,
         "kind": "RayJob",
         "metadata": {"name": child_name(corpus), "labels": _labels(corpus)},
         "spec": {
-            "entrypoint": entrypoint,
+            "entrypoint": mounted_entrypoint(),
             "submissionMode": "K8sJobMode",
             "submitterPodTemplate": _template(corpus, profile, submitter_pod),
             "suspend": spec.suspend,

@@ -17,13 +17,11 @@ import obstore
 from obstore.store import LocalStore, ObjectStore, S3Store
 from pydantic import BaseModel, ValidationError
 
-from medbatch.operator.status import Progress
+from medbatch.spec.run_files import MANIFEST_FILE, PROGRESS_FILE, ManifestSummary, ProgressReport
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
 
-PROGRESS_FILE = "_progress.json"
-MANIFEST_FILE = "_manifest.json"
 
 # Secret keys (environment names, as the job reads them) -> obstore S3 options.
 _S3_KEYS = {
@@ -41,19 +39,11 @@ class RunFilesError(RuntimeError):
     """The output folder could not be read (the message names the file, never its content)."""
 
 
-class RunOutcome(BaseModel):
-    """The parts of ``_manifest.json`` the status shows."""
-
-    outcome: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-
-
 class RunFiles(BaseModel):
     """What the output folder says about the run (None where a file is not there yet)."""
 
-    progress: Progress | None = None
-    outcome: RunOutcome | None = None
+    progress: ProgressReport | None = None
+    outcome: ManifestSummary | None = None
 
 
 def _store(output_uri: str, credentials: Mapping[str, str]) -> tuple[ObjectStore, str]:
@@ -103,8 +93,8 @@ async def read_run_files(output_uri: str, credentials: Mapping[str, str]) -> Run
     manifest = await _read_json(store, prefix + MANIFEST_FILE)
     try:
         return RunFiles(
-            progress=Progress.model_validate(progress) if progress is not None else None,
-            outcome=RunOutcome.model_validate(manifest) if manifest is not None else None,
+            progress=ProgressReport.model_validate(progress) if progress is not None else None,
+            outcome=ManifestSummary.model_validate(manifest) if manifest is not None else None,
         )
     except ValidationError:
         raise RunFilesError("the progress or manifest file does not have the expected fields") from None

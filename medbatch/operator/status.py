@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from medbatch.spec.bounds import LABEL_CHARS, URI_CHARS
+from medbatch.spec.run_files import Outcome, ProgressReport
 
 
 class Phase(StrEnum):
@@ -78,7 +79,7 @@ def _short(message: object) -> str:
 _STARTING = {"", "New", "Initializing", "Waiting"}
 
 
-def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: str | None) -> Verdict:
+def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: Outcome | None) -> Verdict:
     """The Corpus phase for a RayJob status.
 
     Args:
@@ -117,13 +118,13 @@ def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: str | 
             or "the Ray job failed; see the Ray dashboard and the manifest",
         )
     if deployment == "Complete":
-        if outcome == Phase.PARTIALLY_SUCCEEDED:
+        if outcome is Outcome.PARTIALLY_SUCCEEDED:
             return Verdict(
                 phase=Phase.PARTIALLY_SUCCEEDED,
                 reason="SomeRecordsFailed",
                 message="the job finished; some records have errors (see the manifest)",
             )
-        if outcome == Phase.FAILED:
+        if outcome is Outcome.FAILED:
             return Verdict(
                 phase=Phase.FAILED,
                 reason="AllRecordsFailed",
@@ -195,16 +196,8 @@ def conditions(
     return out
 
 
-class Progress(BaseModel):
-    """What ``_progress.json`` says (the subset the status shows)."""
-
-    shards_total: int = 0
-    shards_done: int = 0
-    records_total: int = 0
-    records_done: int = 0
-    records_failed_this_run: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
+# What ``_progress.json`` says: the job's own model, shared through medbatch.spec.
+Progress = ProgressReport
 
 
 def progress_text(progress: Progress | None) -> str:

@@ -15,6 +15,7 @@ from medbatch.operator.status import (
     progress_text,
     verdict,
 )
+from medbatch.spec.run_files import Outcome
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_every_kuberay_state_maps_to_a_phase(
     deployment: str | None, job: str | None, suspend: bool, outcome: str | None, phase: Phase, reason: str
 ) -> None:
     status = None if deployment is None else {"jobDeploymentStatus": deployment, "jobStatus": job}
-    result = verdict(status, suspend, outcome)
+    result = verdict(status, suspend, Outcome(outcome) if outcome else None)
     assert (result.phase, result.reason) == (phase, reason)
     assert result.message
 

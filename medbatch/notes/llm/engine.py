@@ -173,31 +173,34 @@ class LlmEngine:
                 _Job(text, instruction, "analysis", json_schema("analysis", types), combined)
             )
 
-        async def entities() -> TaskResult[Any] | None:
-            if types is None:
-                return None
+        def entities(answer: Any) -> tuple[Any, str | None]:
+            assert isinstance(answer, EntitiesAnswer)
+            assert types is not None
+            return entity_list(answer.entities, text, types), None
 
-            def finish(answer: Any) -> tuple[Any, str | None]:
-                assert isinstance(answer, EntitiesAnswer)
-                return entity_list(answer.entities, text, types), None
+        def summary(answer: Any) -> tuple[Any, str | None]:
+            assert isinstance(answer, SummaryAnswer)
+            assert words is not None
+            return clean_summary(answer.summary, words), None
 
-            instruction = prompts.entities_instruction(types)
-            return await self._run(
-                _Job(text, instruction, "entities", json_schema("entities", types), finish)
+        jobs = (
+            _Job(
+                text,
+                prompts.entities_instruction(types),
+                "entities",
+                json_schema("entities", types),
+                entities,
             )
+            if types is not None
+            else None,
+            _Job(text, prompts.summary_instruction(words), "summary", json_schema("summary"), summary)
+            if words is not None
+            else None,
+        )
+        return _merge(*await asyncio.gather(*(self._optional(job) for job in jobs)))
 
-        async def summary() -> TaskResult[Any] | None:
-            if words is None:
-                return None
-
-            def finish(answer: Any) -> tuple[Any, str | None]:
-                assert isinstance(answer, SummaryAnswer)
-                return clean_summary(answer.summary, words), None
-
-            instruction = prompts.summary_instruction(words)
-            return await self._run(_Job(text, instruction, "summary", json_schema("summary"), finish))
-
-        return _merge(*await asyncio.gather(entities(), summary()))
+    async def _optional(self, job: _Job | None) -> TaskResult[Any] | None:
+        return None if job is None else await self._run(job)
 
     # -- running and retrying -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medbatch.notes.spans import Entity, PhiSpan
+from medbatch.notes.spans import Entity
 from medbatch.spec import LimitsSpec
 
 
@@ -53,8 +53,3 @@ def chunk_by_chars(text: str, limits: LimitsSpec) -> list[Chunk]:
 def dedupe_entities(entities: list[Entity]) -> list[Entity]:
     """Entities found twice in overlapping chunks, kept once; sorted by offset."""
     return sorted(set(entities), key=lambda e: (e.start, e.end, e.type))
-
-
-def shift_phi(spans: list[PhiSpan], chunk: Chunk) -> list[PhiSpan]:
-    """Chunk-relative spans as note offsets."""
-    return [s.shifted(chunk.start) for s in spans]

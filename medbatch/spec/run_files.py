@@ -1,0 +1,70 @@
+"""What a job writes and the operator reads: file names, the progress and manifest summary models, the
+outcome words, the mount points and the entrypoint command. Defined once; both sides import them.
+
+Both sides depend only on ``medbatch.spec``, so this is the one place the operator and the job meet
+besides the custom resources themselves.
+"""
+
+from __future__ import annotations
+
+import shlex
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+# In the output folder.
+JOB_FILE = "_job.json"
+PROGRESS_FILE = "_progress.json"
+MANIFEST_FILE = "_manifest.json"
+
+# In the job's pods.
+CONFIG_MOUNT = "/etc/medbatch"
+CORPUS_FILE = "corpus.yaml"
+PROFILE_FILE = "modelprofile.yaml"
+MODEL_MOUNT_ROOT = "/models"  # a ModelProfile's PVC is mounted at MODEL_MOUNT_ROOT/<pvc name>
+ENTRYPOINT_MODULE = "medbatch.jobs.entrypoint"
+
+
+class Outcome(StrEnum):
+    """How a run ended (the Corpus phase uses the same words)."""
+
+    SUCCEEDED = "Succeeded"
+    PARTIALLY_SUCCEEDED = "PartiallySucceeded"
+    FAILED = "Failed"
+
+
+class ProgressReport(BaseModel):
+    """``_progress.json``: counts while the job runs (the operator shows them in the Corpus status)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    shards_total: int = 0
+    shards_done: int = 0
+    records_total: int = 0
+    records_done: int = 0
+    records_failed_this_run: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    updated_at: str | None = None
+
+
+class ManifestSummary(BaseModel):
+    """The part of ``_manifest.json`` the operator reads (the job's ``Manifest`` has these fields too)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    outcome: Outcome
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+def entrypoint_command(corpus_args: str, profile_args: str, python: str = "python") -> str:
+    """The job's command line, given its ``--corpus ...`` and ``--profile ...`` arguments."""
+    return f"{shlex.quote(python)} -m {ENTRYPOINT_MODULE} {corpus_args} {profile_args}"
+
+
+def mounted_entrypoint() -> str:
+    """The command of a RayJob: the Corpus and ModelProfile read from the mounted ConfigMap."""
+    return entrypoint_command(
+        f"--corpus {CONFIG_MOUNT}/{CORPUS_FILE}", f"--profile {CONFIG_MOUNT}/{PROFILE_FILE}"
+    )
