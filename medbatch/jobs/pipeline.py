@@ -82,7 +82,7 @@ class ShardWorker:
             surrogate_key=key,
             include_phi_spans=spec.output.include_phi_spans,
         )
-        self.window = Window(WINDOW_PER_CAPACITY * self.engine.capacity)
+        self.window = Window(min(spec.limits.batch_size, WINDOW_PER_CAPACITY * self.engine.capacity))
         self.loop = LoopThread()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:

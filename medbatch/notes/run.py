@@ -25,11 +25,12 @@ def process_notes(
     surrogate_key: bytes | None = None,
     include_phi_spans: bool = False,
 ) -> list[NoteOutput]:
-    """Every note's output, in order, with ``2 x engine.capacity`` notes in flight."""
+    """Every note's output, in order, with ``2 x engine.capacity`` notes in flight (at most
+    ``limits.batch_size``)."""
     processor = NoteProcessor(
         tasks, limits, engine, surrogate_key=surrogate_key, include_phi_spans=include_phi_spans
     )
-    window = Window(WINDOW_PER_CAPACITY * engine.capacity)
+    window = Window(min(limits.batch_size, WINDOW_PER_CAPACITY * engine.capacity))
 
     async def run() -> list[NoteOutput]:
         done = await window.map(processor.process, notes)

@@ -269,8 +269,9 @@ class LimitsSpec(SpecModel):
         default=256,
         ge=1,
         le=100_000,
-        description="Texts per engine call within a shard. A GPU engine batches continuously over what it is "
-        "given, so it wants hundreds at once (match the profile's max_num_seqs); smaller calls isolate failures.",
+        description="Most notes in flight per engine replica. Each note's requests go to the engine as soon "
+        "as they are ready; the replica keeps up to twice the engine's capacity (vLLM's max_num_seqs) in "
+        "flight so it never drains, and never more than this (it bounds memory).",
     )
     chunk_chars: int = Field(
         default=_CHUNK_CHARS,
