@@ -5,7 +5,7 @@ Corpora:
   ``i2b2``: the 5-note i2b2 2014 sample (46 spans), from ../shared/data/deid-real-dev, scored with the
   workplace's scorer (../shared/tools/deid_score.py): a span leaks when its text, its digits or any of its
   words of 4+ letters survive; "kept" is the share of words outside PHI that survive;
-- ``synthetic``: medbatch's own generated corpus (``medbatch.testing.deid_corpus``), scored by character
+- ``synthetic``: medbatch's own generated corpus (``devtools.deid_corpus``), scored by character
   coverage, with clinical look-alikes that must survive. Written by the same team as the rules: an upper
   bound, not an estimate.
 
@@ -20,7 +20,7 @@ on all of them; time is the median over runs with the spread (min-max):
   de-identified and is reported.
 
     pip install -e ".[jobs,eval]"
-    python bench/deid_eval.py --corpus physionet i2b2 --runs 3
+    python -m bench.deid_eval --corpus physionet i2b2 --runs 3
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from devtools import real_deid
+from devtools.deid_corpus import CATEGORIES, generate
+from devtools.deid_scoring import Scores, score_medbatch
 from medbatch.notes import Note as CoreNote
 from medbatch.notes import process_notes
 from medbatch.notes.engines.baseline import BaselineEngine
@@ -48,9 +51,6 @@ from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import deidentify_text
 from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
-from medbatch.testing import real_deid
-from medbatch.testing.deid_corpus import CATEGORIES, generate
-from medbatch.testing.deid_scoring import Scores, score_medbatch
 
 Spans = list[tuple[int, int]]
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ On one generated corpus (N notes of 1-2 KB in Parquet on a moto S3 server on loo
 Figures are printed and written as JSON to bench/results/. Ratios are measured within one run because
 these machines are noisy; compare ratios, not seconds, across machines.
 
-    python bench/pipeline_overhead.py --notes 100000 --baseline-notes 10000
+    python -m bench.pipeline_overhead --notes 100000 --baseline-notes 10000
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _start_s3() -> Any:
 
 def _corpus(fs: Any, prefix: str, notes: int, files: int) -> None:
     """``notes`` synthetic notes of 1-2 KB, split over ``files`` Parquet files."""
-    from medbatch.testing.synthetic import synthetic_note
+    from devtools.synthetic import synthetic_note
 
     templates = [synthetic_note(i).text for i in range(200)]
     per_file = notes // files

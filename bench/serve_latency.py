@@ -5,7 +5,7 @@ concurrency levels, sends requests with every task on and prints p50/p95 latency
 same notes processed in-process by the same note core (one note per call, as a request is) give
 the floor; the ratios are measured in the same run because these machines are noisy.
 
-    python bench/serve_latency.py --requests 400 --concurrency 1 4 16
+    python -m bench.serve_latency --requests 400 --concurrency 1 4 16
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from medbatch.testing.synthetic import synthetic_note
+from devtools.synthetic import synthetic_note
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"deidentify": {}, "ner": {}, "summarize": {"maxWords": 60}}

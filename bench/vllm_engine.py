@@ -14,7 +14,7 @@
 Runs alternate (medbatch, saturated, medbatch, saturated, ...) and the spread is reported, since these
 machines are noisy. Defaults use the tiny random model the tests build (CPU); pass --model for a real one.
 
-    python bench/vllm_engine.py --notes 48 --rounds 3
+    python -m bench.vllm_engine --notes 48 --rounds 3
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Alternate medbatch and saturated runs; return the figures."""
     from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 
+    from devtools.synthetic import synthetic_note
+    from devtools.tiny_model import build_tiny_llama
     from medbatch.notes import WINDOW_PER_CAPACITY, Note, NoteProcessor, Window
     from medbatch.notes.engines.vllm import VllmEngineConfig
     from medbatch.notes.llm.engine import ChatRequest, Completion
     from medbatch.spec import LimitsSpec, TasksSpec
-    from medbatch.testing.synthetic import synthetic_note
-    from medbatch.testing.tiny_model import build_tiny_llama
 
     model = args.model or str(build_tiny_llama(Path(tempfile.mkdtemp(prefix="mb-tiny-")) / "tiny-llama"))
     config = VllmEngineConfig(

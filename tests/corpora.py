@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devtools.synthetic import SyntheticNote, synthetic_note
 from medbatch.jobs.storage import filesystem
-from medbatch.testing.synthetic import SyntheticNote, synthetic_note
 
 
 def notes(count: int, start: int = 0) -> list[SyntheticNote]:

@@ -10,7 +10,7 @@ HEAVY = ("ray", "pyarrow", "vllm", "torch", "fsspec", "numpy")
 
 def test_spec_cli_and_operator_import_without_the_data_stack() -> None:
     probe = (
-        "import sys, medbatch.spec, medbatch.cli, medbatch.operator.crds, medbatch.operator.render, "
+        "import sys, medbatch.spec, medbatch.cli, medbatch.operator.handlers, medbatch.operator.render, "
         "medbatch.operator.status, medbatch.operator.jobs_api; "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )

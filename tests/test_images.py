@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from devtools.install_manifests import helm_template
 from medbatch.operator.render import RenderSettings
-from medbatch.testing.install_manifests import helm_template
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -31,7 +31,6 @@ import kopf
 
 from medbatch.operator import metrics
 from medbatch.operator.config import OperatorConfig
-from medbatch.operator.crds import STARTED_MARKERS
 from medbatch.operator.jobs_api import TERMINAL_STATUSES, JobsApiError, RayJobsClient, submission_id_for
 from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
 from medbatch.operator.launch import (
@@ -41,7 +40,7 @@ from medbatch.operator.launch import (
     parse_corpus,
     ray_cluster,
 )
-from medbatch.operator.status import TERMINAL, Phase, Verdict, corpus_status
+from medbatch.operator.status import STARTED_MARKERS, TERMINAL, Phase, Verdict, corpus_status
 from medbatch.operator.tracking import current_submission, now_iso, observe
 
 

@@ -34,6 +34,11 @@ class Phase(StrEnum):
 
 
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.PARTIALLY_SUCCEEDED, Phase.FAILED})
+# Status fields the operator sets when it starts a Corpus's job (a RayJob, or a Jobs API submission); the
+# CRD's CEL rule reads the same ones to freeze a started Corpus's spec.
+STARTED_MARKERS = ("rayJob", "submissionId")
+# Spec fields that may change while a Corpus runs; every other field is immutable once it has started.
+MUTABLE_WHILE_RUNNING = ("suspend",)
 
 
 _MESSAGE_CHARS = 1024

@@ -10,16 +10,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from medbatch.operator.bundle import chart_files
-from medbatch.operator.config import OperatorConfig
-from medbatch.operator.kube import PERMISSIONS
-from medbatch.testing.install_manifests import (
+from devtools.bundle import chart_files
+from devtools.install_manifests import (
     NAMESPACE,
     helm_template,
     install_files,
     without_helm_labels,
 )
-from medbatch.testing.k8s_tools import tool
+from devtools.k8s_tools import tool
+from medbatch.operator.config import OperatorConfig
+from medbatch.operator.kube import PERMISSIONS
 from tests.operator.crd_checks import schema_errors, structural_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_lint_strict() -> None:
 
 def test_derived_chart_files_are_current() -> None:
     for path, text in chart_files().items():
-        assert path.read_text() == text, f"{path} is stale: run python -m medbatch.operator.bundle"
+        assert path.read_text() == text, f"{path} is stale: run python -m devtools.bundle"
 
 
 def test_defaults_install_a_secure_cluster_wide_operator() -> None:
@@ -259,7 +259,7 @@ def test_rbac_of_a_namespace_limited_install_is_least_privilege() -> None:
 
 def test_plain_manifests_are_current_and_install_what_the_chart_installs() -> None:
     for path, text in install_files().items():
-        assert path.read_text() == text, f"{path} is stale: run python -m medbatch.testing.install_manifests"
+        assert path.read_text() == text, f"{path} is stale: run python -m devtools.install_manifests"
     rendered = subprocess.run(
         [str(tool("kubectl")), "kustomize", str(ROOT / "manifests" / "install")],
         check=True,

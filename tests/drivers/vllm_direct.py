@@ -12,9 +12,9 @@ import asyncio
 import json
 import sys
 
+from devtools.synthetic import synthetic_note
 from medbatch.notes.engines.base import AnalysisRequest, TaskResult
 from medbatch.notes.engines.vllm import VllmEngineConfig
-from medbatch.testing.synthetic import synthetic_note
 
 
 async def run(model: str) -> list[TaskResult[object]]:

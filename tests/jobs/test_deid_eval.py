@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from medbatch.testing.deid_corpus import CATEGORIES, generate
-from medbatch.testing.deid_scoring import Scores, score_medbatch
+from devtools.deid_corpus import CATEGORIES, generate
+from devtools.deid_scoring import Scores, score_medbatch
 
 NOTES = generate(80, seed=11)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
+from devtools import real_deid
+from devtools.real_deid import GoldNote, RealScores
 from medbatch.notes import Note, process_notes
 from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.spec import LimitsSpec, TasksSpec
-from medbatch.testing import real_deid
-from medbatch.testing.real_deid import GoldNote, RealScores
 
 pytestmark = pytest.mark.skipif(not real_deid.available(), reason="real dev notes are in ../shared/data")
 

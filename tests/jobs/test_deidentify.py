@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
+from devtools.synthetic import synthetic_note
 from medbatch.notes.tasks.deid.dates import shift_date_text
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import deidentify_text
 from medbatch.notes.tasks.deid.surrogates import Surrogates
 from medbatch.spec import DeidStrategy
-from medbatch.testing.synthetic import synthetic_note
 
 KEY = b"k" * 32
 NOTE = (

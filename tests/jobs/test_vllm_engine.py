@@ -18,11 +18,11 @@ import pytest
 
 pytest.importorskip("vllm")
 
+from devtools.tiny_model import build_tiny_llama
 from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job
 from medbatch.jobs.output import OutputRow
 from medbatch.notes.llm.prompts import PROMPT_VERSION
 from medbatch.spec import Corpus
-from medbatch.testing.tiny_model import build_tiny_llama
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

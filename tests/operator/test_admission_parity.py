@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from medbatch.operator.crds import corpus_crd, model_profile_crd
+from devtools.crds import corpus_crd, model_profile_crd
 from medbatch.spec import Corpus, ModelProfile, SpecError, parse_resource
 from tests.operator.crd_checks import cel_failures, pruned, schema_errors, schema_of
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from medbatch.operator.crds import corpus_crd, model_profile_crd, render_all
+from devtools.crds import corpus_crd, model_profile_crd, render_all
 from tests.operator.crd_checks import (
     cel_failures,
     cel_type_errors,
@@ -40,7 +40,7 @@ INSTALLED_CRDS = [
 def test_committed_crds_are_current() -> None:
     for name, text in render_all().items():
         assert (ROOT / "manifests" / "crds" / name).read_text() == text, (
-            "regenerate: python -m medbatch.operator.crds manifests/crds"
+            "regenerate: python -m devtools.crds manifests/crds"
         )
 
 

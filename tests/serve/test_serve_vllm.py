@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("vllm")
 
+from devtools.tiny_model import build_tiny_llama
 from medbatch.jobs import VllmEngineConfig
 from medbatch.serve.models import NoteResponse
-from medbatch.testing.tiny_model import build_tiny_llama
 from tests.serve.conftest import deploy
 
 pytestmark = pytest.mark.timeout(600)

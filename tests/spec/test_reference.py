@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medbatch.spec.reference import render
+from devtools.spec_reference import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "spec-reference.md"
 
 
 def test_reference_is_current() -> None:
     assert DOC.read_text() == render(), (
-        "regenerate: python -m medbatch.spec.reference > docs/spec-reference.md"
+        "regenerate: python -m devtools.spec_reference > docs/spec-reference.md"
     )
 
 

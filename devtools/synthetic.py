@@ -3,7 +3,7 @@
 Every name, number and address here is invented; phone numbers use the fictional 555-01xx range. Each
 note records the PHI values it contains, so tests can assert that none survives de-identification.
 
-    python -m medbatch.testing.synthetic --count 40 --out manifests/examples/sample-notes
+    python -m devtools.synthetic --count 40 --out manifests/examples/sample-notes
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from medbatch.testing.deid_corpus import CATEGORIES, EvalNote, Planted
+from devtools.deid_corpus import CATEGORIES, EvalNote, Planted
 
 
 def removed_mask(length: int, spans: Iterable[tuple[int, int]]) -> list[bool]:

@@ -22,7 +22,7 @@ BINARIES = {
     "helm": "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9",  # v4.1.4
     "kubectl": "924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277",  # v1.35.2
 }
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "k8s-tools"
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "k8s-tools"
 
 
 def _sha256(data: bytes) -> str:

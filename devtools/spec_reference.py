@@ -1,6 +1,6 @@
 """Generate the field reference in docs/ from the spec models, so the docs cannot drift from the code.
 
-    python -m medbatch.spec.reference > docs/spec-reference.md
+    python -m devtools.spec_reference > docs/spec-reference.md
 
 A test regenerates it and fails when the committed file differs.
 """
@@ -108,7 +108,7 @@ def render() -> str:
     out = [
         "# Spec reference",
         "",
-        "Generated from the pydantic models in `medbatch/spec/` by `python -m medbatch.spec.reference`;",
+        "Generated from the pydantic models in `medbatch/spec/` by `python -m devtools.spec_reference`;",
         "a test fails when this file is stale. Field names are as written in YAML. The limits are enforced",
         "alike by `medbatch validate`, the operator and the API server (the CRDs carry them).",
         "",

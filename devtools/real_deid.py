@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SHARED = Path(os.environ.get("MEDBATCH_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
+SHARED = Path(os.environ.get("MEDBATCH_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 DATA = SHARED / "data" / "deid-real-dev"
 SCORER = SHARED / "tools" / "deid_score.py"
 CORPORA = {"physionet": "physionet", "i2b2": "i2b2-sample"}

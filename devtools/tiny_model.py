@@ -4,7 +4,7 @@ No model can be downloaded in CI, so tests make one: a byte-level BPE tokenizer 
 notes and a two-layer Llama with random weights. Its answers are junk, which is the point: the pipeline
 must turn junk into well-formed rows with errors, while the recognizers still remove structured PHI.
 
-    python -m medbatch.testing.tiny_model /tmp/tiny-llama
+    python -m devtools.tiny_model /tmp/tiny-llama
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from devtools.synthetic import synthetic_note
 from medbatch.notes.llm.prompts import SYSTEM_PROMPT, phi_instruction
-from medbatch.testing.synthetic import synthetic_note
 
 # The Llama-3 instruct template (as in Meta's and OpenBioLLM's tokenizer_config.json).
 LLAMA3_CHAT_TEMPLATE = (
