@@ -123,7 +123,8 @@ def main() -> None:
     import ray
     import s3fs
 
-    from medbatch.jobs import BaselineEngineConfig, FakeEngineConfig
+    from medbatch.jobs import BaselineEngineConfig
+    from medbatch.notes.engines.fake import FakeEngineConfig
 
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": os.environ["AWS_ENDPOINT_URL"]})
     bucket = "bench"

@@ -12,7 +12,6 @@ from medbatch.jobs.pipeline import run_job
 from medbatch.notes.engines import (
     AnyEngineConfig,
     BaselineEngineConfig,
-    FakeEngineConfig,
     OpenAIEngineConfig,
     VllmEngineConfig,
 )
@@ -22,7 +21,6 @@ __all__ = [
     "SURROGATE_KEY_ENV",
     "AnyEngineConfig",
     "BaselineEngineConfig",
-    "FakeEngineConfig",
     "JobConfig",
     "JobError",
     "Manifest",

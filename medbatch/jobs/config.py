@@ -19,6 +19,7 @@ from medbatch.notes.engines import (
     AnyEngineConfig,
     BaselineEngineConfig,
     OpenAIEngineConfig,
+    RunnableEngineConfig,
     VllmEngineConfig,
 )
 from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
@@ -47,7 +48,7 @@ class JobConfig(BaseModel):
     spec: CorpusSpec
     source_uri: str
     output_uri: str
-    engine: AnyEngineConfig = Field(default_factory=BaselineEngineConfig)
+    engine: RunnableEngineConfig = Field(default_factory=BaselineEngineConfig)
     key_fingerprint: str | None = None
     num_workers: int = Field(default=1, ge=1)
 
@@ -111,7 +112,7 @@ def job_config_for(
     base_dir: Path,
     *,
     output: str | None = None,
-    engine: AnyEngineConfig | None = None,
+    engine: RunnableEngineConfig | None = None,
     workers: int | None = None,
 ) -> JobConfig:
     """The JobConfig that runs ``corpus`` locally or on an existing Ray cluster.

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 
 from medbatch.jobs.config import SURROGATE_KEY_ENV
 from medbatch.notes import Note, NoteProcessor
-from medbatch.notes.engines import AnyEngineConfig
+from medbatch.notes.engines import RunnableEngineConfig
 from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH
 from medbatch.spec import LimitsSpec, TasksSpec
 
@@ -46,11 +46,11 @@ class NoteEngine:
     """One engine replica (a Ray Serve deployment).
 
     Args:
-        engine_config: an engine config document (baseline, vllm, openai, fake).
+        engine_config: an engine config document (baseline, vllm, openai; fake in tests).
     """
 
     def __init__(self, engine_config: dict[str, Any]) -> None:
-        config = TypeAdapter(AnyEngineConfig).validate_python(engine_config)
+        config = TypeAdapter(RunnableEngineConfig).validate_python(engine_config)
         self.engine = config.build()
         key = os.environ.get(SURROGATE_KEY_ENV, "").encode()
         self.surrogate_key = key if len(key) >= MIN_KEY_LENGTH else None

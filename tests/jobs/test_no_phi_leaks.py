@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medbatch.jobs import FakeEngineConfig, JobConfig, run_job
+from medbatch.jobs import JobConfig, run_job
+from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.spec import Corpus
 from tests.cli_helpers import run_cli
 from tests.corpora import corpus_yaml, notes, read_output, write_bytes

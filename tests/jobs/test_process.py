@@ -15,12 +15,12 @@ from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engines import (
     AnalysisRequest,
     EngineInfo,
-    FakeEngineConfig,
     OccupancyMeter,
     TaskResult,
 )
 from medbatch.notes.engines.base import Analysis, Engine
 from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.notes.spans import PhiSpan, SpanSource
 from medbatch.notes.tasks.chunking import chunk_by_chars
 from medbatch.spec import CorpusSpec

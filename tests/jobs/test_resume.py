@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from medbatch.jobs import FakeEngineConfig, JobConfig, Outcome, run_job
+from medbatch.jobs import JobConfig, Outcome, run_job
+from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
 

@@ -13,8 +13,8 @@ from medbatch.jobs.pipeline import ShardWorker
 from medbatch.jobs.process import process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import Note, NoteProcessor, Window
-from medbatch.notes.engines import BaselineEngineConfig, FakeEngineConfig
-from medbatch.notes.engines.fake import FakeEngine
+from medbatch.notes.engines import BaselineEngineConfig
+from medbatch.notes.engines.fake import FakeEngine, FakeEngineConfig
 from medbatch.serve.engine import NoteEngine, NoteJob
 from medbatch.spec import Corpus, LimitsSpec, TasksSpec
 

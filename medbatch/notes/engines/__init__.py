@@ -20,9 +20,17 @@ from medbatch.notes.engines.openai import OpenAIEngineConfig
 from medbatch.notes.engines.vllm import VllmEngineConfig
 
 AnyEngineConfig = Annotated[
-    BaselineEngineConfig | FakeEngineConfig | VllmEngineConfig | OpenAIEngineConfig,
+    BaselineEngineConfig | VllmEngineConfig | OpenAIEngineConfig,
     Field(discriminator="kind"),
 ]
+"""The engines a user chooses (a ModelProfile's ``engine``, the CLI's ``--engine``)."""
+
+RunnableEngineConfig = Annotated[
+    BaselineEngineConfig | VllmEngineConfig | OpenAIEngineConfig | FakeEngineConfig,
+    Field(discriminator="kind"),
+]
+"""What a job or the online service can be configured to run: the user's engines, plus the model-free
+``fake`` engine that tests and benchmarks put into a job's configuration (no profile or flag selects it)."""
 
 __all__ = [
     "Analysis",
@@ -32,10 +40,10 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "EngineInfo",
-    "FakeEngineConfig",
     "Occupancy",
     "OccupancyMeter",
     "OpenAIEngineConfig",
+    "RunnableEngineConfig",
     "TaskResult",
     "VllmEngineConfig",
 ]
