@@ -19,20 +19,23 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
 from medbatch.jobs.config import engine_config_from_profile, job_config_for
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.pipeline import run_job
 from medbatch.logs import configure_logging
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile, parse_resource
 from medbatch.spec.run_files import Outcome
+from medbatch.spec.safe_yaml import YamlError, load_yaml
 
 log = logging.getLogger("medbatch.jobs.entrypoint")
 
 
-def _decode(inline: str) -> object:
-    return yaml.safe_load(base64.b64decode(inline))
+def _decode(inline: str, what: str) -> object:
+    try:
+        return load_yaml(base64.b64decode(inline).decode())
+    except (YamlError, ValueError) as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        problem = str(exc) if isinstance(exc, YamlError) else "not base64-encoded UTF-8"
+        raise SpecError(what, [f"(document): {problem}"]) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         corpus = (
             load_corpus(args.corpus)
             if args.corpus
-            else parse_resource(_decode(args.corpus_inline), Corpus, "corpus")
+            else parse_resource(_decode(args.corpus_inline, "corpus"), Corpus, "corpus")
         )
         profile = (
             load_model_profile(args.profile)
             if args.profile
-            else parse_resource(_decode(args.profile_inline), ModelProfile, "profile")
+            else parse_resource(_decode(args.profile_inline, "profile"), ModelProfile, "profile")
         )
         if corpus.spec.output.uri is None:
             raise JobError("spec.output.uri is required when a Corpus runs in a cluster")

@@ -6,6 +6,7 @@ Corpus that validates locally is the Corpus the cluster runs.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -102,8 +103,7 @@ def _check_uri(value: str, field: str) -> str:
             f"{field} must not be empty; use s3://bucket/prefix/, gs://..., file:///path or a path"
         )
     if "://" in value and not value.startswith(_URI_SCHEMES):
-        scheme = value.split("://", 1)[0]
-        raise ValueError(f"{field} scheme '{scheme}://' is not supported; use s3://, gs:// or file://")
+        raise ValueError(f"{field} scheme is not supported; use s3://, gs:// or file://")
     return value
 
 
@@ -340,14 +340,34 @@ class CredentialsSpec(SpecModel):
     )
 
 
-_MIXED_OUTPUT = "output.uri must differ from source.uri: results would be mixed into the input"
+_MIXED_OUTPUT = (
+    "output.uri must not be source.uri, inside it or contain it: results would be mixed into the input "
+    "(a rerun would read its own output back)"
+)
+
+
+def _location(uri: str) -> tuple[str, str]:
+    """(scheme, normalized path) of a URI or local path: ``..``, ``.``, ``//`` and trailing slashes gone,
+    ``file://`` and plain paths alike. A relative path stays relative (both sides resolve against the same
+    folder)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "file", uri
+    scheme = scheme.lower()
+    normalized = posixpath.normpath("/" + rest if scheme != "file" else rest or ".")
+    return scheme, normalized.rstrip("/") or "/"
 
 
 def _same_location(a: str, b: str) -> bool:
-    def norm(uri: str) -> str:
-        return uri.removeprefix("file://").rstrip("/")
-
-    return norm(a) == norm(b)
+    """Whether two locations are the same, or one lies inside the other."""
+    (scheme_a, path_a), (scheme_b, path_b) = _location(a), _location(b)
+    if scheme_a != scheme_b:
+        return False
+    return (
+        path_a == path_b
+        or path_a.startswith(path_b.rstrip("/") + "/")
+        or path_b.startswith(path_a.rstrip("/") + "/")
+    )
 
 
 def _same_location_cel(a: str, b: str) -> str:
@@ -417,8 +437,7 @@ class CorpusSpec(SpecModel):
     def _model_name(cls, value: str) -> str:
         if not _DNS1123.match(value) or len(value) > NAME_CHARS:
             raise ValueError(
-                f"'{value}' is not a valid ModelProfile name: use lowercase letters, digits and '-' "
-                "(e.g. openbiollm-70b)"
+                "not a valid ModelProfile name: use lowercase letters, digits and '-' (e.g. openbiollm-70b)"
             )
         return value
 
@@ -450,7 +469,7 @@ class ObjectMeta(SpecModel):
     def _name(cls, value: str) -> str:
         if not _DNS1123.match(value):
             raise ValueError(
-                f"'{value}' is not a valid name: use lowercase letters, digits and '-', starting and ending "
+                "not a valid name: use lowercase letters, digits and '-', starting and ending "
                 "with a letter or digit"
             )
         return value

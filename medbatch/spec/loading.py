@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from medbatch.spec.corpus import Corpus
 from medbatch.spec.model_profile import ModelProfile
+from medbatch.spec.safe_yaml import YamlError, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,11 +95,9 @@ def _load_yaml(path: Path) -> object:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [f"cannot read file ({type(exc).__name__})"]) from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(str(path), [f"(document): not valid YAML{where}"]) from None
+        return load_yaml(text)
+    except YamlError as exc:
+        raise SpecError(str(path), [f"(document): {exc}"]) from None
 
 
 def load_corpus(path: Path) -> Corpus:

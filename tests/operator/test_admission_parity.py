@@ -103,6 +103,16 @@ CORPUS_CASES: list[tuple[str, Change, str]] = [
         _set("spec.output.uri", "s3://notes/cardiology/2024///"),
         OPERATOR + ": CEL has no loop or regex replace to strip a run of trailing slashes",
     ),
+    (
+        "output inside the source",
+        _set("spec.output.uri", "s3://notes/cardiology/2024/results/"),
+        OPERATOR + ": containment needs path normalization (.., //) that CEL cannot do",
+    ),
+    (
+        "output equal to the source through ..",
+        _set("spec.output.uri", "s3://notes/cardiology/x/../2024"),
+        OPERATOR + ": CEL cannot resolve .. in a path",
+    ),
 ]
 
 PROFILE_CASES: list[tuple[str, Change, str]] = [

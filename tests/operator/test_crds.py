@@ -143,7 +143,8 @@ def test_schema_rejects_invalid_values(change: dict[str, Any], expected: str) ->
 def test_cel_rejects_output_equal_to_source() -> None:
     document = corpus(output={"uri": "s3://notes/cardiology/2024"})
     assert cel_failures(corpus_crd(), document) == [
-        "output.uri must differ from source.uri: results would be mixed into the input"
+        "output.uri must not be source.uri, inside it or contain it: results would be mixed into the input "
+        "(a rerun would read its own output back)"
     ]
 
 
