@@ -38,7 +38,7 @@ from medbatch.jobs.planning import Shard, plan_shards
 from medbatch.jobs.process import ShardStats, process_shard
 from medbatch.jobs.sources.listing import SourceFile, list_source_files, with_row_counts
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
-from medbatch.jobs.storage import filesystem, join
+from medbatch.jobs.storage import filesystem, join, read_json, write_json
 from medbatch.logs import configure_logging
 from medbatch.notes import WINDOW_PER_CAPACITY, NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
@@ -134,18 +134,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _write_json(fs: Any, path: str, payload: dict[str, Any]) -> None:
-    with fs.open(path, "w") as handle:
-        json.dump(payload, handle, indent=2)
-
-
 def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
-    """Refuse to mix results of different configurations in one output folder."""
+    """Refuse to mix results of different configurations in one output folder.
+
+    A damaged ``_job.json`` (a run stopped while writing it) is claimed again when no part is committed
+    yet, since nothing can be mixed; with committed parts the run stops with a message saying what to do.
+    """
     marker = join(output_path, JOB_FILE)
     config_hash = config.config_hash()
-    if fs.exists(marker):
-        with fs.open(marker, "r") as handle:
-            existing = json.load(handle).get("config_hash")
+    try:
+        claimed = read_json(fs, marker)
+    except ValueError as exc:
+        if committed_shards(fs, output_path):
+            raise JobError(
+                f"{exc}, and {config.output_uri} holds committed parts whose configuration it recorded: "
+                "delete _job.json if those parts were made with this Corpus (it is then claimed again), or "
+                "write to a new output.uri"
+            ) from None
+        log.warning("%s; no part is committed yet, so the folder is claimed again", exc)
+        claimed = None
+    if claimed is not None:
+        existing = claimed.get("config_hash")
         if existing != config_hash:
             raise JobError(
                 f"output {config.output_uri} holds results of another configuration (config hash {existing}, "
@@ -154,7 +163,7 @@ def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
             )
         return
     fs.makedirs(output_path, exist_ok=True)
-    _write_json(fs, marker, {"corpus": config.corpus, "config_hash": config_hash, "created_at": _now()})
+    write_json(fs, marker, {"corpus": config.corpus, "config_hash": config_hash, "created_at": _now()})
 
 
 ProgressCallback = Callable[[int, int, int, int], None]
@@ -236,7 +245,7 @@ class _RunProgress:
                 tokens_out=self.tokens_out,
                 updated_at=_now(),
             )
-            _write_json(self.fs_out, self.path, report.model_dump())
+            write_json(self.fs_out, self.path, report.model_dump())
 
 
 def run_job(
@@ -317,7 +326,7 @@ def run_job(
     )
 
     manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)
-    _write_json(fs_out, join(output_path, MANIFEST_FILE), manifest.model_dump(mode="json"))
+    write_json(fs_out, join(output_path, MANIFEST_FILE), manifest.model_dump(mode="json"))
     tmp = join(output_path, TMP_DIR)
     if fs_out.exists(tmp):
         fs_out.rm(tmp, recursive=True)

@@ -6,11 +6,14 @@ AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3), which is how the operator passes the C
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from medbatch.jobs.errors import JobError
 
@@ -36,6 +39,36 @@ def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
         package = {"gs": "gcsfs", "s3": "s3fs"}.get(scheme, "an fsspec implementation")
         raise JobError(f"{scheme}:// needs the {package} package installed where the job runs") from None
     return fs, path
+
+
+def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: dict[str, Any]) -> None:
+    """Write a state file so that a reader sees the old content or the new, never a part of it.
+
+    Local files are written under a temporary name and renamed into place (atomic on POSIX); object
+    stores get one PUT, and an object appears whole or not at all.
+    """
+    data = json.dumps(payload, indent=2).encode()
+    if isinstance(fs, LocalFileSystem):
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        fs.pipe_file(tmp, data)
+        os.replace(tmp, path)
+    else:
+        fs.pipe_file(path, data)
+
+
+def read_json(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any] | None:
+    """A state file's content; None when it is missing. Raises ValueError when it is damaged (empty,
+    cut short, not an object): the caller decides what that means."""
+    if not fs.exists(path):
+        return None
+    raw = fs.cat_file(path)
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{path.rsplit('/', 1)[-1]} is damaged ({len(raw)} bytes, not JSON)") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path.rsplit('/', 1)[-1]} is damaged (not a JSON object)")
+    return loaded
 
 
 def join(base: str, *parts: str) -> str:
