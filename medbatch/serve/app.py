@@ -120,15 +120,48 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=500)
 
 
-@api.middleware("http")
-async def _refuse_huge_bodies(request: Request, call_next: Any) -> Any:
-    """Refuse a body that cannot hold an acceptable note before reading it (4 bytes a character at most)."""
-    length = request.headers.get("content-length")
-    limit = _settings(request).max_note_chars * 4 + 65536
-    if length is not None and length.isdigit() and int(length) > limit:
-        body = ErrorBody(error="note_too_large", message=f"the request body is over {limit} bytes")
-        return JSONResponse(body.model_dump(), status_code=413)
-    return await call_next(request)
+class _BodyLimit:
+    """Refuse a body that cannot hold an acceptable note (4 bytes a character at most, plus the JSON
+    around it): from its Content-Length before reading it, and for a chunked body while it streams in, so
+    a huge body is never read whole."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = scope["app"].state.settings.max_note_chars * 4 + 65536
+        too_large = ApiError(413, "note_too_large", f"the request body is over {limit} bytes")
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            response = JSONResponse(too_large.body.model_dump(), status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+        over = False
+
+        async def bounded() -> Any:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise too_large  # stops the read; whatever the app answers, ours replaces it
+            return message
+
+        async def guarded(message: Any) -> None:
+            if not over:
+                await send(message)
+
+        await self.app(scope, bounded, guarded)
+        if over:
+            await JSONResponse(too_large.body.model_dump(), status_code=413)(scope, receive, send)
+
+
+api.add_middleware(_BodyLimit)
 
 
 @serve.deployment

@@ -129,3 +129,90 @@ def test_text_files(tmp_path: Path) -> None:
         ("sub/n1", "A note.", None),
         ("n2", None, "text is not valid UTF-8 (at byte 0)"),
     ]
+
+
+def test_bom_prefixed_csv_and_jsonl_are_read(tmp_path: Path) -> None:
+    """Spreadsheet exports start with a byte-order mark; it once made every row "id field missing"."""
+    bom = b"\xef\xbb\xbf"
+    csv_path, jsonl_path = tmp_path / "n.csv", tmp_path / "n.jsonl"
+    csv_path.write_bytes(bom + b"note_id,note_text\na,first note\n")
+    jsonl_path.write_bytes(bom + b'{"note_id": "b", "note_text": "second note"}\n')
+    for path, fmt in ((csv_path, SourceFormat.CSV), (jsonl_path, SourceFormat.JSONL)):
+        spec = SourceSpec(uri=str(path), format=fmt, id_field="note_id", text_field="note_text")
+        (record,) = read(path, spec)
+        assert record.error is None
+        assert record.id in ("a", "b")
+
+
+def test_a_csv_field_of_any_size_is_read(tmp_path: Path) -> None:
+    """The csv module's default limit is 128 KiB per field; a longer note made the whole file unreadable."""
+    path = tmp_path / "n.csv"
+    long_note = "Patient seen for follow-up. " * 20_000  # ~560 KB
+    path.write_text(f'note_id,note_text\nlong,"{long_note}"\nshort,"ok"\n')
+    spec = SourceSpec(uri=str(path), format=SourceFormat.CSV, id_field="note_id", text_field="note_text")
+    records = read(path, spec)
+    assert [(r.id, r.error) for r in records] == [("long", None), ("short", None)]
+    assert records[0].text == long_note
+
+
+def test_dictionary_encoded_and_large_string_parquet_columns_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "n.parquet"
+    table = pa.table(
+        {
+            "note_id": pa.array(["a", "b"]).dictionary_encode(),
+            "note_text": pa.array(["same text", "same text"]).dictionary_encode(),
+        }
+    )
+    pq.write_table(table, path, use_dictionary=True)
+    spec = SourceSpec(uri=str(path), format=SourceFormat.PARQUET, id_field="note_id", text_field="note_text")
+    assert [(r.id, r.text, r.error) for r in read(path, spec)] == [
+        ("a", "same text", None),
+        ("b", "same text", None),
+    ]
+    pq.write_table(pa.table({"note_id": ["c"], "note_text": pa.array(["big"], pa.large_string())}), path)
+    assert [(r.id, r.text) for r in read(path, spec)] == [("c", "big")]
+
+
+def test_any_id_yields_one_safe_row(tmp_path: Path) -> None:
+    """Invalid UTF-8 (CSV), lone surrogates (JSONL), floats, nulls, lists and very long ids: each costs its
+    own row (an error and an id derived from file and row), never the shard."""
+    jsonl = tmp_path / "ids.jsonl"
+    jsonl.write_text(
+        "\n".join(
+            [
+                '{"note_id": "\\ud800x", "note_text": "a"}',
+                '{"note_id": 1.5, "note_text": "b"}',
+                '{"note_id": null, "note_text": "c"}',
+                '{"note_id": [1], "note_text": "d"}',
+                '{"note_id": "' + "x" * 5000 + '", "note_text": "e"}',
+                '{"note_id": true, "note_text": "f"}',
+                '{"note_id": 7, "note_text": "g", "patient_id": "\\udc80"}',
+            ]
+        )
+        + "\n"
+    )
+    spec = SourceSpec(
+        uri=str(jsonl),
+        format=SourceFormat.JSONL,
+        id_field="note_id",
+        text_field="note_text",
+        patient_field="patient_id",
+    )
+    records = read(jsonl, spec)
+    assert [r.id for r in records] == [f"ids.jsonl:{i}" for i in range(6)] + ["7"]
+    assert all(r.error is not None and "note_id" in r.error for r in records[:6])
+    assert (records[6].error, records[6].patient) == (None, None), "a bad patient id only loses the shift"
+    for record in records:
+        record.id.encode("utf-8")  # every id can be written to Parquet
+        assert "x" * 100 not in (record.error or "")
+
+    csv_path = tmp_path / "ids.csv"
+    csv_path.write_bytes(b"note_id,note_text\n\xff\xfe,text\n")
+    csv_spec = SourceSpec(
+        uri=str(csv_path), format=SourceFormat.CSV, id_field="note_id", text_field="note_text"
+    )
+    (record,) = read(csv_path, csv_spec)
+    assert (record.id, record.error) == (
+        "ids.csv:0",
+        "id field 'note_id' is not valid UTF-8 (id derived from file and row)",
+    )

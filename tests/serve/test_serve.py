@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,26 @@ def test_oversized_notes_are_refused(default_app: httpx.Client) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert huge.status_code == 413, "refused from its Content-Length, before parsing"
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(64):  # 2 MB in 32 KB chunks, with no Content-Length
+            yield b"x" * 32768
+        yield b'"}'
+
+    streamed = default_app.post(
+        "/v1/deidentify", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413, "refused while the chunked body streams in"
+    assert streamed.json()["error"] == "note_too_large"
+
+
+def test_whitespace_only_text_is_an_error_as_in_a_batch_job(default_app: httpx.Client) -> None:
+    """The batch job writes an error row for it; the service answers the same error (it once said 200 with
+    no error)."""
+    response = post(default_app, "/v1/deidentify", {"text": " \n\t "})
+    assert response.status_code == 200
+    assert response.json()["error"] == "text is empty"
 
 
 def test_backpressure_answers_429_with_retry_after(serve_url: str) -> None:

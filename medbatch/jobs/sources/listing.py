@@ -84,14 +84,22 @@ def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFo
             return int(pq.ParquetFile(handle).metadata.num_rows)
     data = fs.cat_file(path)
     if source_format is SourceFormat.JSONL:
-        return sum(1 for line in data.split(b"\n") if line.strip())
+        return sum(1 for line in data.removeprefix(BOM).split(b"\n") if line.strip())
     return sum(1 for _ in csv_rows(data))
 
 
+# A note can be megabytes; the csv module refuses fields over 128 KiB by default, which made a whole file
+# unreadable because of one long note. limits.maxNoteChars decides what is too long, per record.
+csv.field_size_limit(2**31 - 1)
+BOM = b"\xef\xbb\xbf"
+
+
 def csv_rows(data: bytes) -> csv.DictReader[str]:
-    """A CSV file's rows as dicts. Invalid UTF-8 survives decoding (as surrogates) so that counting and
-    reading agree on rows; the reader turns such a field into an error row."""
-    return csv.DictReader(io.StringIO(data.decode("utf-8", errors="surrogateescape"), newline=""))
+    """A CSV file's rows as dicts. A byte-order mark is dropped (spreadsheet exports write one; it would
+    otherwise become part of the first column's name). Invalid UTF-8 survives decoding (as surrogates) so
+    that counting and reading agree on rows; the reader turns such a field into an error row."""
+    text = data.removeprefix(BOM).decode("utf-8", errors="surrogateescape")
+    return csv.DictReader(io.StringIO(text, newline=""))
 
 
 def with_row_counts(
@@ -106,6 +114,8 @@ def with_row_counts(
             return file.model_copy(
                 update={"error": safe_error(f"cannot read {source_format.value} file", exc)}
             )
+        if rows == 0:  # listed, so that "no source file could be read" says which and why
+            return file.model_copy(update={"rows": 0, "error": "file holds no records"})
         return file.model_copy(update={"rows": rows})
 
     with ThreadPoolExecutor(_COUNT_THREADS) as pool:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medbatch.jobs.planning import Slice
-from medbatch.jobs.sources.listing import csv_rows
+from medbatch.jobs.sources.listing import BOM, csv_rows
 from medbatch.spec import SourceFormat, SourceSpec
 
 
@@ -68,19 +68,36 @@ class _Fields:
         relpath = self.slice.relpath
         return RawRecord(derived_id(relpath, row, self.spec.format), None, None, relpath, row, error)
 
+    def _id(self, row: int, values: dict[str, Any]) -> tuple[str, str | None]:
+        """The record's id and, when the id field is unusable, why (the id is then derived)."""
+        spec = self.spec
+        derived = derived_id(self.slice.relpath, row, spec.format)
+        if spec.id_field is None:
+            return derived, None
+        raw_id = values.get(spec.id_field)
+        field, fallback = spec.id_field, "(id derived from file and row)"
+        if isinstance(raw_id, bytes):
+            try:
+                raw_id = raw_id.decode("utf-8")
+            except UnicodeDecodeError:
+                return derived, f"id field '{field}' is not valid UTF-8 {fallback}"
+        if raw_id is None or raw_id == "":
+            return derived, f"id field '{field}' is missing or empty {fallback}"
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            return derived, f"id field '{field}' is {_describe(raw_id)}, not a string or integer {fallback}"
+        if isinstance(raw_id, str) and _has_surrogates(raw_id):
+            return derived, f"id field '{field}' is not valid UTF-8 {fallback}"
+        if isinstance(raw_id, str) and len(raw_id) > MAX_ID_CHARS:
+            return derived, f"id field '{field}' is over {MAX_ID_CHARS} characters {fallback}"
+        return str(raw_id), None
+
     def record(self, row: int, values: dict[str, Any]) -> RawRecord:
         """A decoded row, with an error if its id or text field is unusable."""
         spec, relpath = self.spec, self.slice.relpath
-        record_id, id_error = derived_id(relpath, row, spec.format), None
-        if spec.id_field is not None:
-            raw_id = values.get(spec.id_field)
-            if raw_id is None or raw_id == "":
-                id_error = f"id field '{spec.id_field}' is missing or empty (id derived from file and row)"
-            elif isinstance(raw_id, str | int):
-                record_id = str(raw_id)
-            else:
-                id_error = f"id field '{spec.id_field}' is {_describe(raw_id)}, not a string or integer"
+        record_id, id_error = self._id(row, values)
         patient = values.get(spec.patient_field) if spec.patient_field else None
+        if patient is not None and (not isinstance(patient, str | int) or _has_surrogates(str(patient))):
+            patient = None  # an unusable patient id: the note is shifted on its own, as without the field
         text = values.get(spec.text_field)
         error = None
         if isinstance(text, bytes):
@@ -99,6 +116,10 @@ class _Fields:
             row,
             error,
         )
+
+
+# Ids longer than this are not ids (a text column named as the id field, say).
+MAX_ID_CHARS = 1024
 
 
 def _has_surrogates(text: str) -> bool:
@@ -121,7 +142,7 @@ def read_slice(fs: fsspec.AbstractFileSystem, base: str, spec: SourceSpec, slice
         return _read_parquet(fs, path, spec, fields, rows)
     data = fs.cat_file(path)
     if spec.format is SourceFormat.JSONL:
-        lines = [line for line in data.split(b"\n") if line.strip()]
+        lines = [line for line in data.removeprefix(BOM).split(b"\n") if line.strip()]
         return [_jsonl_record(fields, row, lines[row]) for row in rows]
     reader = csv_rows(data)
     out = []
@@ -173,6 +194,8 @@ def _read_parquet(
     records = []
     for i, row in enumerate(rows):
         values = {name: column[i] for name, column in columns.items()}
+        if text_type is not None and pa.types.is_dictionary(text_type):
+            text_type = text_type.value_type  # dictionary-encoded strings read as strings
         if text_type is not None and not (
             pa.types.is_string(text_type)
             or pa.types.is_large_string(text_type)
