@@ -51,7 +51,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     from devtools.synthetic import synthetic_note
     from devtools.tiny_model import build_tiny_llama
-    from medbatch.notes import WINDOW_PER_CAPACITY, Note, NoteProcessor, Window
+    from medbatch.notes import Note, NoteProcessor, Window
     from medbatch.notes.engines.vllm import VllmEngineConfig
     from medbatch.notes.llm.engine import ChatRequest, Completion
     from medbatch.spec import LimitsSpec, TasksSpec
@@ -86,7 +86,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         recorded.clear()
         await llm.reset_prefix_cache()
         processor = NoteProcessor(tasks, LimitsSpec(), engine)
-        window = Window(WINDOW_PER_CAPACITY * engine.capacity)
+        window = Window.for_engine(engine, LimitsSpec())
         engine.meter.take()
         t0 = time.perf_counter()
         done = await window.map(processor.process, notes)
@@ -134,7 +134,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "notes": args.notes,
         "requests_per_run": len(requests),
         "max_num_seqs": args.max_num_seqs,
-        "window_notes": WINDOW_PER_CAPACITY * engine.capacity,
+        "window_notes": Window.for_engine(engine, LimitsSpec()).size,
         "max_tokens_drawn": {
             "median": statistics.median(budgets),
             "p90": sorted(budgets)[int(0.9 * (len(budgets) - 1))],

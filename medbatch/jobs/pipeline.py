@@ -40,7 +40,7 @@ from medbatch.jobs.sources.listing import SourceFile, list_source_files, with_ro
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
 from medbatch.jobs.storage import filesystem, join, read_json, write_json
 from medbatch.logs import configure_logging
-from medbatch.notes import WINDOW_PER_CAPACITY, NoteProcessor, Window
+from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
 from medbatch.notes.errors import safe_error
 from medbatch.notes.tasks.deid.surrogates import key_fingerprint
@@ -82,7 +82,7 @@ class ShardWorker:
             surrogate_key=key,
             include_phi_spans=spec.output.include_phi_spans,
         )
-        self.window = Window(min(spec.limits.batch_size, WINDOW_PER_CAPACITY * self.engine.capacity))
+        self.window = Window.for_engine(self.engine, spec.limits)
         self.loop = LoopThread()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:

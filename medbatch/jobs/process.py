@@ -15,7 +15,7 @@ from typing import Any
 
 from medbatch.jobs.output import OutputRow
 from medbatch.jobs.sources.readers import RawRecord
-from medbatch.notes import Note, NoteOutput, NoteProcessor, Processed, Window
+from medbatch.notes import Note, NoteProcessor, Processed, Window
 
 
 @dataclass
@@ -30,23 +30,6 @@ class ShardStats:
     tokens_cached: int = 0
 
 
-def _unreadable(processor: NoteProcessor, record: RawRecord) -> Processed:
-    info = processor.engine.info
-    output = NoteOutput(
-        id=record.id,
-        text_deid=None,
-        phi=None,
-        entities=None,
-        summary=None,
-        error=record.error,
-        model=info.model,
-        prompt_version=info.prompt_version,
-        tokens_in=0,
-        tokens_out=0,
-    )
-    return Processed(output=output)
-
-
 async def process_shard(
     processor: NoteProcessor, window: Window, shard_id: str, records: Sequence[RawRecord]
 ) -> tuple[list[dict[str, Any]], ShardStats]:
@@ -54,8 +37,9 @@ async def process_shard(
 
     async def one(record: RawRecord) -> Processed:
         if record.error is not None or record.text is None:
-            return _unreadable(processor, record)
-        return await window.run(lambda: processor.process(Note(record.id, record.text or "", record.patient)))
+            return processor.unprocessed(record.id, record.error or "text is empty")
+        text = record.text
+        return await window.run(lambda: processor.process(Note(record.id, text, record.patient)))
 
     done = await asyncio.gather(*(one(record) for record in records))
     stats = ShardStats(records=len(done))

@@ -10,8 +10,8 @@ files or HTTP.
 from medbatch.notes.note import Note, Processed
 from medbatch.notes.output import EntityOut, NoteOutput, PhiSpanOut
 from medbatch.notes.processor import NoteProcessor
-from medbatch.notes.run import WINDOW_PER_CAPACITY, process_notes
-from medbatch.notes.window import Window
+from medbatch.notes.run import process_notes
+from medbatch.notes.window import WINDOW_PER_CAPACITY, Window
 
 __all__ = [
     "WINDOW_PER_CAPACITY",

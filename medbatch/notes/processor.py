@@ -111,6 +111,11 @@ class NoteProcessor:
             tokens_cached=state.tokens_cached,
         )
 
+    def unprocessed(self, note_id: str, error: str) -> Processed:
+        """The output of a note that never had usable text (the reader's ``error`` says why)."""
+        state = _State(Note(note_id, ""), errors=[error])
+        return Processed(output=self._output(state))
+
     def _refusal(self, text: str) -> str | None:
         """Why a note is not processed at all, or None."""
         if not text.strip():

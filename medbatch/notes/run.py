@@ -12,9 +12,6 @@ from medbatch.notes.processor import NoteProcessor
 from medbatch.notes.window import Window
 from medbatch.spec import LimitsSpec, TasksSpec
 
-# Notes in flight per request the engine runs at once (as a batch worker keeps them).
-WINDOW_PER_CAPACITY = 2
-
 
 def process_notes(
     tasks: TasksSpec,
@@ -30,7 +27,7 @@ def process_notes(
     processor = NoteProcessor(
         tasks, limits, engine, surrogate_key=surrogate_key, include_phi_spans=include_phi_spans
     )
-    window = Window(min(limits.batch_size, WINDOW_PER_CAPACITY * engine.capacity))
+    window = Window.for_engine(engine, limits)
 
     async def run() -> list[NoteOutput]:
         done = await window.map(processor.process, notes)

@@ -6,8 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from medbatch.notes.engines.base import Engine
+from medbatch.spec import LimitsSpec
+
 T = TypeVar("T")
 R = TypeVar("R")
+
+# Notes in flight per request the engine runs at once: twice keeps it full while finished notes leave.
+WINDOW_PER_CAPACITY = 2
 
 
 class Window:
@@ -25,6 +31,11 @@ class Window:
         self.in_flight = 0
         self.most_in_flight = 0
         self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine, limits: LimitsSpec) -> Window:
+        """The window a replica keeps: twice the engine's capacity, at most ``limits.batch_size``."""
+        return cls(min(limits.batch_size, WINDOW_PER_CAPACITY * engine.capacity))
 
     async def run(self, work: Callable[[], Awaitable[R]]) -> R:
         """Run ``work`` once a slot is free."""

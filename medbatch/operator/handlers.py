@@ -274,7 +274,6 @@ async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, 
     async def stop() -> bool:
         corpus = parse_corpus(body)
         async with ray_cluster(runtime.kube, corpus, str(body.meta["namespace"]), runtime.config) as client:
-            client.retry_for_s = 0
             return await asyncio.to_thread(client.stop, submission)
 
     try:

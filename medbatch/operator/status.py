@@ -201,11 +201,7 @@ def conditions(
     return out
 
 
-# What ``_progress.json`` says: the job's own model, shared through medbatch.spec.
-Progress = ProgressReport
-
-
-def progress_text(progress: Progress | None) -> str:
+def progress_text(progress: ProgressReport | None) -> str:
     """The Progress printer column: records done / total and percent."""
     if progress is None or progress.records_total == 0:
         return ""
@@ -249,7 +245,7 @@ def corpus_status(
     generation: int,
     result: Verdict,
     rayjob_status: dict[str, Any] | None,
-    progress: Progress | None,
+    progress: ProgressReport | None,
     tokens: tuple[int, int] | None = None,
     output_uri: str | None,
     now: str,

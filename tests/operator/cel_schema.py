@@ -170,20 +170,26 @@ class CrdCel:
             for path, node in _walk(schema)
             for item in node.get("x-kubernetes-validations", [])
         ]
+        self._compiled: dict[tuple[str, str], Any] = {}
 
-    def _env(self, self_type: Any) -> Any:
-        return cel.NewEnv(
-            self.pool,
-            variables={"self": self_type, "oldSelf": self_type},
-            extensions=[ext_strings.ExtStrings(), ext_bindings.ExtBindings()],
-        )
+    def _compile(self, rule: Rule) -> Any:
+        """The rule compiled once against ``self``'s type (raises RuntimeError when it does not check)."""
+        key = (rule.path, rule.rule)
+        if key not in self._compiled:
+            env = cel.NewEnv(
+                self.pool,
+                variables={"self": rule.self_type, "oldSelf": rule.self_type},
+                extensions=[ext_strings.ExtStrings(), ext_bindings.ExtBindings()],
+            )
+            self._compiled[key] = env.compile(rule.rule)
+        return self._compiled[key]
 
     def type_errors(self) -> list[str]:
         """Every rule that would not compile on the API server, with the checker's reason."""
         errors = []
         for rule in self.rules:
             try:
-                compiled = self._env(rule.self_type).compile(rule.rule)
+                compiled = self._compile(rule)
             except RuntimeError as exc:
                 errors.append(f"{rule.path or '/'}: {rule.rule!r}: {exc}")
                 continue
@@ -204,7 +210,7 @@ class CrdCel:
                 data = {"self": self._value(rule.proto, value)}
                 if is_transition:
                     data["oldSelf"] = self._value(rule.proto, old_value)
-                result = self._env(rule.self_type).compile(rule.rule).eval(data=data).value()
+                result = self._compile(rule).eval(data=data).value()
                 if result is not True:
                     failed.append(rule.message)
         return failed

@@ -8,14 +8,13 @@ import pytest
 
 from medbatch.operator.status import (
     Phase,
-    Progress,
     Verdict,
     conditions,
     corpus_status,
     progress_text,
     verdict,
 )
-from medbatch.spec.run_files import Outcome
+from medbatch.spec.run_files import Outcome, ProgressReport
 
 
 @pytest.mark.parametrize(
@@ -98,7 +97,7 @@ def test_conditions_keep_transition_times_until_status_changes() -> None:
 
 
 def test_full_status_with_progress_and_dashboard() -> None:
-    progress = Progress(
+    progress = ProgressReport(
         shards_total=10, shards_done=4, records_total=1000, records_done=420, records_failed_this_run=3
     )
     assert progress_text(progress) == "42% (420/1000)"
