@@ -1,28 +1,29 @@
 """The run's summary, ``_manifest.json``, built from what is committed.
 
-Each part carries its shard's stats in its Parquet footer, written atomically with the rows, so the
-manifest of a resumed run counts parts of earlier attempts exactly like its own.
+Each part carries its stats in its Parquet footer, written atomically with the rows (``part_stats``), so
+the manifest of a resumed or incremental run counts parts of earlier runs exactly like its own.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import fsspec
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from medbatch import __version__
-from medbatch.jobs.output import PARTS_DIR, part_name
-from medbatch.jobs.process import ShardStats
+from medbatch.jobs.output import PARTS_DIR, list_parts, shard_of
+from medbatch.jobs.part_stats import read_part_stats
 from medbatch.jobs.sources.listing import SourceFile
 from medbatch.jobs.storage import join
 from medbatch.spec.run_files import Outcome
 
-STATS_KEY = b"medbatch.stats"
+if TYPE_CHECKING:
+    from medbatch.jobs.config import JobConfig
+    from medbatch.jobs.run_plan import RunPlan
 
 
 class PartInfo(BaseModel):
@@ -42,11 +43,26 @@ class SourceProblem(BaseModel):
 
 
 class Counts(BaseModel):
-    """Record counts."""
+    """Row counts: one row per current source note."""
 
     total: int = 0
     ok: int = 0
     failed: int = 0
+
+
+class Changes(BaseModel):
+    """What this run read, processed and removed (an incremental run processes only new or edited notes)."""
+
+    files_read: int = Field(description="Source files read: new, or changed since the last completed run.")
+    files_unchanged: int = Field(description="Source files not read: their version is the one indexed.")
+    notes_processed: int = Field(description="Records this run sent through the note core (rows written).")
+    notes_reused: int = Field(
+        description="Records this run read whose note (same id and text) already had its row."
+    )
+    rows_removed: int = Field(
+        description="Rows removed: notes edited (their old row), gone from the source, or computed twice."
+    )
+    planning_bytes_read: int = Field(description="Bytes planning read (the index, record counting).")
 
 
 class Timings(BaseModel):
@@ -89,60 +105,23 @@ class Manifest(BaseModel):
     prompt_version: str
     medbatch_version: str = __version__
     records: Counts
+    source_records: int = Field(description="Records in the source (a repeated note counts each time).")
+    duplicate_records: int = Field(
+        description="Records repeating a note already in the source (same id and text): they share its row."
+    )
+    changes: Changes
     shards_planned: int
     shards_run: int = Field(description="Shards processed by this run (the rest were committed before).")
     parts: list[PartInfo]
     source_errors: list[SourceProblem]
     phi_found: dict[str, int] = Field(description="PHI spans removed, by type (no values).")
     top_errors: dict[str, int] = Field(description="Most frequent row errors and their counts.")
-    duplicate_ids: int = Field(description="Ids that occur more than once (every occurrence is kept).")
+    duplicate_ids: int = Field(
+        description="Ids with more than one current row (the same id with different texts; each is kept)."
+    )
     tokens_in: int
     tokens_out: int
     timings: Timings
-
-
-def stats_metadata(stats: ShardStats, top_errors: Counter[str]) -> dict[bytes, bytes]:
-    """Parquet footer metadata carrying a shard's stats."""
-    payload = {
-        "records": stats.records,
-        "failed": stats.failed,
-        "phi_by_type": dict(stats.phi_by_type),
-        "tokens_in": stats.tokens_in,
-        "tokens_out": stats.tokens_out,
-        "errors": dict(top_errors.most_common(20)),
-    }
-    return {STATS_KEY: json.dumps(payload).encode()}
-
-
-class PartSummary(BaseModel):
-    """What the manifest needs from one committed part."""
-
-    shard: str
-    records: int
-    failed: int
-    phi_by_type: dict[str, int]
-    tokens_in: int
-    tokens_out: int
-    errors: dict[str, int]
-    ids: list[str]
-
-
-def read_part_summary(fs: fsspec.AbstractFileSystem, output_path: str, shard_id: str) -> PartSummary:
-    """Stats from a part's footer plus its ids (for duplicate detection); reads no text column."""
-    path = join(output_path, PARTS_DIR, part_name(shard_id))
-    with fs.open(path, "rb") as handle:
-        parquet = pq.ParquetFile(handle)
-        stats = json.loads((parquet.schema_arrow.metadata or {})[STATS_KEY])
-        ids = parquet.read(columns=["id"]).column("id").to_pylist()
-    return PartSummary(shard=shard_id, ids=ids, **stats)
-
-
-def summarize_parts(
-    fs: fsspec.AbstractFileSystem, output_path: str, shard_ids: Iterable[str]
-) -> list[PartSummary]:
-    """Summaries of the given committed parts, read concurrently."""
-    with ThreadPoolExecutor(16) as pool:
-        return list(pool.map(lambda s: read_part_summary(fs, output_path, s), shard_ids))
 
 
 def decide_outcome(
@@ -162,3 +141,56 @@ def decide_outcome(
     if problems:
         return Outcome.PARTIALLY_SUCCEEDED, "; ".join(problems)
     return Outcome.SUCCEEDED, None
+
+
+def build_manifest(
+    config: JobConfig,
+    plan: RunPlan,
+    index: pa.Table,
+    changes: Changes,
+    fs: fsspec.AbstractFileSystem,
+    output_path: str,
+    timings: Timings,
+    *,
+    shards_run: int,
+) -> Manifest:
+    """The manifest of a finished run, from the committed parts' footers and the index."""
+    parts = read_part_stats(fs, join(output_path, PARTS_DIR), list_parts(fs, output_path))
+    counts = Counts(total=sum(p.records for p in parts), failed=sum(p.failed for p in parts))
+    counts.ok = counts.total - counts.failed
+    phi: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for part in parts:
+        phi.update(part.phi_by_type)
+        errors.update(part.errors)
+    notes = index.select(["id", "key"]).group_by(["id", "key"]).aggregate([])
+    ids = notes.group_by(["id"]).aggregate([("key", "count")])
+    source_errors = [f for f in plan.files if f.error]
+    outcome, reason = decide_outcome(counts, source_errors, errors)
+    engine = config.engine.describe()
+    return Manifest(
+        corpus=config.corpus,
+        outcome=outcome,
+        reason=reason,
+        config_hash=config.config_hash(),
+        engine=engine.name,
+        model=engine.model,
+        prompt_version=engine.prompt_version,
+        records=counts,
+        source_records=index.num_rows,
+        duplicate_records=index.num_rows - notes.num_rows,
+        changes=changes,
+        shards_planned=len(plan.shards),
+        shards_run=shards_run,
+        parts=[
+            PartInfo(file=f"{PARTS_DIR}/{p.part}", shard=shard_of(p.part), records=p.records, failed=p.failed)
+            for p in parts
+        ],
+        source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
+        phi_found=dict(sorted(phi.items())),
+        top_errors=dict(errors.most_common(10)),
+        duplicate_ids=int(pc.sum(pc.greater(ids["key_count"], 1)).as_py() or 0),
+        tokens_in=sum(p.tokens_in for p in parts),
+        tokens_out=sum(p.tokens_out for p in parts),
+        timings=timings,
+    )

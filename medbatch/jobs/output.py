@@ -1,20 +1,25 @@
-"""The output contract (one Parquet dataset per Corpus) and the exactly-once commit of shard parts.
+"""The output contract (one Parquet dataset per Corpus) and the atomic commit of parts.
 
 Layout under the output URI::
 
-    _job.json                 config hash and provenance of the run that owns this folder
-    parts/part-<shard>.parquet one committed part per shard
-    parts/_tmp/...            parts being written (a crash leaves them; they are never read)
-    _progress.json            counts while running
-    _manifest.json            the final summary (written last)
+    _job.json                          config hash and provenance of the run that owns this folder
+    _index.parquet                     every source record and the part holding its note's row
+    parts/part-<shard>-<tag>.parquet   committed parts; together exactly one row per current note
+    parts/_tmp/...                     parts being written (a crash leaves them; they are never read)
+    _state/shards/<shard>.parquet      shards done by a run in progress (folded into the index at its end)
+    _progress.json                     counts while running
+    _manifest.json                     the final summary (written last)
 
 A part is written under a temporary name and then moved into place, so a part that exists is complete.
-A resumed run lists ``parts/`` and skips those shards.
+Parts are never changed in place: a part that loses rows (an edited or deleted note) is written again
+under a new name before the old one is removed.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -23,6 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from medbatch.jobs.identity import note_key
+from medbatch.jobs.part_stats import stats_metadata
+from medbatch.jobs.reconcile import CONTENTS_SCHEMA
 from medbatch.jobs.storage import join
 from medbatch.notes.output import NoteOutput
 
@@ -30,12 +38,24 @@ PARTS_DIR = "parts"
 TMP_DIR = "parts/_tmp"
 
 
-class OutputRow(NoteOutput):
-    """One output row per input record, good or bad: the note's results and where it came from."""
+class PhiCount(BaseModel):
+    """How many PHI spans of one type a note had (a count, never a value)."""
 
-    source_file: str = Field(description="Source file, relative to source.uri.")
-    source_row: int = Field(description="Row within the source file (0 for text files).")
-    shard: str = Field(description="Id of the shard (and part) holding the row.")
+    type: str
+    count: int
+
+
+class OutputRow(NoteOutput):
+    """One output row per source note, good or bad: the note's results and where it came from."""
+
+    text_hash: str = Field(
+        description="SHA-256 of the note text (first 128 bits, hex); with id, the note's identity. For a "
+        "record without usable text, 'error:' and a hash of the error."
+    )
+    phi_counts: list[PhiCount] = Field(description="PHI spans found, by type (no values).")
+    source_file: str = Field(description="Source file the note was read from, relative to source.uri.")
+    source_row: int = Field(description="Row within that file (0 for text files) when the note was read.")
+    shard: str = Field(description="Id of the shard that computed the row.")
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -55,46 +75,78 @@ def output_schema() -> pa.Schema:
     return pa.schema([pa.field(n, _arrow_type(f.annotation)) for n, f in OutputRow.model_fields.items()])
 
 
-def part_name(shard_id: str) -> str:
-    """File name of a shard's committed part."""
-    return f"part-{shard_id}.parquet"
+def new_part_name(shard_id: str) -> str:
+    """A fresh part file name for a shard. Names are never reused, so a part is never overwritten."""
+    return f"part-{shard_id}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def committed_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
-    """Ids of shards whose part is committed under ``output_path``."""
+def shard_of(part: str) -> str:
+    """The shard id in a part's file name."""
+    return part.removeprefix("part-").rsplit("-", 1)[0]
+
+
+def list_parts(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
+    """File names of the committed parts under ``output_path``."""
     parts = join(output_path, PARTS_DIR)
     if not fs.exists(parts):
         return set()
     names = (p.rsplit("/", 1)[-1] for p in fs.ls(parts, detail=False))
-    return {
-        n[len("part-") : -len(".parquet")] for n in names if n.startswith("part-") and n.endswith(".parquet")
-    }
+    return {n for n in names if n.startswith("part-") and n.endswith(".parquet")}
 
 
-def write_part(
-    fs: fsspec.AbstractFileSystem,
-    output_path: str,
-    shard_id: str,
-    rows: list[dict[str, Any]],
-    metadata: dict[bytes, bytes] | None = None,
-) -> str:
-    """Write ``rows`` as the shard's part, atomically: temporary name first, then moved into place.
+def write_part(fs: fsspec.AbstractFileSystem, output_path: str, name: str, table: pa.Table) -> str:
+    """Commit ``table`` as part ``name``: written under a temporary name, then moved into place.
 
-    ``metadata`` goes into the Parquet footer (the shard's stats), so it commits together with the rows.
-
-    Returns the committed path. If the part was committed meanwhile (a retried task racing its first
-    attempt), the existing part is kept: both attempts computed the same shard.
+    The footer carries the part's stats (counted from its rows), so they commit together with the rows.
+    Returns the committed path.
     """
-    schema = output_schema().with_metadata(metadata or {})
-    # Column-wise conversion: an order of magnitude faster than Table.from_pylist on nested rows.
-    table = pa.Table.from_pydict({name: [row[name] for row in rows] for name in schema.names}, schema=schema)
-    final = join(output_path, PARTS_DIR, part_name(shard_id))
-    tmp = join(output_path, TMP_DIR, f"{shard_id}.{uuid.uuid4().hex}.parquet")
+    table = table.replace_schema_metadata(stats_metadata(table))
+    final = join(output_path, PARTS_DIR, name)
+    tmp = join(output_path, TMP_DIR, f"{uuid.uuid4().hex}.{name}")
     fs.makedirs(join(output_path, TMP_DIR), exist_ok=True)
     with fs.open(tmp, "wb") as handle:
         pq.write_table(table, handle, compression="zstd")
-    if fs.exists(final):
-        fs.rm(tmp)
-    else:
-        fs.mv(tmp, final)
+    fs.mv(tmp, final)
     return final
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Output rows (dicts in the ``OutputRow`` shape) as a table in the output schema."""
+    schema = output_schema()
+    # Column-wise conversion: an order of magnitude faster than Table.from_pylist on nested rows.
+    return pa.Table.from_pydict({name: [row[name] for row in rows] for name in schema.names}, schema=schema)
+
+
+def _keys(table: pa.Table) -> list[bytes]:
+    return [
+        note_key(i, h) for i, h in zip(table["id"].to_pylist(), table["text_hash"].to_pylist(), strict=True)
+    ]
+
+
+def part_keys(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[str]) -> pa.Table:
+    """(key, part) of every row of the given parts, reading only their id and text_hash columns."""
+
+    def one(name: str) -> pa.Table:
+        with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
+            table = pq.read_table(handle, columns=["id", "text_hash"])
+        return pa.table(
+            {"key": pa.array(_keys(table), CONTENTS_SCHEMA.field("key").type), "part": [name] * len(table)}
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        tables = list(pool.map(one, sorted(names)))
+    return pa.concat_tables(tables).cast(CONTENTS_SCHEMA) if tables else CONTENTS_SCHEMA.empty_table()
+
+
+def rewrite_part(fs: fsspec.AbstractFileSystem, output_path: str, name: str, drop: set[bytes]) -> str | None:
+    """Commit the rows of part ``name`` whose key is not in ``drop`` as a new part; the old one stays until
+    the caller removes it. Returns the new name, or None when no row is left (nothing is written)."""
+    with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
+        table = pq.read_table(handle).cast(output_schema())
+    keep = pa.array([key not in drop for key in _keys(table)], pa.bool_())
+    kept = table.filter(keep)
+    if kept.num_rows == 0:
+        return None
+    new_name = new_part_name(shard_of(name))
+    write_part(fs, output_path, new_name, kept)
+    return new_name

@@ -1,7 +1,8 @@
-"""The Ray Data job: plan shards, process pending shards on a pool of workers, commit parts, write the manifest.
+"""The Ray Data job: plan, process pending shards on a pool of workers, commit parts, finish, write the manifest.
 
 Each shard is one Ray Data row handled by a worker actor that owns an engine: it reads the shard's
-records, processes them through the note core, writes the part and commits it. Keeping a shard inside one
+records, skips the notes already committed, processes the others through the note core, commits their
+part and marks the shard done. Keeping a shard inside one
 worker call is what makes "one part per shard, exactly once" hold regardless of how Ray Data sizes or
 splits blocks; Ray Data provides the streaming execution, backpressure, retries of failed workers and the
 progress display. Inside a worker, the shards it runs at once feed one window of notes in flight, so the
@@ -19,24 +20,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from medbatch.jobs.config import JobConfig, surrogate_key_from_env
 from medbatch.jobs.errors import JobError
+from medbatch.jobs.finish import finish_run
 from medbatch.jobs.loop import LoopThread
-from medbatch.jobs.manifest import (
-    Counts,
-    Manifest,
-    PartInfo,
-    SourceProblem,
-    Timings,
-    decide_outcome,
-    stats_metadata,
-    summarize_parts,
-)
-from medbatch.jobs.output import PARTS_DIR, TMP_DIR, committed_shards, part_name, write_part
-from medbatch.jobs.planning import Shard, plan_shards
-from medbatch.jobs.process import ShardStats, process_shard
-from medbatch.jobs.sources.listing import SourceFile, list_source_files, with_row_counts
+from medbatch.jobs.manifest import Changes, Manifest, Timings, build_manifest
+from medbatch.jobs.note_index import RECORD_SCHEMA, write_shard_state
+from medbatch.jobs.output import TMP_DIR, list_parts, new_part_name, rows_table, write_part
+from medbatch.jobs.planning import Shard
+from medbatch.jobs.process import ShardStats, process_shard, record_key
+from medbatch.jobs.run_plan import plan_run
+from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
 from medbatch.jobs.storage import filesystem, join, read_json, write_json
 from medbatch.logs import configure_logging
@@ -63,9 +59,16 @@ def _occupancy_report(taken: Occupancy) -> dict[str, float]:
 class ShardWorker:
     """A Ray Data actor UDF: one engine per actor, one shard per call, part committed before returning."""
 
-    def __init__(self, config_json: str, source_base: str) -> None:
+    def __init__(self, config_json: str, source_base: str, committed: list[Any] | None = None) -> None:
         configure_logging()  # worker processes start with Python's defaults, which drop INFO
         config = JobConfig.model_validate_json(config_json)
+        # Sorted note keys of the committed rows, shared zero-copy through the object store (wrapped in a
+        # list so that Ray hands the reference over instead of resolving it into a copy per argument).
+        self.committed: np.ndarray = np.array([], dtype="S16")
+        if committed:
+            import ray
+
+            self.committed = ray.get(committed[0])
         self.config = config
         self.source_base = source_base
         self.fs_in, _ = filesystem(config.source_uri)
@@ -92,17 +95,51 @@ class ShardWorker:
             out["stats"].append(json.dumps(self.run_shard(shard)))
         return out
 
+    def _is_committed(self, key: bytes) -> bool:
+        at = int(np.searchsorted(self.committed, key))
+        return at < len(self.committed) and bytes(self.committed[at]) == key
+
     def run_shard(self, shard: Shard) -> dict[str, Any]:
-        """Process and commit one shard; returns its stats as a JSON-able dict."""
+        """Process the shard's new notes, commit their part, mark the shard done; returns its stats."""
         started = time.perf_counter()
         records = self._read(shard)
-        rows, stats = self.loop.run(process_shard(self.processor, self.window, shard.id, records))
-        errors = Counter(row["error"] for row in rows if row["error"] is not None)
-        write_part(self.fs_out, self.output_path, shard.id, rows, stats_metadata(stats, errors))
-        log.info("shard %s committed: %d records, %d failed", shard.id, stats.records, stats.failed)
+        keys = [record_key(record) for record in records]
+        todo, seen = [], set()
+        for record, key in zip(records, keys, strict=True):
+            # A note committed before, or met earlier in this shard, already has (or will have) its row.
+            if key not in seen and not self._is_committed(key.rstrip(b"\0")):
+                todo.append(record)
+            seen.add(key)
+        rows, stats = self.loop.run(process_shard(self.processor, self.window, shard.id, todo))
+        if rows:
+            write_part(self.fs_out, self.output_path, new_part_name(shard.id), rows_table(rows))
+        versions = {s.relpath: s.version for s in shard.slices}
+        write_shard_state(
+            self.fs_out,
+            self.output_path,
+            shard.id,
+            pa.table(
+                {
+                    "source_file": [r.relpath for r in records],
+                    "source_version": [versions[r.relpath] for r in records],
+                    "source_row": [r.row for r in records],
+                    "id": [r.id for r in records],
+                    "key": keys,
+                },
+                schema=RECORD_SCHEMA,
+            ),
+        )
+        log.info(
+            "shard %s done: %d notes processed (%d failed), %d already committed",
+            shard.id,
+            stats.records,
+            stats.failed,
+            len(records) - len(todo),
+        )
         return {
             "shard": shard.id,
             "records": stats.records,
+            "reused": len(records) - len(todo),
             "failed": stats.failed,
             "phi_by_type": dict(stats.phi_by_type),
             "tokens_in": stats.tokens_in,
@@ -145,7 +182,7 @@ def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
     try:
         claimed = read_json(fs, marker)
     except ValueError as exc:
-        if committed_shards(fs, output_path):
+        if list_parts(fs, output_path):
             raise JobError(
                 f"{exc}, and {config.output_uri} holds committed parts whose configuration it recorded: "
                 "delete _job.json if those parts were made with this Corpus (it is then claimed again), or "
@@ -197,6 +234,7 @@ class _RunProgress:
         self.workers = min(config.num_workers, max(len(pending), 1))
         self.started = time.perf_counter()
         self.records_run = 0
+        self.reused = 0
         self.tokens_cached = 0
         self.tokens_in = 0
         self.tokens_out = 0
@@ -217,6 +255,7 @@ class _RunProgress:
         self.engine_request_s += done["engine_request_s"]
         self.engine_capacity = int(done["engine_capacity"])
         self.records_run += stats.records
+        self.reused += done["reused"]
         self.tokens_cached += done["tokens_cached"]
         elapsed = time.perf_counter() - self.started
         if elapsed > 0:
@@ -224,7 +263,7 @@ class _RunProgress:
         self.tokens_in += stats.tokens_in
         self.tokens_out += stats.tokens_out
         self.shards_done += 1
-        self.records_done += stats.records
+        self.records_done += stats.records + done["reused"]
         self.failed += stats.failed
         self.report()
 
@@ -271,19 +310,11 @@ def run_job(
     fs_in, base, listed = list_source_files(config.source_uri, source_format)
     fs_out, output_path = filesystem(config.output_uri)
     _claim_output(fs_out, output_path, config)
-    files = with_row_counts(fs_in, base, listed, source_format)
-    for bad in (f for f in files if f.error):
+    plan = plan_run(config, fs_in, base, listed, fs_out, output_path)
+    for bad in (f for f in plan.files if f.error):
         log.warning("source file %s skipped: %s", bad.relpath, bad.error)
-    shards = plan_shards([f for f in files if f.error is None], config.spec.limits.shard_size)
-    done_before = committed_shards(fs_out, output_path)
-    pending = [s for s in shards if s.id not in done_before]
+    shards, pending = plan.shards, plan.pending
     planning_s = time.perf_counter() - t0
-    log.info(
-        "planned %d shards (%d already committed, %d to run)",
-        len(shards),
-        len(shards) - len(pending),
-        len(pending),
-    )
 
     run = _RunProgress(config, fs_out, output_path, shards, pending, on_progress)
     t_process = time.perf_counter()
@@ -292,7 +323,11 @@ def run_job(
             [{"shard": s.model_dump_json()} for s in pending], override_num_blocks=len(pending)
         ).map_batches(
             ShardWorker,
-            fn_constructor_kwargs={"config_json": config.model_dump_json(), "source_base": base},
+            fn_constructor_kwargs={
+                "config_json": config.model_dump_json(),
+                "source_base": base,
+                "committed": [ray.put(plan.committed_keys())],
+            },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(
                 size=min(config.num_workers, len(pending)),
@@ -325,7 +360,18 @@ def run_job(
         ),
     )
 
-    manifest = _build_manifest(config, shards, len(pending), files, fs_out, output_path, timings)
+    finished = finish_run(fs_out, output_path, plan)
+    changes = Changes(
+        files_read=len(plan.files) - plan.unchanged,
+        files_unchanged=plan.unchanged,
+        notes_processed=run.records_run,
+        notes_reused=run.reused,
+        rows_removed=finished.rows_removed,
+        planning_bytes_read=plan.bytes_read,
+    )
+    manifest = build_manifest(
+        config, plan, finished.index, changes, fs_out, output_path, timings, shards_run=len(pending)
+    )
     write_json(fs_out, join(output_path, MANIFEST_FILE), manifest.model_dump(mode="json"))
     tmp = join(output_path, TMP_DIR)
     if fs_out.exists(tmp):
@@ -338,52 +384,3 @@ def run_job(
         manifest.records.failed,
     )
     return manifest
-
-
-def _build_manifest(
-    config: JobConfig,
-    shards: list[Shard],
-    shards_run: int,
-    files: list[SourceFile],
-    fs_out: Any,
-    output_path: str,
-    timings: Timings,
-) -> Manifest:
-    summaries = summarize_parts(fs_out, output_path, [s.id for s in shards])
-    counts = Counts(total=sum(p.records for p in summaries), failed=sum(p.failed for p in summaries))
-    counts.ok = counts.total - counts.failed
-    phi: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    ids: Counter[str] = Counter()
-    for part in summaries:
-        phi.update(part.phi_by_type)
-        errors.update(part.errors)
-        ids.update(part.ids)
-    source_errors = [f for f in files if f.error]
-    outcome, reason = decide_outcome(counts, source_errors, errors)
-    engine = config.engine.describe()
-    return Manifest(
-        corpus=config.corpus,
-        outcome=outcome,
-        reason=reason,
-        config_hash=config.config_hash(),
-        engine=engine.name,
-        model=engine.model,
-        prompt_version=engine.prompt_version,
-        records=counts,
-        shards_planned=len(shards),
-        shards_run=shards_run,
-        parts=[
-            PartInfo(
-                file=f"{PARTS_DIR}/{part_name(p.shard)}", shard=p.shard, records=p.records, failed=p.failed
-            )
-            for p in summaries
-        ],
-        source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
-        phi_found=dict(sorted(phi.items())),
-        top_errors=dict(errors.most_common(10)),
-        duplicate_ids=sum(1 for n in ids.values() if n > 1),
-        tokens_in=sum(p.tokens_in for p in summaries),
-        tokens_out=sum(p.tokens_out for p in summaries),
-        timings=timings,
-    )

@@ -1,8 +1,8 @@
 """Deterministic shard planning: the same listing always gives the same shards with the same ids.
 
 A shard is a run of consecutive records, possibly spanning several small files, at most ``shard_size``
-records. Its id hashes what it covers (paths, file sizes, row ranges), so a retried or resumed job finds
-the same ids and skips shards whose part is already committed. Ray Data's own block packing is not
+records. Its id hashes what it covers (paths, file versions, row ranges), so a resumed job finds the same
+ids and skips the shards it finished, while a changed file gives new ids. Ray Data's own block packing is not
 deterministic across runs, which is why planning is ours.
 """
 
@@ -21,8 +21,8 @@ class Slice(BaseModel):
     """Rows ``[start, stop)`` of one source file."""
 
     relpath: str
-    size: int = Field(
-        description="File size at planning time; part of the shard id, so a changed file is new work."
+    version: str = Field(
+        description="File version at planning time; part of the shard id, so a changed file is new work."
     )
     start: int
     stop: int
@@ -68,7 +68,7 @@ def plan_shards(files: Sequence[SourceFile], shard_size: int) -> list[Shard]:
         start = 0
         while file.rows and start < file.rows:
             take = min(shard_size - filled, file.rows - start)
-            current.append(Slice(relpath=file.relpath, size=file.size, start=start, stop=start + take))
+            current.append(Slice(relpath=file.relpath, version=file.version, start=start, stop=start + take))
             start += take
             filled += take
             if filled == shard_size:

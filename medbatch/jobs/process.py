@@ -1,8 +1,8 @@
 """One shard's records through the note core: rows in the output schema and the shard's counts.
 
 Records the reader could not use become error rows without reaching the engine; every other record is a
-``Note`` for ``NoteProcessor``, run through the worker's shared ``Window``. Every input record yields
-exactly one row, in order.
+``Note`` for ``NoteProcessor``, run through the worker's shared ``Window``. Every record given yields
+exactly one row, in order; which records are given (the notes not committed yet) is the worker's choice.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from medbatch.jobs.identity import note_key, text_hash, unusable_hash
 from medbatch.jobs.output import OutputRow
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import Note, NoteProcessor, Processed, Window
@@ -28,6 +29,19 @@ class ShardStats:
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
+    reused: int = 0
+
+
+def record_hash(record: RawRecord) -> str:
+    """The record's ``text_hash``: of its text, or of its error when it has no usable text."""
+    if record.text is not None and record.error is None:
+        return text_hash(record.text)
+    return unusable_hash(record.error or "text is empty")
+
+
+def record_key(record: RawRecord) -> bytes:
+    """The record's note key (see ``identity.note_key``)."""
+    return note_key(record.id, record_hash(record))
 
 
 async def process_shard(
@@ -48,7 +62,12 @@ async def process_shard(
         output = processed.output
         rows.append(
             OutputRow(
-                **output.model_dump(), source_file=record.relpath, source_row=record.row, shard=shard_id
+                **output.model_dump(),
+                text_hash=record_hash(record),
+                phi_counts=[{"type": t, "count": n} for t, n in sorted(processed.phi_by_type.items())],
+                source_file=record.relpath,
+                source_row=record.row,
+                shard=shard_id,
             ).model_dump()
         )
         stats.failed += output.error is not None

@@ -56,7 +56,7 @@ def test_cli_run_leaks_no_note_text(tmp_path: Path) -> None:
             "run", "c.yaml", "--output", "out", "--log-format", "json", cwd=tmp_path, ray_tmp=str(ray_tmp)
         )
         leaked = scan(ray_tmp)
-        worker_logs = [p for p in ray_tmp.rglob("*.err") if b"committed:" in p.read_bytes()]
+        worker_logs = [p for p in ray_tmp.rglob("*.err") if b" done: " in p.read_bytes()]
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 3, result.stderr[-2000:]

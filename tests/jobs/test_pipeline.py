@@ -116,8 +116,9 @@ def test_output_of_another_configuration_is_refused(bucket: str) -> None:
 
 def test_bad_input_becomes_error_rows_and_unreadable_files_are_listed(bucket: str) -> None:
     good = rows(notes(4))
-    dup = dict(good[0])
-    write_jsonl(f"s3://{bucket}/in/1-good.jsonl", [*good, dup])
+    repeated = dict(good[0])  # the same note twice: one row
+    same_id = {**good[1], "note_text": good[1]["note_text"] + " Addendum."}  # two notes, one id: two rows
+    write_jsonl(f"s3://{bucket}/in/1-good.jsonl", [*good, repeated, same_id])
     write_bytes(
         f"s3://{bucket}/in/2-bad.jsonl",
         b'{"note_id": "x1", "note_text": null}\n{"note_id": "x2"}\n'
@@ -137,8 +138,9 @@ def test_bad_input_becomes_error_rows_and_unreadable_files_are_listed(bucket: st
     output = read_output(f"s3://{bucket}/out")
     assert manifest.outcome is Outcome.PARTIALLY_SUCCEEDED
     assert manifest.records.total == 5 + 4 + 1 == len(output)
-    assert manifest.duplicate_ids == 1
-    assert Counter(r["id"] for r in output)[good[0]["note_id"]] == 2
+    assert (manifest.source_records, manifest.duplicate_records, manifest.duplicate_ids) == (11, 1, 1)
+    by_id = Counter(r["id"] for r in output)
+    assert (by_id[good[0]["note_id"]], by_id[good[1]["note_id"]]) == (1, 2)
     errors = {r["id"]: r["error"] for r in output if r["error"]}
     assert errors == {
         "x1": "text is empty",

@@ -8,8 +8,8 @@ from medbatch.jobs.planning import plan_shards
 from medbatch.jobs.sources.listing import SourceFile
 
 FILES = [
-    SourceFile(relpath="b.parquet", size=200, rows=7),
-    SourceFile(relpath="a.parquet", size=100, rows=5),
+    SourceFile(relpath="b.parquet", size=200, version="200:1", rows=7),
+    SourceFile(relpath="a.parquet", size=100, version="100:1", rows=5),
     SourceFile(relpath="c.parquet", size=10, rows=0),
     SourceFile(relpath="d.parquet", size=10, rows=None, error="unreadable"),
 ]
@@ -35,7 +35,8 @@ def test_small_files_share_a_shard() -> None:
 
 def test_ids_change_when_a_file_changes() -> None:
     before = plan_shards(FILES, 4)
-    changed = [f.model_copy(update={"size": 201}) if f.relpath == "b.parquet" else f for f in FILES]
+    # Edited in place at the same size: only the version (mtime or ETag) says so.
+    changed = [f.model_copy(update={"version": "200:2"}) if f.relpath == "b.parquet" else f for f in FILES]
     after = plan_shards(changed, 4)
     assert before[0].id == after[0].id, "a shard of untouched rows keeps its id"
     assert before[2].id != after[2].id

@@ -18,8 +18,8 @@ SECRET = "ZEBRA-SENTINEL"
 
 def read(path: Path, spec: SourceSpec) -> list[RawRecord]:
     fs, _ = filesystem(str(path))
-    rows = count_rows(fs, str(path), spec.format)
-    return read_slice(fs, str(path.parent) + "/", spec, Slice(relpath=path.name, size=0, start=0, stop=rows))
+    rows, _ = count_rows(fs, str(path), spec.format)
+    return read_slice(fs, str(path.parent) + "/", spec, Slice(relpath=path.name, version="1", start=0, stop=rows))
 
 
 def test_jsonl_bad_lines_become_error_records(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_parquet_slices_read_only_their_rows(tmp_path: Path) -> None:
     )
     fs, _ = filesystem(str(path))
     spec = SourceSpec(uri=str(path), format=SourceFormat.PARQUET, id_field="id")
-    records = read_slice(fs, str(tmp_path) + "/", spec, Slice(relpath="n.parquet", size=0, start=4, stop=8))
+    records = read_slice(fs, str(tmp_path) + "/", spec, Slice(relpath="n.parquet", version="1", start=4, stop=8))
     assert [(r.id, r.row, r.text) for r in records] == [(str(i), i, f"t{i}") for i in range(4, 8)]
 
 
@@ -123,8 +123,8 @@ def test_text_files(tmp_path: Path) -> None:
     spec = SourceSpec(uri=str(tmp_path), format=SourceFormat.TEXT)
     fs, _ = filesystem(str(tmp_path))
     base = str(tmp_path) + "/"
-    first = read_slice(fs, base, spec, Slice(relpath="sub/n1.txt", size=7, start=0, stop=1))
-    second = read_slice(fs, base, spec, Slice(relpath="n2.txt", size=8, start=0, stop=1))
+    first = read_slice(fs, base, spec, Slice(relpath="sub/n1.txt", version="1", start=0, stop=1))
+    second = read_slice(fs, base, spec, Slice(relpath="n2.txt", version="1", start=0, stop=1))
     assert [(r.id, r.text, r.error) for r in first + second] == [
         ("sub/n1", "A note.", None),
         ("n2", None, "text is not valid UTF-8 (at byte 0)"),

@@ -1,4 +1,4 @@
-"""List the source's files and count their records, which is all shard planning needs."""
+"""List the source's files with a version of each, and count the records of those a run must read."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import fsspec
 import pyarrow.parquet as pq
@@ -28,12 +29,32 @@ _COUNT_THREADS = 16
 
 
 class SourceFile(BaseModel):
-    """One input file and its record count (None when it cannot be read; ``error`` says why)."""
+    """One input file and its record count (None when not counted or unreadable; ``error`` says why)."""
 
     relpath: str = Field(description="Path relative to the source URI; stable across machines.")
     size: int
+    version: str = Field(
+        default="",
+        description="Changes whenever the content may have: size with the ETag or checksum the store "
+        "keeps, or with the modification time on a filesystem.",
+    )
     rows: int | None = None
+    bytes_read: int = Field(default=0, description="Bytes read to count the records.")
     error: str | None = None
+
+
+# Object stores keep a content checksum (S3 ETag, GCS md5Hash or generation); filesystems a mtime.
+_VERSION_FIELDS = ("ETag", "etag", "md5Hash", "generation", "mtime", "LastModified", "last_modified")
+
+
+def file_version(info: dict[str, Any]) -> str:
+    """A file's version from its listing entry (no read)."""
+    size = int(info.get("size") or 0)
+    for name in _VERSION_FIELDS:
+        value = info.get(name)
+        if value:
+            return f"{size}:{str(value).strip(chr(34))}"
+    return str(size)  # a store that keeps neither: only a change of size is seen (documented)
 
 
 def _is_data_file(relpath: str, source_format: SourceFormat) -> bool:
@@ -61,12 +82,16 @@ def list_source_files(
     if is_dir:
         found = fs.find(root, detail=True)
         base = root.rstrip("/") + "/"
-        entries = [(path[len(base) :], int(info.get("size") or 0)) for path, info in found.items()]
+        entries = [(path[len(base) :], info) for path, info in found.items()]
     else:
         base = root.rsplit("/", 1)[0] + "/" if "/" in root else ""
-        entries = [(root[len(base) :], int(fs.size(root) or 0))]
+        entries = [(root[len(base) :], fs.info(root))]
     files = sorted(
-        (SourceFile(relpath=rel, size=size) for rel, size in entries if _is_data_file(rel, source_format)),
+        (
+            SourceFile(relpath=rel, size=int(info.get("size") or 0), version=file_version(info))
+            for rel, info in entries
+            if _is_data_file(rel, source_format)
+        ),
         key=lambda f: f.relpath,
     )
     if not files:
@@ -75,17 +100,18 @@ def list_source_files(
     return fs, base, files
 
 
-def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFormat) -> int:
-    """Records in one file, counted the way the readers will read them."""
+def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFormat) -> tuple[int, int]:
+    """Records in one file, counted the way the readers will read them, and the bytes read to count."""
     if source_format is SourceFormat.TEXT:
-        return 1
+        return 1, 0
     if source_format is SourceFormat.PARQUET:
         with fs.open(path, "rb") as handle:
-            return int(pq.ParquetFile(handle).metadata.num_rows)
+            metadata = pq.ParquetFile(handle).metadata
+            return int(metadata.num_rows), int(metadata.serialized_size)
     data = fs.cat_file(path)
     if source_format is SourceFormat.JSONL:
-        return sum(1 for line in data.removeprefix(BOM).split(b"\n") if line.strip())
-    return sum(1 for _ in csv_rows(data))
+        return sum(1 for line in data.removeprefix(BOM).split(b"\n") if line.strip()), len(data)
+    return sum(1 for _ in csv_rows(data)), len(data)
 
 
 # A note can be megabytes; the csv module refuses fields over 128 KiB by default, which made a whole file
@@ -109,14 +135,14 @@ def with_row_counts(
 
     def one(file: SourceFile) -> SourceFile:
         try:
-            rows = count_rows(fs, base + file.relpath, source_format)
+            rows, read = count_rows(fs, base + file.relpath, source_format)
         except Exception as exc:  # a corrupt file is reported, not fatal: the other files still run
             return file.model_copy(
                 update={"error": safe_error(f"cannot read {source_format.value} file", exc)}
             )
         if rows == 0:  # listed, so that "no source file could be read" says which and why
             return file.model_copy(update={"rows": 0, "error": "file holds no records"})
-        return file.model_copy(update={"rows": rows})
+        return file.model_copy(update={"rows": rows, "bytes_read": read})
 
     with ThreadPoolExecutor(_COUNT_THREADS) as pool:
         return list(pool.map(one, files))

@@ -29,12 +29,19 @@ class FakeEngineConfig(EngineConfig):
     """Options of the fake engine."""
 
     kind: Literal["fake"] = "fake"
-    performance_fields: ClassVar[frozenset[str]] = frozenset({"seconds_per_request", "capacity"})
+    performance_fields: ClassVar[frozenset[str]] = frozenset(
+        {"seconds_per_request", "capacity", "call_log"}
+    )
     seconds_per_request: float = Field(
         default=0.0, ge=0.0, description="Time each request takes (simulated generation time)."
     )
     capacity: int = Field(default=8, ge=1, description="Requests the fake runs at once.")
     fail_marker: str | None = Field(default=None, description="Texts containing this get an engine error.")
+    call_log: str | None = Field(
+        default=None,
+        description="A file to which every request appends its task name (never text), so that tests can "
+        "count the engine calls made in worker processes.",
+    )
 
     def describe(self) -> EngineInfo:
         """The fake engine's provenance."""
@@ -65,6 +72,9 @@ class FakeEngine:
         if self._slots is None:  # made on first use, in the loop that runs the requests
             self._slots = asyncio.Semaphore(self.capacity)
         async with self._slots:
+            if self.config.call_log is not None:
+                with open(self.config.call_log, "a") as log:  # one short append per request
+                    log.write(task + "\n")
             self.events.append(("start", task, text))
             with self.meter.running():
                 if self.config.seconds_per_request:

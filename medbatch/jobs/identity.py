@@ -1,0 +1,32 @@
+"""Note identity: a note is its id and the hash of its text (within one configuration's output folder).
+
+The output folder is claimed by one configuration hash (``_job.json``), so (id, text hash) inside it is
+the full identity the issue of incremental runs needs: the same note under the same configuration gives
+the same row, and a run only has to process the notes whose key it has not committed yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# 128 bits of SHA-256: collisions are out of reach for any corpus (2^64 notes for an even chance), and
+# the column stays half the size of a full digest in the index read at every planning.
+TEXT_HASH_HEX = 32
+KEY_BYTES = 16
+
+
+def text_hash(text: str) -> str:
+    """The ``text_hash`` column: SHA-256 of the note's UTF-8 text, first 128 bits in hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TEXT_HASH_HEX]
+
+
+def unusable_hash(error: str) -> str:
+    """``text_hash`` of a record that has no usable text: a hash of why, so that the same bad record is
+    not redone on every run, and a repaired one (or one failing differently) is."""
+    return "error:" + hashlib.sha256(error.encode("utf-8")).hexdigest()[: TEXT_HASH_HEX - len("error:")]
+
+
+def note_key(note_id: str, hashed_text: str) -> bytes:
+    """The note's key: 16 bytes from its id and text hash (what planning compares, at any scale)."""
+    payload = note_id.encode("utf-8", "surrogatepass") + b"\x00" + hashed_text.encode("ascii")
+    return hashlib.blake2b(payload, digest_size=KEY_BYTES).digest()

@@ -1,0 +1,123 @@
+"""The note index, ``_index.parquet``: every source record of the last completed run and where its row is.
+
+One row per source record: ``source_file``, ``source_version`` (size and modification time, or ETag),
+``source_row``, ``id``, ``key`` (the note key, see ``identity``) and ``part`` (the committed part holding
+the note's row). Planning reads it instead of the source and the parts: a file whose version is unchanged
+is not read again, and the keys say which notes are already done, for millions of notes in one columnar
+read with no text in it.
+
+While a run is in progress each finished shard leaves ``_state/shards/<shard>.parquet`` (the same columns
+but ``part``), written after the shard's part is committed; a resumed run skips the shards that have one.
+The end of a run folds them into the index and deletes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from medbatch.jobs.identity import KEY_BYTES
+from medbatch.jobs.storage import join
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "_index.parquet"
+SHARD_STATE_DIR = "_state/shards"
+
+RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string()),
+        pa.field("source_version", pa.string()),
+        pa.field("source_row", pa.int64()),
+        pa.field("id", pa.string()),
+        pa.field("key", pa.binary(KEY_BYTES)),
+    ]
+)
+INDEX_SCHEMA = RECORD_SCHEMA.append(pa.field("part", pa.string()))
+
+
+def write_table(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> None:
+    """Write a Parquet state file so that it appears whole or not at all (local rename, or one upload)."""
+    if isinstance(fs, LocalFileSystem):
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        pq.write_table(table, tmp, compression="zstd", filesystem=fs)
+        os.replace(tmp, path)
+        return
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd")
+    fs.pipe_file(path, buffer.getvalue().to_pybytes())
+
+
+def read_index(fs: fsspec.AbstractFileSystem, output_path: str) -> tuple[pa.Table | None, int]:
+    """The index and the bytes read for it; None when there is none. A damaged index (a folder written
+    by hand, a disk error) is ignored with a warning: every file is then read again, which is slower but
+    loses nothing, since the committed parts still say which notes are done."""
+    path = join(output_path, INDEX_FILE)
+    if not fs.exists(path):
+        return None, 0
+    try:
+        with fs.open(path, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            table = parquet.read().cast(INDEX_SCHEMA)
+            read = sum(
+                parquet.metadata.row_group(g).column(c).total_compressed_size
+                for g in range(parquet.metadata.num_row_groups)
+                for c in range(parquet.metadata.num_columns)
+            )
+    except Exception as exc:
+        log.warning("%s is damaged (%s); every source file is read again", INDEX_FILE, type(exc).__name__)
+        return None, 0
+    return table, read
+
+
+def write_index(fs: fsspec.AbstractFileSystem, output_path: str, table: pa.Table) -> None:
+    """Replace the index."""
+    write_table(fs, join(output_path, INDEX_FILE), table.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA))
+
+
+def _state_path(output_path: str, shard_id: str) -> str:
+    return join(output_path, SHARD_STATE_DIR, f"{shard_id}.parquet")
+
+
+def write_shard_state(
+    fs: fsspec.AbstractFileSystem, output_path: str, shard_id: str, records: pa.Table
+) -> None:
+    """Mark a shard done, with its records (written after its part is committed)."""
+    write_table(fs, _state_path(output_path, shard_id), records.cast(RECORD_SCHEMA))
+
+
+def done_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
+    """Shards whose state file exists: done by this run or by an attempt that was stopped."""
+    folder = join(output_path, SHARD_STATE_DIR)
+    if not fs.exists(folder):
+        return set()
+    names = (p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
+    return {n.removesuffix(".parquet") for n in names if n.endswith(".parquet")}
+
+
+def read_shard_states(fs: fsspec.AbstractFileSystem, output_path: str, shard_ids: Iterable[str]) -> pa.Table:
+    """The records of the given done shards, in one table."""
+
+    def one(shard_id: str) -> pa.Table:
+        with fs.open(_state_path(output_path, shard_id), "rb") as handle:
+            return pq.read_table(handle).cast(RECORD_SCHEMA)
+
+    with ThreadPoolExecutor(16) as pool:
+        tables = list(pool.map(one, shard_ids))
+    return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
+
+
+def clear_shard_states(fs: fsspec.AbstractFileSystem, output_path: str) -> None:
+    """Remove the shard state files (once the index holds what they said)."""
+    folder = join(output_path, "_state")
+    if fs.exists(folder):
+        fs.rm(folder, recursive=True)

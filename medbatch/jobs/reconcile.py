@@ -1,0 +1,64 @@
+"""Which rows the output keeps: one current row per source note, decided from keys alone (pure functions).
+
+``contents`` is what the committed parts hold, as (key, part) pairs; ``records`` is every record of the
+source as it is now (the index rows of unchanged files and the records read by this run). A note's row is
+kept in one part, the first by name that holds it, so duplicates from a retried task or from the same
+note arriving in two new files collapse to one row; rows whose key is no longer in the source (the note
+was edited, so its key changed, or it left the source) are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from medbatch.jobs.identity import KEY_BYTES
+
+CONTENTS_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
+
+
+def contents_of(index: pa.Table | None, parts_on_disk: set[str], unindexed: pa.Table) -> pa.Table:
+    """What the parts on disk hold: the index's (key, part) pairs for the parts it references, plus the
+    keys read from parts it does not know (committed by a run that stopped before writing the index)."""
+    tables = [unindexed.select(CONTENTS_SCHEMA.names).cast(CONTENTS_SCHEMA)]
+    if index is not None:
+        indexed = index.select(CONTENTS_SCHEMA.names).filter(pc.is_in(index["part"], pa.array(parts_on_disk)))
+        tables.append(indexed.group_by(["key", "part"]).aggregate([]).cast(CONTENTS_SCHEMA))
+    return pa.concat_tables(tables)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The new index and the rows to drop.
+
+    Attributes:
+        index: ``records`` with the part holding each note's row (null for a note with no row, which
+            only happens when parts were removed by hand; its file is read again next run).
+        drop: (key, part) pairs whose rows must go: superseded, duplicate or no longer in the source.
+    """
+
+    index: pa.Table
+    drop: pa.Table
+
+    def parts_to_rewrite(self) -> set[str]:
+        """Parts that hold at least one row to drop."""
+        return set(self.drop["part"].to_pylist())
+
+
+def reconcile(records: pa.Table, contents: pa.Table) -> Reconciliation:
+    """Choose one row per current note and list every other row for removal."""
+    current = records.select(["key"]).group_by(["key"]).aggregate([])
+    chosen = (
+        contents.join(current, "key", join_type="inner")
+        .group_by(["key"])
+        .aggregate([("part", "min")])
+        .rename_columns(["key", "part"])
+    )
+    index = records.join(chosen, "key", join_type="left outer").sort_by(
+        [("source_file", "ascending"), ("source_row", "ascending")]
+    )
+    unique_contents = contents.group_by(["key", "part"]).aggregate([])
+    drop = unique_contents.join(chosen, ["key", "part"], join_type="left anti")
+    return Reconciliation(index=index, drop=drop.cast(CONTENTS_SCHEMA))

@@ -1,0 +1,119 @@
+"""What a run has to do, decided before any record is read: which files changed, which notes are done.
+
+A file whose version (see ``listing.file_version``) is the one the index recorded, with every record's
+row in place, is not read: its records carry over from the index. Every other file is counted and
+planned into shards; its records are read by the workers, which skip the notes whose key is already
+committed (``committed_keys``), so a grown corpus costs the new notes, not the whole corpus again.
+Planning reads the index (no text in it) and the id/text_hash columns of parts the index does not know,
+never a committed note's text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from medbatch.jobs.config import JobConfig
+from medbatch.jobs.identity import KEY_BYTES
+from medbatch.jobs.note_index import RECORD_SCHEMA, done_shards, read_index
+from medbatch.jobs.output import list_parts, part_keys
+from medbatch.jobs.planning import Shard, plan_shards
+from medbatch.jobs.reconcile import contents_of
+from medbatch.jobs.sources.listing import SourceFile, with_row_counts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The plan of one run.
+
+    Attributes:
+        files: every listed file; those read this run have ``rows`` (or ``error``) filled in.
+        unchanged: how many files carry over from the index without being read.
+        carried: the index's records of files not read this run (unchanged, or unreadable now: a file
+            that cannot be read keeps its rows rather than losing them to a transient error).
+        contents: (key, part) of every row the parts on disk hold.
+        parts: the part files on disk at planning.
+        shards: the shards over the files read this run; ``pending``: those not done yet.
+        bytes_read: bytes planning read (index, part key columns, record counting).
+    """
+
+    files: list[SourceFile]
+    unchanged: int
+    carried: pa.Table
+    contents: pa.Table
+    parts: set[str]
+    shards: list[Shard]
+    pending: list[Shard]
+    bytes_read: int
+
+    def committed_keys(self) -> np.ndarray:
+        """The keys of committed rows, sorted, for the workers' membership test (16 bytes per note)."""
+        keys = pc.unique(self.contents["key"]).to_numpy(zero_copy_only=False).astype(f"S{KEY_BYTES}")
+        return np.sort(keys)
+
+
+def _complete_versions(index: pa.Table) -> dict[str, str]:
+    """relpath -> version of the indexed files whose every record has its row."""
+    per_file = index.group_by(["source_file", "source_version"]).aggregate(
+        [("source_row", "count"), ("part", "count")]
+    )
+    complete = per_file.filter(pc.equal(per_file["source_row_count"], per_file["part_count"]))
+    return dict(zip(complete["source_file"].to_pylist(), complete["source_version"].to_pylist(), strict=True))
+
+
+def plan_run(
+    config: JobConfig,
+    fs_in: fsspec.AbstractFileSystem,
+    base: str,
+    listed: list[SourceFile],
+    fs_out: fsspec.AbstractFileSystem,
+    output_path: str,
+) -> RunPlan:
+    """Plan a run over ``listed`` against what ``output_path`` already holds."""
+    index, bytes_read = read_index(fs_out, output_path)
+    complete = _complete_versions(index) if index is not None else {}
+    unchanged = {f.relpath for f in listed if complete.get(f.relpath) == f.version}
+    counted = with_row_counts(
+        fs_in, base, [f for f in listed if f.relpath not in unchanged], config.spec.source.format
+    )
+    bytes_read += sum(f.bytes_read for f in counted)
+    unreadable_now = {f.relpath for f in counted if f.error is not None}
+    carried = RECORD_SCHEMA.empty_table()
+    if index is not None:
+        keep = pc.is_in(index["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string()))
+        carried = index.filter(keep).select(RECORD_SCHEMA.names)
+
+    parts = list_parts(fs_out, output_path)
+    indexed_parts = set(index["part"].drop_null().to_pylist()) if index is not None else set()
+    unindexed = part_keys(fs_out, output_path, parts - indexed_parts)
+    contents = contents_of(index, parts, unindexed)
+
+    shards = plan_shards([f for f in counted if f.error is None], config.spec.limits.shard_size)
+    done = done_shards(fs_out, output_path)
+    pending = [s for s in shards if s.id not in done]
+    files = sorted([*counted, *(f for f in listed if f.relpath in unchanged)], key=lambda f: f.relpath)
+    log.info(
+        "planned: %d files unchanged, %d to read in %d shards (%d done before), %d parts committed",
+        len(unchanged),
+        len(counted),
+        len(shards),
+        len(shards) - len(pending),
+        len(parts),
+    )
+    return RunPlan(
+        files=files,
+        unchanged=len(unchanged),
+        carried=carried,
+        contents=contents,
+        parts=parts,
+        shards=shards,
+        pending=pending,
+        bytes_read=bytes_read,
+    )

@@ -1,0 +1,137 @@
+"""A growing, edited, shrinking corpus: after every rerun the output holds exactly one current row per
+source note, and only new or changed notes reached the engine (counted by the engine itself)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+
+from medbatch.jobs import JobConfig, Manifest, Outcome, run_job
+from medbatch.notes.engines.fake import FakeEngineConfig
+from medbatch.spec import Corpus
+from tests.corpora import corpus_yaml, notes, rows
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+
+def expected_notes(source: Path) -> set[tuple[str, str]]:
+    """(id, SHA-256 of the text) of every note in the source, computed here independently."""
+    found = set()
+    for path in sorted(source.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            found.add((record["note_id"], hashlib.sha256(record["note_text"].encode()).hexdigest()))
+    return found
+
+
+class Corpus_:
+    """A JSONL corpus on disk, a config over it, and a count of the engine's calls."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.source, self.out, self.calls = tmp_path / "in", tmp_path / "out", tmp_path / "calls.log"
+        self.source.mkdir()
+        spec = Corpus.model_validate(
+            corpus_yaml(
+                "growth",
+                {"uri": str(self.source), "format": "jsonl", "idField": "note_id", "textField": "note_text"},
+                limits={"shardSize": 4},
+            )
+        ).spec
+        self.config = JobConfig(
+            corpus="growth",
+            spec=spec,
+            source_uri=str(self.source),
+            output_uri=str(self.out),
+            engine=FakeEngineConfig(call_log=str(self.calls)),
+            num_workers=2,
+        )
+
+    def write(self, name: str, records: list[dict[str, Any]]) -> None:
+        (self.source / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def lines(self, name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in (self.source / name).read_text().splitlines()]
+
+    def run(self) -> tuple[Manifest, int]:
+        """Run the job; the manifest and the notes the engine saw (one PHI request per short note)."""
+        self.calls.write_text("")
+        manifest = run_job(self.config, worker_cpus=0.5)
+        return manifest, self.calls.read_text().splitlines().count("phi")
+
+    def check_one_row_per_note(self, manifest: Manifest) -> None:
+        table = ds.dataset(str(self.out / "parts"), format="parquet").to_table()
+        got = list(zip(table["id"].to_pylist(), table["text_hash"].to_pylist(), strict=True))
+        want = {(i, h[:32]) for i, h in expected_notes(self.source)}
+        assert len(got) == len(set(got)), "no note has two rows"
+        assert set(got) == want, "every current note has its row and no other row is left"
+        assert manifest.records.total == len(want)
+        on_disk = {p.name for p in (self.out / "parts").glob("part-*.parquet")}
+        assert {p.file.removeprefix("parts/") for p in manifest.parts} == on_disk
+        assert not (self.out / "_state").exists()
+
+
+def test_growth_edits_and_deletions_process_only_what_changed(tmp_path: Path) -> None:
+    corpus = Corpus_(tmp_path)
+    first = rows(notes(10))
+    corpus.write("b.jsonl", first)
+    manifest, calls = corpus.run()
+    assert (manifest.outcome, calls, manifest.changes.notes_processed) == (Outcome.SUCCEEDED, 10, 10)
+    corpus.check_one_row_per_note(manifest)
+
+    # Nothing changed: nothing is read, nothing runs.
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.files_read, manifest.changes.files_unchanged) == (0, 0, 1)
+    corpus.check_one_row_per_note(manifest)
+
+    # Appended notes: only they run (the file is read again; its old notes are recognized).
+    corpus.write("b.jsonl", [*first, *rows(notes(3, start=10))])
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.notes_reused, manifest.changes.rows_removed) == (3, 10, 0)
+    corpus.check_one_row_per_note(manifest)
+
+    # A new file that sorts first.
+    corpus.write("a.jsonl", rows(notes(2, start=20)))
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.files_read, manifest.changes.files_unchanged) == (2, 1, 1)
+    corpus.check_one_row_per_note(manifest)
+
+    # A note edited in place at the same byte size.
+    records = corpus.lines("b.jsonl")
+    before = (corpus.source / "b.jsonl").stat().st_size
+    text = records[4]["note_text"]
+    at = next(i for i, c in enumerate(text) if c in "aeiou")
+    records[4]["note_text"] = text[:at] + "x" + text[at + 1 :]
+    corpus.write("b.jsonl", records)
+    assert (corpus.source / "b.jsonl").stat().st_size == before
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed) == (1, 1), "the edited note runs, its old row goes"
+    corpus.check_one_row_per_note(manifest)
+
+    # A note deleted, and a whole file deleted: their rows go, nothing runs.
+    corpus.write("b.jsonl", records[:6] + records[7:])
+    (corpus.source / "a.jsonl").unlink()
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed, manifest.records.total) == (0, 3, 12)
+    corpus.check_one_row_per_note(manifest)
+
+
+def test_a_note_repeated_across_new_files_gets_one_row(tmp_path: Path) -> None:
+    corpus = Corpus_(tmp_path)
+    items = rows(notes(6))
+    corpus.write("a.jsonl", items[:4])
+    corpus.write("b.jsonl", items[2:])  # notes 2 and 3 in both files, in different shards
+    manifest, _ = corpus.run()
+    assert (manifest.source_records, manifest.duplicate_records) == (8, 2)
+    corpus.check_one_row_per_note(manifest)
+
+    # Notes move to another file: their rows are theirs still (same id and text), nothing runs again.
+    (corpus.source / "a.jsonl").unlink()
+    corpus.write("c.jsonl", items[:2])
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.notes_reused, manifest.changes.rows_removed) == (0, 2, 0)
+    corpus.check_one_row_per_note(manifest)
