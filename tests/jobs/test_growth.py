@@ -29,7 +29,7 @@ def expected_notes(source: Path) -> set[tuple[str, str]]:
     return found
 
 
-class Corpus_:
+class GrowingCorpus:
     """A JSONL corpus on disk, a config over it, and a count of the engine's calls."""
 
     def __init__(self, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ class Corpus_:
 
 
 def test_growth_edits_and_deletions_process_only_what_changed(tmp_path: Path) -> None:
-    corpus = Corpus_(tmp_path)
+    corpus = GrowingCorpus(tmp_path)
     first = rows(notes(10))
     corpus.write("b.jsonl", first)
     manifest, calls = corpus.run()
@@ -121,7 +121,7 @@ def test_growth_edits_and_deletions_process_only_what_changed(tmp_path: Path) ->
 
 
 def test_a_note_repeated_across_new_files_gets_one_row(tmp_path: Path) -> None:
-    corpus = Corpus_(tmp_path)
+    corpus = GrowingCorpus(tmp_path)
     items = rows(notes(6))
     corpus.write("a.jsonl", items[:4])
     corpus.write("b.jsonl", items[2:])  # notes 2 and 3 in both files, in different shards

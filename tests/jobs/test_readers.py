@@ -19,7 +19,9 @@ SECRET = "ZEBRA-SENTINEL"
 def read(path: Path, spec: SourceSpec) -> list[RawRecord]:
     fs, _ = filesystem(str(path))
     rows, _ = count_rows(fs, str(path), spec.format)
-    return read_slice(fs, str(path.parent) + "/", spec, Slice(relpath=path.name, version="1", start=0, stop=rows))
+    return read_slice(
+        fs, str(path.parent) + "/", spec, Slice(relpath=path.name, version="1", start=0, stop=rows)
+    )
 
 
 def test_jsonl_bad_lines_become_error_records(tmp_path: Path) -> None:
@@ -111,7 +113,9 @@ def test_parquet_slices_read_only_their_rows(tmp_path: Path) -> None:
     )
     fs, _ = filesystem(str(path))
     spec = SourceSpec(uri=str(path), format=SourceFormat.PARQUET, id_field="id")
-    records = read_slice(fs, str(tmp_path) + "/", spec, Slice(relpath="n.parquet", version="1", start=4, stop=8))
+    records = read_slice(
+        fs, str(tmp_path) + "/", spec, Slice(relpath="n.parquet", version="1", start=4, stop=8)
+    )
     assert [(r.id, r.row, r.text) for r in records] == [(str(i), i, f"t{i}") for i in range(4, 8)]
 
 

@@ -87,7 +87,11 @@ def test_batch_and_online_give_the_same_output_for_the_same_note(
     worker = ShardWorker(config.model_dump_json(), str(tmp_path / "in"))
     record = RawRecord("n1", text, "patient-7", "notes.jsonl", 0)
     rows, _ = worker.loop.run(process_shard(worker.processor, worker.window, "s1", [record]))
-    batch = {k: v for k, v in rows[0].items() if k not in ("source_file", "source_row", "shard", "text_hash", "phi_counts")}
+    batch = {
+        k: v
+        for k, v in rows[0].items()
+        if k not in ("source_file", "source_row", "shard", "text_hash", "phi_counts")
+    }
 
     online = NoteEngine({"kind": "baseline"})
     job = NoteJob("n1", text, "patient-7", tasks, True, corpus.spec.limits.max_note_chars)

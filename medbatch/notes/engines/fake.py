@@ -29,9 +29,7 @@ class FakeEngineConfig(EngineConfig):
     """Options of the fake engine."""
 
     kind: Literal["fake"] = "fake"
-    performance_fields: ClassVar[frozenset[str]] = frozenset(
-        {"seconds_per_request", "capacity", "call_log"}
-    )
+    performance_fields: ClassVar[frozenset[str]] = frozenset({"seconds_per_request", "capacity", "call_log"})
     seconds_per_request: float = Field(
         default=0.0, ge=0.0, description="Time each request takes (simulated generation time)."
     )
