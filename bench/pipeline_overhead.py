@@ -5,12 +5,15 @@ On one generated corpus (N notes of 1-2 KB in Parquet on a moto S3 server on loo
 1. plain pyarrow: read every source file and write it back as Parquet (the I/O floor);
 2. the pipeline with a zero-cost engine and no rule-based de-identification: overhead ratio vs (1);
 3. the pipeline with an engine of fixed latency per call: engine busy time / (wall x workers);
-4. the pipeline with the CPU baseline engine and every task on: records/s of the laptop default.
+4. the pipeline with the CPU baseline engine and every task on: records/s of the laptop default;
+5. planning an incremental run: 1M notes committed, 1% new, next to a full run's planning
+   (``bench/incremental_planning.py``; ``--incremental-only`` runs just this case).
 
 Figures are printed and written as JSON to bench/results/. Ratios are measured within one run because
 these machines are noisy; compare ratios, not seconds, across machines.
 
     python -m bench.pipeline_overhead --notes 100000 --baseline-notes 10000
+    python -m bench.pipeline_overhead --incremental-only --incremental-notes 1000000
 """
 
 from __future__ import annotations
@@ -114,7 +117,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=50.0, help="fixed engine latency per call")
     parser.add_argument("--baseline-notes", type=int, default=10_000, help="notes for the CPU baseline run")
+    parser.add_argument("--incremental-notes", type=int, default=1_000_000, help="committed notes (0: skip)")
+    parser.add_argument("--incremental-only", action="store_true", help="run only the incremental case")
     args = parser.parse_args()
+    from bench.incremental_planning import measure
+
+    incremental = measure(args.incremental_notes) if args.incremental_notes else None
+    if args.incremental_only:
+        print(json.dumps({"incremental_planning": incremental}, indent=2))
+        return
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -182,6 +193,7 @@ def main() -> None:
         "pyarrow_cost_per_record_us": round(plain_s / args.notes * 1e6, 1),
         f"fixed_{args.latency_ms:g}ms_engine": fixed,
         "baseline_engine_all_tasks": baseline,
+        "incremental_planning": incremental,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline_overhead.json").write_text(json.dumps(results, indent=2))

@@ -135,3 +135,60 @@ def test_a_note_repeated_across_new_files_gets_one_row(tmp_path: Path) -> None:
     manifest, calls = corpus.run()
     assert (calls, manifest.changes.notes_reused, manifest.changes.rows_removed) == (0, 2, 0)
     corpus.check_one_row_per_note(manifest)
+
+
+def _stop_before_index(real: Any) -> Any:
+    def stop(*args: Any) -> None:
+        raise RuntimeError("stopped before the index was written")
+
+    return stop
+
+
+def _stop_after_index(real: Any) -> Any:
+    def stop(*args: Any) -> None:
+        real(*args)
+        raise RuntimeError("stopped after the index was written, before old parts were removed")
+
+    return stop
+
+
+@pytest.mark.parametrize(
+    ("target", "wrap"),
+    [
+        ("write_index", _stop_before_index),
+        ("write_index", _stop_after_index),
+        ("clear_shard_states", _stop_after_index),
+    ],
+    ids=["parts-rewritten", "index-written", "old-parts-removed"],
+)
+def test_a_run_stopped_while_finishing_is_completed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, wrap: Any
+) -> None:
+    import medbatch.jobs.finish as finish
+
+    corpus = GrowingCorpus(tmp_path)
+    records = rows(notes(8))
+    corpus.write("a.jsonl", records)
+    corpus.run()
+    records[3]["note_text"] += " Edited."
+    corpus.write("a.jsonl", [*records, *rows(notes(2, start=8))])
+    with monkeypatch.context() as patch:
+        patch.setattr(finish, target, wrap(getattr(finish, target)))
+        with pytest.raises(RuntimeError):
+            corpus.run()
+    manifest, calls = corpus.run()
+    assert calls == 0, "the stopped run's notes are committed; none runs twice"
+    corpus.check_one_row_per_note(manifest)
+
+
+def test_a_damaged_index_costs_a_reread_not_a_rerun(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(6)))
+    corpus.write("b.jsonl", rows(notes(3, start=6)))
+    corpus.run()
+    index = corpus.out / "_index.parquet"
+    index.write_bytes(index.read_bytes()[:50])
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.files_read, manifest.changes.notes_reused) == (0, 2, 9)
+    assert "_index.parquet is damaged" in caplog.text
+    corpus.check_one_row_per_note(manifest)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +17,7 @@ from medbatch.jobs import JobConfig, Outcome, run_job
 from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl
+from tests.processes import kill_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +35,32 @@ def wait_for(condition: object, timeout: float) -> None:
         if time.monotonic() > deadline:
             pytest.fail("condition not reached in time")
         time.sleep(0.05)
+
+
+def kill_part_way(config: JobConfig, tmp_path: Path, new_parts: int) -> None:
+    """Run ``config`` in a driver process and kill it once ``new_parts`` more parts are committed."""
+    out = Path(config.output_uri)
+    start = len(committed(out))
+    # Ray's socket paths must stay under 107 bytes, so its temp dir is short, not under tmp_path.
+    ray_tmp = tempfile.mkdtemp(prefix="mb-ray-")
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "PYTHONPATH": str(ROOT)}
+    log = (tmp_path / "driver.log").open("wb")
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tests.drivers.slow_job", config.model_dump_json()],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: len(committed(out)) >= start + new_parts or driver.poll() is not None, timeout=180)
+        assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+    finally:
+        # The whole run dies, as when its pods are deleted: no worker of it commits a part afterwards.
+        kill_processes(lambda cmdline: any(ray_tmp in part for part in cmdline), roots=[driver.pid])
+        driver.wait()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 @pytest.mark.usefixtures("ray_cluster")
@@ -58,30 +83,13 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path) -> None:
         engine=FakeEngineConfig(seconds_per_request=0.4),
         num_workers=1,
     )
-    # Ray's socket paths must stay under 107 bytes, so its temp dir is short, not under tmp_path.
-    ray_tmp = tempfile.mkdtemp(prefix="mb-ray-")
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "PYTHONPATH": str(ROOT)}
-    log = (tmp_path / "driver.log").open("wb")
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "tests.drivers.slow_job", config.model_dump_json()],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: len(committed(out)) >= 3 or driver.poll() is not None, timeout=180)
-        assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    kill_part_way(config, tmp_path, new_parts=3)
     before = committed(out)
     assert 3 <= len(before) < 10, "the driver was killed part-way"
 
-    manifest = run_job(config.model_copy(update={"engine": FakeEngineConfig()}), worker_cpus=0.5)
+    calls = tmp_path / "calls.log"
+    fast = config.model_copy(update={"engine": FakeEngineConfig(call_log=str(calls))})
+    manifest = run_job(fast, worker_cpus=0.5)
 
     after = committed(out)
     assert manifest.outcome is Outcome.SUCCEEDED
@@ -91,4 +99,18 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path) -> None:
     ids = [r["id"] for r in read_output(str(out))]
     assert sorted(ids) == sorted(n.id for n in items)
     assert manifest.records.total == 40
+    assert calls.read_text().count("phi") == 40 - 4 * len(before), "no committed note ran again"
     assert not (out / "parts" / "_tmp").exists()
+
+    # The corpus grows and the next run is killed too: its resume still runs every new note once.
+    grown = notes(40, start=40)
+    write_jsonl(str(source), rows(items + grown))
+    kill_part_way(config, tmp_path, new_parts=2)
+    killed = {name for name in committed(out) if name not in after}
+    assert len(killed) >= 2
+    calls.write_text("")
+    manifest = run_job(fast, worker_cpus=0.5)
+    ids = [r["id"] for r in read_output(str(out))]
+    assert sorted(ids) == sorted(n.id for n in items + grown)
+    assert calls.read_text().count("phi") == 40 - 4 * len(killed)
+    assert manifest.changes.rows_removed == 0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import boto3
 import httpx
-import psutil
 import pytest
 import pytest_asyncio
 
@@ -26,6 +23,7 @@ from tests.operator.cluster import (
     wait_until,
     write_kubeconfig,
 )
+from tests.processes import kill_processes
 
 
 @pytest.fixture(scope="session")
@@ -81,16 +79,7 @@ def ray_head() -> Iterator[str]:
     yield address
 
     # The head's daemons name its temp dir or its GCS address; agents and workers are their descendants.
-    def ours(process: psutil.Process) -> bool:
-        return any(temp in part or part.endswith(f":{gcs_port}") for part in process.info["cmdline"] or [])
-
-    doomed = [p for p in psutil.process_iter(["cmdline"]) if ours(p)]
-    for process in list(doomed):
-        with contextlib.suppress(psutil.Error):
-            doomed.extend(process.children(recursive=True))
-    for process in doomed:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGKILL)
+    kill_processes(lambda cmdline: any(temp in part or part.endswith(f":{gcs_port}") for part in cmdline))
     shutil.rmtree(temp, ignore_errors=True)
 
 
