@@ -21,11 +21,12 @@ CONTENTS_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("pa
 
 def contents_of(index: pa.Table | None, parts_on_disk: set[str], unindexed: pa.Table) -> pa.Table:
     """What the parts on disk hold: the index's (key, part) pairs for the parts it references, plus the
-    keys read from parts it does not know (committed by a run that stopped before writing the index)."""
+    keys read from parts it does not know (committed by a run that stopped before writing the index).
+    A pair can appear more than once (a note repeated in the source); ``reconcile`` does not mind."""
     tables = [unindexed.select(CONTENTS_SCHEMA.names).cast(CONTENTS_SCHEMA)]
     if index is not None:
         indexed = index.select(CONTENTS_SCHEMA.names).filter(pc.is_in(index["part"], pa.array(parts_on_disk)))
-        tables.append(indexed.group_by(["key", "part"]).aggregate([]).cast(CONTENTS_SCHEMA))
+        tables.append(indexed.cast(CONTENTS_SCHEMA))
     return pa.concat_tables(tables)
 
 

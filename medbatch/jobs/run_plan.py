@@ -55,8 +55,12 @@ class RunPlan:
 
     def committed_keys(self) -> np.ndarray:
         """The keys of committed rows, sorted, for the workers' membership test (16 bytes per note)."""
-        keys = pc.unique(self.contents["key"]).to_numpy(zero_copy_only=False).astype(f"S{KEY_BYTES}")
-        return np.sort(keys)
+        keys = self.contents["key"].combine_chunks()
+        # The fixed-width key column's data buffer is already an array of 16-byte strings: no copy per key.
+        raw = np.frombuffer(
+            keys.buffers()[1], dtype=f"S{KEY_BYTES}", count=len(keys), offset=keys.offset * KEY_BYTES
+        )
+        return np.unique(raw)
 
 
 def _complete_versions(index: pa.Table) -> dict[str, str]:

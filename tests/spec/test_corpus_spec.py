@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,16 @@ def test_a_yaml_bomb_is_refused_quickly_and_small(tmp_path: Path) -> None:
     lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(9))}]" for i in range(1, 10)]
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
-    # Aliases are counted as they are composed, before anything expands: the 17th stops the load.
-    with pytest.raises(SpecError, match="more than 16 YAML aliases"):
-        load_corpus(path)
+    # Aliases are counted as they are composed, before anything expands: the 17th stops the load, so
+    # memory stays that of the document (measured, not timed: an expansion would need gigabytes).
+    tracemalloc.start()
+    try:
+        with pytest.raises(SpecError, match="more than 16 YAML aliases"):
+            load_corpus(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak
 
 
 def test_a_few_aliases_still_load(tmp_path: Path) -> None:

@@ -1,0 +1,102 @@
+"""The pure rules of which rows stay: one per current note, the first part by name that holds it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from medbatch.jobs.identity import KEY_BYTES, note_key, text_hash
+from medbatch.jobs.note_index import RECORD_SCHEMA
+from medbatch.jobs.reconcile import CONTENTS_SCHEMA, reconcile
+from medbatch.jobs.run_plan import RunPlan
+
+
+def key(note_id: str, text: str) -> bytes:
+    return note_key(note_id, text_hash(text))
+
+
+def records(*notes: tuple[str, str]) -> pa.Table:
+    """The source as it is now: one record per (id, text), rows in order, all in one file."""
+    return pa.table(
+        {
+            "source_file": ["a.jsonl"] * len(notes),
+            "source_version": ["v2"] * len(notes),
+            "source_row": list(range(len(notes))),
+            "id": [i for i, _ in notes],
+            "key": [key(i, t) for i, t in notes],
+        },
+        schema=RECORD_SCHEMA,
+    )
+
+
+def contents(*rows: tuple[str, str, str]) -> pa.Table:
+    """What the parts hold: (id, text, part)."""
+    return pa.table(
+        {"key": [key(i, t) for i, t, _ in rows], "part": [p for _, _, p in rows]}, schema=CONTENTS_SCHEMA
+    )
+
+
+def dropped(result_drop: pa.Table) -> set[tuple[bytes, str]]:
+    return set(zip(result_drop["key"].to_pylist(), result_drop["part"].to_pylist(), strict=True))
+
+
+def test_edited_departed_and_duplicate_rows_go_and_each_note_keeps_one() -> None:
+    source = records(("n1", "same"), ("n2", "edited"), ("n4", "new"), ("n4", "new"))
+    held = contents(
+        ("n1", "same", "part-b"),
+        ("n1", "same", "part-a"),  # computed twice (a retried task): the first part by name keeps it
+        ("n2", "original", "part-a"),  # edited since: its old row goes
+        ("n2", "edited", "part-c"),
+        ("n3", "left", "part-a"),  # no longer in the source
+        ("n4", "new", "part-c"),
+        ("n4", "new", "part-c"),  # a repeated note lists its part twice; still one row
+    )
+    result = reconcile(source, held)
+    assert result.index["part"].to_pylist() == ["part-a", "part-c", "part-c", "part-c"]
+    assert dropped(result.drop) == {
+        (key("n1", "same"), "part-b"),
+        (key("n2", "original"), "part-a"),
+        (key("n3", "left"), "part-a"),
+    }
+    assert result.parts_to_rewrite() == {"part-a", "part-b"}
+
+
+def test_reconcile_is_idempotent() -> None:
+    source = records(("n1", "x"), ("n2", "y"))
+    first = reconcile(source, contents(("n1", "x", "p1"), ("n1", "x", "p2"), ("n2", "y", "p2")))
+    kept = first.index.select(["key", "part"]).cast(CONTENTS_SCHEMA)
+    again = reconcile(source, kept)
+    assert again.drop.num_rows == 0
+    assert again.index.equals(first.index)
+
+
+def test_a_note_without_a_row_is_indexed_with_no_part() -> None:
+    result = reconcile(records(("n1", "x")), contents())
+    assert result.index["part"].to_pylist() == [None]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[(5, 30), (20, 50)], [(5, 50)]],
+    ids=["chunks-overlapping", "one-sliced-chunk"],
+)
+def test_committed_keys_are_unique_sorted_and_exact(chunks: list[tuple[int, int]]) -> None:
+    keys = [key(f"n{i}", "t") for i in range(50)]
+    # Sliced arrays, as filtered and concatenated tables hold: the offset into the key buffer counts.
+    everything = pa.array(keys, pa.binary(KEY_BYTES))
+    column = pa.chunked_array([everything.slice(start, stop - start) for start, stop in chunks])
+    table = pa.table({"key": column, "part": ["p"] * len(column)})
+    plan = RunPlan(
+        files=[],
+        unchanged=0,
+        carried=records(),
+        contents=table,
+        parts=set(),
+        shards=[],
+        pending=[],
+        bytes_read=0,
+    )
+    got = plan.committed_keys()
+    assert [bytes(k).ljust(KEY_BYTES, b"\0") for k in got] == sorted(keys[5:])
+    assert np.all(got[:-1] < got[1:])
