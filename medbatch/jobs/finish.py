@@ -16,8 +16,8 @@ import fsspec
 import pyarrow as pa
 
 from medbatch.jobs.note_index import clear_shard_states, read_shard_states, write_index
-from medbatch.jobs.output import PARTS_DIR, list_parts, part_keys, rewrite_part
-from medbatch.jobs.reconcile import reconcile
+from medbatch.jobs.output import PARTS_DIR, list_parts, part_rows, rewrite_part
+from medbatch.jobs.reconcile import CONTENTS_SCHEMA, departed, reconcile
 from medbatch.jobs.run_plan import RunPlan
 from medbatch.jobs.storage import join
 
@@ -32,13 +32,18 @@ class Finished:
     rows_removed: int
 
 
-def finish_run(fs: fsspec.AbstractFileSystem, output_path: str, plan: RunPlan) -> Finished:
-    """Fold the run's shards into the index and drop superseded, duplicate and departed rows."""
+def finish_run(
+    fs: fsspec.AbstractFileSystem, output_path: str, plan: RunPlan, *, keep_departed: bool = False
+) -> Finished:
+    """Fold the run's shards into the index and drop superseded and duplicate rows, and the rows of
+    notes that left the source unless ``keep_departed``."""
     records = pa.concat_tables(
         [plan.carried, read_shard_states(fs, output_path, [s.id for s in plan.shards])]
     )
-    written = part_keys(fs, output_path, list_parts(fs, output_path) - plan.parts)
-    result = reconcile(records, pa.concat_tables([plan.contents, written]))
+    if keep_departed:
+        records = pa.concat_tables([records, departed(plan.previous, records)])
+    written = part_rows(fs, output_path, list_parts(fs, output_path) - plan.parts)
+    result = reconcile(records, pa.concat_tables([plan.contents, written.select(CONTENTS_SCHEMA.names)]))
 
     dropped: dict[str, set[bytes]] = defaultdict(set)
     for key, part in zip(result.drop["key"].to_pylist(), result.drop["part"].to_pylist(), strict=True):

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from medbatch import __version__
+from medbatch.jobs.note_index import DEPARTED
 from medbatch.jobs.output import PARTS_DIR, list_parts, shard_of
 from medbatch.jobs.part_stats import read_part_stats
 from medbatch.jobs.sources.listing import SourceFile
@@ -109,6 +110,10 @@ class Manifest(BaseModel):
     duplicate_records: int = Field(
         description="Records repeating a note already in the source (same id and text): they share its row."
     )
+    departed_notes: int = Field(
+        default=0,
+        description="Rows kept for notes whose id left the source (output.departedNotes: keep); in records.",
+    )
     changes: Changes
     shards_planned: int
     shards_run: int = Field(description="Shards processed by this run (the rest were committed before).")
@@ -164,6 +169,7 @@ def build_manifest(
         phi.update(part.phi_by_type)
         errors.update(part.errors)
     notes = index.select(["id", "key"]).group_by(["id", "key"]).aggregate([])
+    departed = int(pc.sum(pc.equal(index["source_version"], DEPARTED)).as_py() or 0)
     ids = notes.group_by(["id"]).aggregate([("key", "count")])
     source_errors = [f for f in plan.files if f.error]
     outcome, reason = decide_outcome(counts, source_errors, errors)
@@ -177,8 +183,9 @@ def build_manifest(
         model=engine.model,
         prompt_version=engine.prompt_version,
         records=counts,
-        source_records=index.num_rows,
+        source_records=index.num_rows - departed,
         duplicate_records=index.num_rows - notes.num_rows,
+        departed_notes=departed,
         changes=changes,
         shards_planned=len(plan.shards),
         shards_run=shards_run,

@@ -2,7 +2,7 @@
 
 One row per source record: ``source_file``, ``source_version`` (size and modification time, or ETag),
 ``source_row``, ``id``, ``key`` (the note key, see ``identity``) and ``part`` (the committed part holding
-the note's row). Planning reads it instead of the source and the parts: a file whose version is unchanged
+the note's row; ``source_version`` is ``DEPARTED`` for a note kept after it left the source). Planning reads it instead of the source and the parts: a file whose version is unchanged
 is not read again, and the keys say which notes are already done, for millions of notes in one columnar
 read with no text in it.
 
@@ -42,6 +42,10 @@ RECORD_SCHEMA = pa.schema(
     ]
 )
 INDEX_SCHEMA = RECORD_SCHEMA.append(pa.field("part", pa.string()))
+
+# The ``source_version`` of a note kept after its id left the source (``output.departedNotes: keep``);
+# ``source_file`` and ``source_row`` say where it was last seen. No listed file has an empty version.
+DEPARTED = ""
 
 
 def write_table(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> None:

@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from medbatch.jobs.identity import note_key
+from medbatch.jobs.note_index import INDEX_SCHEMA
 from medbatch.jobs.part_stats import stats_metadata
-from medbatch.jobs.reconcile import CONTENTS_SCHEMA
 from medbatch.jobs.storage import join
 from medbatch.notes.output import NoteOutput
 
@@ -123,19 +123,27 @@ def _keys(table: pa.Table) -> list[bytes]:
     ]
 
 
-def part_keys(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[str]) -> pa.Table:
-    """(key, part) of every row of the given parts, reading only their id and text_hash columns."""
+def part_rows(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[str]) -> pa.Table:
+    """Every row of the given parts as index records (source file and row, id, key, part; the file's
+    version is unknown here, so empty), reading no text: for parts the index does not know."""
 
     def one(name: str) -> pa.Table:
         with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
-            table = pq.read_table(handle, columns=["id", "text_hash"])
+            table = pq.read_table(handle, columns=["source_file", "source_row", "id", "text_hash"])
         return pa.table(
-            {"key": pa.array(_keys(table), CONTENTS_SCHEMA.field("key").type), "part": [name] * len(table)}
+            {
+                "source_file": table["source_file"],
+                "source_version": pa.repeat(pa.scalar("", pa.string()), len(table)),
+                "source_row": table["source_row"],
+                "id": table["id"],
+                "key": pa.array(_keys(table), INDEX_SCHEMA.field("key").type),
+                "part": [name] * len(table),
+            }
         )
 
     with ThreadPoolExecutor(16) as pool:
         tables = list(pool.map(one, sorted(names)))
-    return pa.concat_tables(tables).cast(CONTENTS_SCHEMA) if tables else CONTENTS_SCHEMA.empty_table()
+    return pa.concat_tables(tables).cast(INDEX_SCHEMA) if tables else INDEX_SCHEMA.empty_table()
 
 
 def rewrite_part(fs: fsspec.AbstractFileSystem, output_path: str, name: str, drop: set[bytes]) -> str | None:

@@ -40,6 +40,7 @@ from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
 from medbatch.notes.errors import safe_error
 from medbatch.notes.tasks.deid.surrogates import key_fingerprint
+from medbatch.spec import DepartedNotes
 from medbatch.spec.run_files import JOB_FILE, MANIFEST_FILE, PROGRESS_FILE, ProgressReport
 
 log = logging.getLogger(__name__)
@@ -360,7 +361,8 @@ def run_job(
         ),
     )
 
-    finished = finish_run(fs_out, output_path, plan)
+    keep_departed = config.spec.output.departed_notes is DepartedNotes.KEEP
+    finished = finish_run(fs_out, output_path, plan, keep_departed=keep_departed)
     changes = Changes(
         files_read=len(plan.files) - plan.unchanged,
         files_unchanged=plan.unchanged,

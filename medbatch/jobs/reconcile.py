@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medbatch.jobs.identity import KEY_BYTES
+from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
 
 CONTENTS_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
 
@@ -63,3 +64,16 @@ def reconcile(records: pa.Table, contents: pa.Table) -> Reconciliation:
     unique_contents = contents.group_by(["key", "part"]).aggregate([])
     drop = unique_contents.join(chosen, ["key", "part"], join_type="left anti")
     return Reconciliation(index=index, drop=drop.cast(CONTENTS_SCHEMA))
+
+
+def departed(previous: pa.Table, current: pa.Table) -> pa.Table:
+    """The notes of ``previous`` (the last index) whose id is not in ``current`` (the source's records
+    now) and that have a row, one record per note, marked ``DEPARTED``: kept as if still in the source.
+    Matching on id, not key, is what lets an edited note's old text go while a removed note stays."""
+    gone = previous.filter(
+        pc.and_(pc.invert(pc.is_in(previous["id"], current["id"])), pc.is_valid(previous["part"]))
+    )
+    first = pc.index_in(pc.unique(gone["key"]), gone["key"])
+    kept = gone.take(first).select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+    marked = pa.array([DEPARTED] * kept.num_rows, pa.string())
+    return kept.set_column(RECORD_SCHEMA.get_field_index("source_version"), "source_version", marked)

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.identity import KEY_BYTES
-from medbatch.jobs.note_index import RECORD_SCHEMA, done_shards, read_index
-from medbatch.jobs.output import list_parts, part_keys
+from medbatch.jobs.note_index import DEPARTED, INDEX_SCHEMA, RECORD_SCHEMA, done_shards, read_index
+from medbatch.jobs.output import list_parts, part_rows
 from medbatch.jobs.planning import Shard, plan_shards
 from medbatch.jobs.reconcile import contents_of
 from medbatch.jobs.sources.listing import SourceFile, with_row_counts
@@ -38,6 +38,8 @@ class RunPlan:
         unchanged: how many files carry over from the index without being read.
         carried: the index's records of files not read this run (unchanged, or unreadable now: a file
             that cannot be read keeps its rows rather than losing them to a transient error).
+        previous: what the output held at planning, as index records: the last completed run's index and
+            the rows of parts it does not know (from a stopped run, or all parts if the index is damaged).
         contents: (key, part) of every row the parts on disk hold.
         parts: the part files on disk at planning.
         shards: the shards over the files read this run; ``pending``: those not done yet.
@@ -47,6 +49,7 @@ class RunPlan:
     files: list[SourceFile]
     unchanged: int
     carried: pa.Table
+    previous: pa.Table
     contents: pa.Table
     parts: set[str]
     shards: list[Shard]
@@ -65,7 +68,8 @@ class RunPlan:
 
 def _complete_versions(index: pa.Table) -> dict[str, str]:
     """relpath -> version of the indexed files whose every record has its row."""
-    per_file = index.group_by(["source_file", "source_version"]).aggregate(
+    in_source = index.filter(pc.not_equal(index["source_version"], DEPARTED))
+    per_file = in_source.group_by(["source_file", "source_version"]).aggregate(
         [("source_row", "count"), ("part", "count")]
     )
     complete = per_file.filter(pc.equal(per_file["source_row_count"], per_file["part_count"]))
@@ -91,12 +95,15 @@ def plan_run(
     unreadable_now = {f.relpath for f in counted if f.error is not None}
     carried = RECORD_SCHEMA.empty_table()
     if index is not None:
-        keep = pc.is_in(index["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string()))
+        keep = pc.and_(
+            pc.is_in(index["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string())),
+            pc.not_equal(index["source_version"], DEPARTED),  # departed notes are decided when finishing
+        )
         carried = index.filter(keep).select(RECORD_SCHEMA.names)
 
     parts = list_parts(fs_out, output_path)
     indexed_parts = set(index["part"].drop_null().to_pylist()) if index is not None else set()
-    unindexed = part_keys(fs_out, output_path, parts - indexed_parts)
+    unindexed = part_rows(fs_out, output_path, parts - indexed_parts)
     contents = contents_of(index, parts, unindexed)
 
     shards = plan_shards([f for f in counted if f.error is None], config.spec.limits.shard_size)
@@ -115,6 +122,7 @@ def plan_run(
         files=files,
         unchanged=len(unchanged),
         carried=carried,
+        previous=pa.concat_tables([index if index is not None else INDEX_SCHEMA.empty_table(), unindexed]),
         contents=contents,
         parts=parts,
         shards=shards,

@@ -97,6 +97,15 @@ class DeidStrategy(StrEnum):
     """Realistic fakes, consistent within the corpus under a secret key; dates shifted per patient."""
 
 
+class DepartedNotes(StrEnum):
+    """What a rerun does with the rows of notes whose id is no longer in the source."""
+
+    REMOVE = "remove"
+    """The output mirrors the source: a note withdrawn from it loses its de-identified copy too."""
+    KEEP = "keep"
+    """The output accumulates: for a landing folder whose files are deleted once they are processed."""
+
+
 def _check_uri(value: str, field: str) -> str:
     if not value.strip():
         raise ValueError(
@@ -234,6 +243,11 @@ class OutputSpec(SpecModel):
         default=False,
         description="Write the `phi` column (offsets and types of PHI in the source text). Off by default: "
         "it locates PHI in the source.",
+    )
+    departed_notes: DepartedNotes = Field(
+        default=DepartedNotes.REMOVE,
+        description="Rows of notes whose id left the source: `remove` (the output mirrors the source) or "
+        "`keep` (for a landing folder emptied after each run). An edited note's old row goes either way.",
     )
 
     @field_validator("uri")

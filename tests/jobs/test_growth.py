@@ -32,7 +32,7 @@ def expected_notes(source: Path) -> set[tuple[str, str]]:
 class GrowingCorpus:
     """A JSONL corpus on disk, a config over it, and a count of the engine's calls."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, departed_notes: str = "remove") -> None:
         self.source, self.out, self.calls = tmp_path / "in", tmp_path / "out", tmp_path / "calls.log"
         self.source.mkdir()
         spec = Corpus.model_validate(
@@ -40,6 +40,7 @@ class GrowingCorpus:
                 "growth",
                 {"uri": str(self.source), "format": "jsonl", "idField": "note_id", "textField": "note_text"},
                 limits={"shardSize": 4},
+                output={"departedNotes": departed_notes},
             )
         ).spec
         self.config = JobConfig(
@@ -63,10 +64,13 @@ class GrowingCorpus:
         manifest = run_job(self.config, worker_cpus=0.5)
         return manifest, self.calls.read_text().splitlines().count("phi")
 
-    def check_one_row_per_note(self, manifest: Manifest) -> None:
+    def check_one_row_per_note(
+        self, manifest: Manifest, kept: frozenset[tuple[str, str]] = frozenset()
+    ) -> None:
+        """Exactly one row per note in the source, plus one per note in ``kept`` (departed, kept)."""
         table = ds.dataset(str(self.out / "parts"), format="parquet").to_table()
         got = list(zip(table["id"].to_pylist(), table["text_hash"].to_pylist(), strict=True))
-        want = {(i, h[:32]) for i, h in expected_notes(self.source)}
+        want = {(i, h[:32]) for i, h in expected_notes(self.source) | kept}
         assert len(got) == len(set(got)), "no note has two rows"
         assert set(got) == want, "every current note has its row and no other row is left"
         assert manifest.records.total == len(want)
@@ -192,3 +196,40 @@ def test_a_damaged_index_costs_a_reread_not_a_rerun(tmp_path: Path, caplog: pyte
     assert (calls, manifest.changes.files_read, manifest.changes.notes_reused) == (0, 2, 9)
     assert "_index.parquet is damaged" in caplog.text
     corpus.check_one_row_per_note(manifest)
+
+
+def test_kept_departed_notes_stay_until_they_return(tmp_path: Path) -> None:
+    """A landing folder emptied after each run (output.departedNotes: keep): rows accumulate, while an
+    edited note still replaces its old row."""
+    corpus = GrowingCorpus(tmp_path, departed_notes="keep")
+    a, b = rows(notes(6)), rows(notes(3, start=6))
+    corpus.write("a.jsonl", a)
+    corpus.write("b.jsonl", b)
+    corpus.run()
+    before = expected_notes(corpus.source)
+
+    edited_away = (a[0]["note_id"], hashlib.sha256(a[0]["note_text"].encode()).hexdigest())
+    (corpus.source / "b.jsonl").unlink()
+    a[0]["note_text"] += " Edited."
+    corpus.write("a.jsonl", a[:5])
+    gone = frozenset(before - expected_notes(corpus.source) - {edited_away})
+    assert len(gone) == 4, "a5 and the three notes of b"
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed) == (1, 1), "the edit runs; only its old row goes"
+    assert (manifest.departed_notes, manifest.source_records, manifest.records.total) == (4, 5, 9)
+    corpus.check_one_row_per_note(manifest, kept=gone)
+
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed, manifest.departed_notes) == (0, 0, 4)
+    corpus.check_one_row_per_note(manifest, kept=gone)
+
+    index = corpus.out / "_index.parquet"  # without the index, the parts still say what was kept
+    index.write_bytes(index.read_bytes()[:50])
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed, manifest.departed_notes) == (0, 0, 4)
+    corpus.check_one_row_per_note(manifest, kept=gone)
+
+    corpus.write("b.jsonl", b)  # the notes come back: no longer departed, and not run again
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed, manifest.departed_notes) == (0, 0, 1)
+    corpus.check_one_row_per_note(manifest, kept=frozenset(n for n in gone if n[0] == a[5]["note_id"]))

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from medbatch.jobs.identity import KEY_BYTES, note_key, text_hash
-from medbatch.jobs.note_index import RECORD_SCHEMA
-from medbatch.jobs.reconcile import CONTENTS_SCHEMA, reconcile
+from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
+from medbatch.jobs.reconcile import CONTENTS_SCHEMA, departed, reconcile
 from medbatch.jobs.run_plan import RunPlan
 
 
@@ -76,6 +76,17 @@ def test_a_note_without_a_row_is_indexed_with_no_part() -> None:
     assert result.index["part"].to_pylist() == [None]
 
 
+def test_departed_notes_are_those_whose_id_left_one_record_each() -> None:
+    previous = records(("n1", "old"), ("n2", "x"), ("n3", "gone"), ("n3", "gone"), ("n4", "no row"))
+    previous = previous.append_column("part", pa.array(["p1", "p1", "p1", "p2", None]))
+    now = records(("n1", "new"), ("n2", "x"))
+    kept = departed(previous, now)
+    # n1 was edited (its id is still there): its old text is not "departed"; n4 never had a row.
+    assert kept["id"].to_pylist() == ["n3"]
+    assert kept["source_version"].to_pylist() == [DEPARTED]
+    assert kept.schema == RECORD_SCHEMA
+
+
 @pytest.mark.parametrize(
     "chunks",
     [[(5, 30), (20, 50)], [(5, 50)]],
@@ -91,6 +102,7 @@ def test_committed_keys_are_unique_sorted_and_exact(chunks: list[tuple[int, int]
         files=[],
         unchanged=0,
         carried=records(),
+        previous=records().append_column("part", pa.array([], pa.string())),
         contents=table,
         parts=set(),
         shards=[],
