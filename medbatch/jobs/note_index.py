@@ -100,12 +100,32 @@ def write_shard_state(
 
 
 def done_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
-    """Shards whose state file exists: done by this run or by an attempt that was stopped."""
+    """Shards whose state file exists and can be read: done by this run or by a stopped attempt.
+
+    State files are written whole (``write_table``), so a damaged one comes from outside (a disk error,
+    a hand edit); it is removed with a warning and its shard runs again, which costs reading its records
+    (its notes are committed, so none reaches the engine again) instead of a failed end of run.
+    """
     folder = join(output_path, SHARD_STATE_DIR)
     if not fs.exists(folder):
         return set()
-    names = (p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
-    return {n.removesuffix(".parquet") for n in names if n.endswith(".parquet")}
+    names = [p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
+    shards = sorted(n.removesuffix(".parquet") for n in names if n.endswith(".parquet"))
+
+    def readable(shard_id: str) -> bool:
+        try:
+            with fs.open(_state_path(output_path, shard_id), "rb") as handle:
+                pq.read_metadata(handle)
+        except Exception as exc:
+            log.warning(
+                "state file of shard %s is damaged (%s); the shard runs again", shard_id, type(exc).__name__
+            )
+            fs.rm(_state_path(output_path, shard_id))
+            return False
+        return True
+
+    with ThreadPoolExecutor(16) as pool:
+        return {shard for shard, ok in zip(shards, pool.map(readable, shards), strict=True) if ok}
 
 
 def read_shard_states(fs: fsspec.AbstractFileSystem, output_path: str, shard_ids: Iterable[str]) -> pa.Table:

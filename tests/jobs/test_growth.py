@@ -142,7 +142,7 @@ def test_a_note_repeated_across_new_files_gets_one_row(tmp_path: Path) -> None:
 
 
 def _stop_before_index(real: Any) -> Any:
-    def stop(*args: Any) -> None:
+    def stop(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("stopped before the index was written")
 
     return stop
@@ -233,3 +233,23 @@ def test_kept_departed_notes_stay_until_they_return(tmp_path: Path) -> None:
     manifest, calls = corpus.run()
     assert (calls, manifest.changes.rows_removed, manifest.departed_notes) == (0, 0, 1)
     corpus.check_one_row_per_note(manifest, kept=frozenset(n for n in gone if n[0] == a[5]["note_id"]))
+
+
+def test_a_damaged_shard_state_reruns_its_shard_without_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import medbatch.jobs.pipeline as pipeline
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(8)))
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "finish_run", _stop_before_index(None))
+        with pytest.raises(RuntimeError):
+            corpus.run()
+    states = sorted((corpus.out / "_state" / "shards").glob("*.parquet"))
+    assert len(states) == 2
+    states[0].write_bytes(b"PAR1 damaged")
+    manifest, calls = corpus.run()
+    assert (calls, manifest.shards_run, manifest.changes.notes_reused) == (0, 1, 4)
+    assert "is damaged (" in caplog.text
+    corpus.check_one_row_per_note(manifest)
