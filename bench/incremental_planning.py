@@ -86,6 +86,7 @@ def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str],
                         [note_key(i, h) for i, h in zip(ids, hashes, strict=True)], pa.binary(KEY_BYTES)
                     ),
                     "part": [part] * n,
+                    "retry": [False] * n,
                 }
             )
         )

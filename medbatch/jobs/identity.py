@@ -13,6 +13,7 @@ import hashlib
 # the column stays half the size of a full digest in the index read at every planning.
 TEXT_HASH_HEX = 32
 KEY_BYTES = 16
+UNUSABLE_PREFIX = "error:"
 
 
 def text_hash(text: str) -> str:
@@ -23,7 +24,8 @@ def text_hash(text: str) -> str:
 def unusable_hash(error: str) -> str:
     """``text_hash`` of a record that has no usable text: a hash of why, so that the same bad record is
     not redone on every run, and a repaired one (or one failing differently) is."""
-    return "error:" + hashlib.sha256(error.encode("utf-8")).hexdigest()[: TEXT_HASH_HEX - len("error:")]
+    digest = hashlib.sha256(error.encode("utf-8")).hexdigest()
+    return UNUSABLE_PREFIX + digest[: TEXT_HASH_HEX - len(UNUSABLE_PREFIX)]
 
 
 def note_key(note_id: str, hashed_text: str) -> bytes:

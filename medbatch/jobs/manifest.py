@@ -61,7 +61,8 @@ class Changes(BaseModel):
         description="Records this run read whose note (same id and text) already had its row."
     )
     rows_removed: int = Field(
-        description="Rows removed: notes edited (their old row), gone from the source, or computed twice."
+        description="Rows removed: notes edited (their old row), gone from the source, computed twice, or "
+        "failed and replaced by a retry."
     )
     planning_bytes_read: int = Field(description="Bytes planning read (the index, record counting).")
 

@@ -41,7 +41,9 @@ RECORD_SCHEMA = pa.schema(
         pa.field("key", pa.binary(KEY_BYTES)),
     ]
 )
-INDEX_SCHEMA = RECORD_SCHEMA.append(pa.field("part", pa.string()))
+# ``retry``: the note's row carries an error a rerun may not meet again (the engine failed on a usable
+# text), so the next run processes the note again; null for a record without a row.
+INDEX_SCHEMA = RECORD_SCHEMA.append(pa.field("part", pa.string())).append(pa.field("retry", pa.bool_()))
 
 # The ``source_version`` of a note kept after its id left the source (``output.departedNotes: keep``);
 # ``source_file`` and ``source_row`` say where it was last seen. No listed file has an empty version.

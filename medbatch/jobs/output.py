@@ -25,10 +25,11 @@ from typing import Any, Union, get_args, get_origin
 
 import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from medbatch.jobs.identity import note_key
+from medbatch.jobs.identity import UNUSABLE_PREFIX, note_key
 from medbatch.jobs.note_index import INDEX_SCHEMA
 from medbatch.jobs.part_stats import stats_metadata
 from medbatch.jobs.storage import join
@@ -123,13 +124,20 @@ def _keys(table: pa.Table) -> list[bytes]:
     ]
 
 
+def retryable(rows: pa.Table) -> pa.Array:
+    """Rows whose error a rerun may fix: the text was usable and processing failed (an engine error, an
+    unusable answer), as opposed to a record without usable text (``text_hash`` ``error:...``)."""
+    unusable = pc.starts_with(rows["text_hash"], UNUSABLE_PREFIX)
+    return pc.and_(pc.is_valid(rows["error"]), pc.invert(unusable)).combine_chunks()
+
+
 def part_rows(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[str]) -> pa.Table:
     """Every row of the given parts as index records (source file and row, id, key, part; the file's
     version is unknown here, so empty), reading no text: for parts the index does not know."""
 
     def one(name: str) -> pa.Table:
         with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
-            table = pq.read_table(handle, columns=["source_file", "source_row", "id", "text_hash"])
+            table = pq.read_table(handle, columns=["source_file", "source_row", "id", "text_hash", "error"])
         return pa.table(
             {
                 "source_file": table["source_file"],
@@ -138,6 +146,7 @@ def part_rows(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[s
                 "id": table["id"],
                 "key": pa.array(_keys(table), INDEX_SCHEMA.field("key").type),
                 "part": [name] * len(table),
+                "retry": retryable(table),
             }
         )
 

@@ -1,10 +1,11 @@
 """Which rows the output keeps: one current row per source note, decided from keys alone (pure functions).
 
-``contents`` is what the committed parts hold, as (key, part) pairs; ``records`` is every record of the
-source as it is now (the index rows of unchanged files and the records read by this run). A note's row is
-kept in one part, the first by name that holds it, so duplicates from a retried task or from the same
-note arriving in two new files collapse to one row; rows whose key is no longer in the source (the note
-was edited, so its key changed, or it left the source) are dropped.
+``contents`` is what the committed parts hold, as (key, part, retry) rows; ``records`` is every record of
+the source as it is now (the index rows of unchanged files and the records read by this run). A note's
+row is kept in one part: one without a retryable error if there is one, then the first by name, so a
+retried note's new row replaces its failed one, and duplicates from a retried task or from the same note
+arriving in two new files collapse to one row; rows whose key is no longer in the source (the note was
+edited, so its key changed, or it left the source) are dropped.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import pyarrow.compute as pc
 from medbatch.jobs.identity import KEY_BYTES
 from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
 
-CONTENTS_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
+DROP_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
+CONTENTS_SCHEMA = pa.schema(
+    [pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string()), pa.field("retry", pa.bool_())]
+)
 
 
 def contents_of(index: pa.Table | None, parts_on_disk: set[str], unindexed: pa.Table) -> pa.Table:
-    """What the parts on disk hold: the index's (key, part) pairs for the parts it references, plus the
+    """What the parts on disk hold: the index's (key, part, retry) for the parts it references, plus the
     keys read from parts it does not know (committed by a run that stopped before writing the index).
     A pair can appear more than once (a note repeated in the source); ``reconcile`` does not mind."""
     tables = [unindexed.select(CONTENTS_SCHEMA.names).cast(CONTENTS_SCHEMA)]
@@ -36,9 +40,11 @@ class Reconciliation:
     """The new index and the rows to drop.
 
     Attributes:
-        index: ``records`` with the part holding each note's row (null for a note with no row, which
+        index: ``records`` with the part holding each note's row and whether it is to be retried (null
+            for a note with no row, which
             only happens when parts were removed by hand; its file is read again next run).
-        drop: (key, part) pairs whose rows must go: superseded, duplicate or no longer in the source.
+        drop: (key, part) pairs whose rows must go: superseded, duplicate, replaced by a retry, or no
+            longer in the source.
     """
 
     index: pa.Table
@@ -52,18 +58,25 @@ class Reconciliation:
 def reconcile(records: pa.Table, contents: pa.Table) -> Reconciliation:
     """Choose one row per current note and list every other row for removal."""
     current = records.select(["key"]).group_by(["key"]).aggregate([])
-    chosen = (
-        contents.join(current, "key", join_type="inner")
-        .group_by(["key"])
-        .aggregate([("part", "min")])
-        .rename_columns(["key", "part"])
+    held = contents.join(current, "key", join_type="inner")
+    # A row without a retryable error beats one with (a retried note's new row replaces its failed one);
+    # among equals the first part by name: "0"/"1" + part name, and the smallest wins.
+    flag = pc.if_else(pc.fill_null(held["retry"], False), "1", "0")
+    held = held.append_column("rank", pc.binary_join_element_wise(flag, held["part"], ""))
+    best = held.group_by(["key"]).aggregate([("rank", "min")])
+    chosen = pa.table(
+        {
+            "key": best["key"],
+            "part": pc.utf8_slice_codeunits(best["rank_min"], 1),
+            "retry": pc.starts_with(best["rank_min"], "1"),
+        }
     )
     index = records.join(chosen, "key", join_type="left outer").sort_by(
         [("source_file", "ascending"), ("source_row", "ascending")]
     )
     unique_contents = contents.group_by(["key", "part"]).aggregate([])
-    drop = unique_contents.join(chosen, ["key", "part"], join_type="left anti")
-    return Reconciliation(index=index, drop=drop.cast(CONTENTS_SCHEMA))
+    drop = unique_contents.join(chosen.select(["key", "part"]), ["key", "part"], join_type="left anti")
+    return Reconciliation(index=index, drop=drop.cast(DROP_SCHEMA))
 
 
 def departed(previous: pa.Table, current: pa.Table) -> pa.Table:

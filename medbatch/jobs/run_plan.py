@@ -40,7 +40,7 @@ class RunPlan:
             that cannot be read keeps its rows rather than losing them to a transient error).
         previous: what the output held at planning, as index records: the last completed run's index and
             the rows of parts it does not know (from a stopped run, or all parts if the index is damaged).
-        contents: (key, part) of every row the parts on disk hold.
+        contents: (key, part, retry) of every row the parts on disk hold.
         parts: the part files on disk at planning.
         shards: the shards over the files read this run; ``pending``: those not done yet.
         bytes_read: bytes planning read (index, part key columns, record counting).
@@ -57,8 +57,10 @@ class RunPlan:
     bytes_read: int
 
     def committed_keys(self) -> np.ndarray:
-        """The keys of committed rows, sorted, for the workers' membership test (16 bytes per note)."""
-        keys = self.contents["key"].combine_chunks()
+        """The keys of committed rows that need no retry, sorted, for the workers' membership test (16
+        bytes per note): the notes a worker does not send to the engine again."""
+        settled = self.contents.filter(pc.invert(pc.fill_null(self.contents["retry"], False)))
+        keys = settled["key"].combine_chunks()
         # The fixed-width key column's data buffer is already an array of 16-byte strings: no copy per key.
         raw = np.frombuffer(
             keys.buffers()[1], dtype=f"S{KEY_BYTES}", count=len(keys), offset=keys.offset * KEY_BYTES
@@ -67,12 +69,16 @@ class RunPlan:
 
 
 def _complete_versions(index: pa.Table) -> dict[str, str]:
-    """relpath -> version of the indexed files whose every record has its row."""
+    """relpath -> version of the indexed files whose every record has its row, none to be retried."""
     in_source = index.filter(pc.not_equal(index["source_version"], DEPARTED))
-    per_file = in_source.group_by(["source_file", "source_version"]).aggregate(
-        [("source_row", "count"), ("part", "count")]
+    # A record is settled when its row exists and needs no retry; a file is complete when all are.
+    settled = pc.and_(pc.is_valid(in_source["part"]), pc.invert(pc.fill_null(in_source["retry"], False)))
+    per_file = (
+        in_source.append_column("settled", settled)
+        .group_by(["source_file", "source_version"])
+        .aggregate([("source_row", "count"), ("settled", "sum")])
     )
-    complete = per_file.filter(pc.equal(per_file["source_row_count"], per_file["part_count"]))
+    complete = per_file.filter(pc.equal(per_file["source_row_count"], per_file["settled_sum"]))
     return dict(zip(complete["source_file"].to_pylist(), complete["source_version"].to_pylist(), strict=True))
 
 

@@ -253,3 +253,31 @@ def test_a_damaged_shard_state_reruns_its_shard_without_the_engine(
     assert (calls, manifest.shards_run, manifest.changes.notes_reused) == (0, 1, 4)
     assert "is damaged (" in caplog.text
     corpus.check_one_row_per_note(manifest)
+
+
+def test_a_rerun_retries_the_notes_the_engine_failed(tmp_path: Path) -> None:
+    corpus = GrowingCorpus(tmp_path)
+    outage = tmp_path / "outage"
+    corpus.config = corpus.config.model_copy(
+        update={"engine": FakeEngineConfig(call_log=str(corpus.calls), outage_file=str(outage))}
+    )
+    a, b = rows(notes(6)), rows(notes(3, start=6))
+    corpus.write("a.jsonl", a)
+    corpus.write("b.jsonl", b)
+    corpus.run()
+
+    outage.touch()  # the engine goes down while new notes arrive
+    corpus.write("b.jsonl", [*b, *rows(notes(3, start=9))])
+    manifest, calls = corpus.run()
+    assert (calls, manifest.records.failed) == (3, 3)
+    assert manifest.outcome is not Outcome.SUCCEEDED
+
+    outage.unlink()
+    manifest, calls = corpus.run()
+    assert calls == 3, "only the failed notes run again"
+    assert (manifest.changes.files_unchanged, manifest.changes.rows_removed) == (1, 3)
+    assert (manifest.outcome, manifest.records.failed) == (Outcome.SUCCEEDED, 0)
+    corpus.check_one_row_per_note(manifest)
+
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.files_unchanged) == (0, 2), "nothing left to retry"

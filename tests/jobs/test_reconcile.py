@@ -30,10 +30,15 @@ def records(*notes: tuple[str, str]) -> pa.Table:
     )
 
 
-def contents(*rows: tuple[str, str, str]) -> pa.Table:
-    """What the parts hold: (id, text, part)."""
+def contents(*rows: tuple[str, str, str], retry: frozenset[str] = frozenset()) -> pa.Table:
+    """What the parts hold: (id, text, part); the parts in ``retry`` hold rows with a retryable error."""
     return pa.table(
-        {"key": [key(i, t) for i, t, _ in rows], "part": [p for _, _, p in rows]}, schema=CONTENTS_SCHEMA
+        {
+            "key": [key(i, t) for i, t, _ in rows],
+            "part": [p for _, _, p in rows],
+            "retry": [p in retry for _, _, p in rows],
+        },
+        schema=CONTENTS_SCHEMA,
     )
 
 
@@ -65,10 +70,20 @@ def test_edited_departed_and_duplicate_rows_go_and_each_note_keeps_one() -> None
 def test_reconcile_is_idempotent() -> None:
     source = records(("n1", "x"), ("n2", "y"))
     first = reconcile(source, contents(("n1", "x", "p1"), ("n1", "x", "p2"), ("n2", "y", "p2")))
-    kept = first.index.select(["key", "part"]).cast(CONTENTS_SCHEMA)
+    kept = first.index.select(CONTENTS_SCHEMA.names).cast(CONTENTS_SCHEMA)
     again = reconcile(source, kept)
     assert again.drop.num_rows == 0
     assert again.index.equals(first.index)
+
+
+def test_a_row_without_a_retryable_error_beats_the_first_part() -> None:
+    source = records(("n1", "x"), ("n2", "y"))
+    held = contents(("n1", "x", "p1"), ("n1", "x", "p2"), ("n2", "y", "p1"), retry=frozenset({"p1"}))
+    result = reconcile(source, held)
+    # n1 was retried into p2 and succeeded: p2 wins over the earlier, failed p1; n2's only row stays.
+    assert result.index["part"].to_pylist() == ["p2", "p1"]
+    assert result.index["retry"].to_pylist() == [False, True]
+    assert dropped(result.drop) == {(key("n1", "x"), "p1")}
 
 
 def test_a_note_without_a_row_is_indexed_with_no_part() -> None:
@@ -97,7 +112,7 @@ def test_committed_keys_are_unique_sorted_and_exact(chunks: list[tuple[int, int]
     # Sliced arrays, as filtered and concatenated tables hold: the offset into the key buffer counts.
     everything = pa.array(keys, pa.binary(KEY_BYTES))
     column = pa.chunked_array([everything.slice(start, stop - start) for start, stop in chunks])
-    table = pa.table({"key": column, "part": ["p"] * len(column)})
+    table = pa.table({"key": column, "part": ["p"] * len(column), "retry": [False] * len(column)})
     plan = RunPlan(
         files=[],
         unchanged=0,

@@ -9,6 +9,7 @@ see whether work flows without barriers.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -29,12 +30,19 @@ class FakeEngineConfig(EngineConfig):
     """Options of the fake engine."""
 
     kind: Literal["fake"] = "fake"
-    performance_fields: ClassVar[frozenset[str]] = frozenset({"seconds_per_request", "capacity", "call_log"})
+    performance_fields: ClassVar[frozenset[str]] = frozenset(
+        {"seconds_per_request", "capacity", "call_log", "outage_file"}
+    )
     seconds_per_request: float = Field(
         default=0.0, ge=0.0, description="Time each request takes (simulated generation time)."
     )
     capacity: int = Field(default=8, ge=1, description="Requests the fake runs at once.")
     fail_marker: str | None = Field(default=None, description="Texts containing this get an engine error.")
+    outage_file: str | None = Field(
+        default=None,
+        description="While this file exists every request fails: an outage that ends, for tests of "
+        "reruns (not part of the content hash, like a real outage).",
+    )
     call_log: str | None = Field(
         default=None,
         description="A file to which every request appends its task name (never text), so that tests can "
@@ -78,8 +86,8 @@ class FakeEngine:
                 if self.config.seconds_per_request:
                     await asyncio.sleep(self.config.seconds_per_request)
             self.events.append(("end", task, text))
-        marker = self.config.fail_marker
-        if marker is not None and marker in text:
+        marker, outage = self.config.fail_marker, self.config.outage_file
+        if (marker is not None and marker in text) or (outage is not None and os.path.exists(outage)):
             return TaskResult(value=None, error="fake engine failure")
         return TaskResult(value=value, tokens_in=len(text) // 4, tokens_out=1)
 
