@@ -203,6 +203,14 @@ def run(
     typer.secho(f"\n{manifest.outcome.value}" + (f": {manifest.reason}" if manifest.reason else ""), fg=color)
     typer.echo(f"  records:  {records.total} ({records.ok} ok, {records.failed} failed)")
     typer.echo(f"  shards:   {manifest.shards_planned} ({manifest.shards_run} run now)")
+    changes = manifest.changes
+    typer.echo(
+        f"  this run: {changes.notes_processed} notes processed, {changes.notes_reused} already done; "
+        f"{changes.files_read} files read, {changes.files_unchanged} unchanged; "
+        f"{changes.rows_removed} rows removed"
+    )
+    if manifest.departed_notes:
+        typer.echo(f"  kept:     {manifest.departed_notes} rows of notes no longer in the source")
     if manifest.source_errors:
         typer.echo(f"  unreadable source files: {len(manifest.source_errors)} (listed in the manifest)")
     if manifest.duplicate_ids:

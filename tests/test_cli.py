@@ -41,6 +41,7 @@ def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
     output = tmp_path / "medbatch-output" / "sample-local"
     assert "Succeeded" in result.stdout
     assert "records:  40 (40 ok, 0 failed)" in result.stdout
+    assert "this run: 40 notes processed, 0 already done; 40 files read, 0 unchanged" in result.stdout
     assert f"output:   {output}" in result.stdout
     rows = read_output(str(output))
     assert len(rows) == 40
@@ -48,6 +49,11 @@ def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
     manifest = json.loads((output / "_manifest.json").read_text())
     assert manifest["outcome"] == "Succeeded"
     assert manifest["records"]["total"] == 40
+
+    again = run_cli("run", str(SAMPLE), cwd=tmp_path)  # a rerun of an unchanged corpus has nothing to do
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "this run: 0 notes processed, 0 already done; 0 files read, 40 unchanged" in again.stdout
+    assert len(read_output(str(output))) == 40
 
 
 def test_run_reports_partial_success_and_missing_sources(tmp_path: Path) -> None:
