@@ -1,11 +1,11 @@
 """What a run has to do, decided before any record is read: which files changed, which notes are done.
 
 A file whose version (see ``listing.file_version``) is the one the index recorded, with every record's
-row in place, is not read: its records carry over from the index. Every other file is counted and
-planned into shards; its records are read by the workers, which skip the notes whose key is already
-committed (``committed_keys``), so a grown corpus costs the new notes, not the whole corpus again.
-Planning reads the index (no text in it) and the id/text_hash columns of parts the index does not know,
-never a committed note's text.
+row in place and none to retry, is not read: its records carry over from the index. Every other file is
+counted and planned into shards; its records are read by the workers, which skip the notes whose key is
+already committed (``committed_keys``), so a grown corpus costs the new notes, not the whole corpus
+again. Planning reads the index (no text in it) and, of parts the index does not know, the id,
+text_hash, error and source columns: never a note's text.
 """
 
 from __future__ import annotations
