@@ -31,6 +31,7 @@ from medbatch.jobs.note_index import RECORD_SCHEMA, write_shard_state
 from medbatch.jobs.output import TMP_DIR, list_parts, new_part_name, rows_table, write_part
 from medbatch.jobs.planning import Shard
 from medbatch.jobs.process import ShardStats, process_shard, record_key
+from medbatch.jobs.run_lease import owns, take_over
 from medbatch.jobs.run_plan import plan_run
 from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
@@ -60,7 +61,13 @@ def _occupancy_report(taken: Occupancy) -> dict[str, float]:
 class ShardWorker:
     """A Ray Data actor UDF: one engine per actor, one shard per call, part committed before returning."""
 
-    def __init__(self, config_json: str, source_base: str, committed: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        config_json: str,
+        source_base: str,
+        committed: list[Any] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         configure_logging()  # worker processes start with Python's defaults, which drop INFO
         config = JobConfig.model_validate_json(config_json)
         # Sorted note keys of the committed rows, shared zero-copy through the object store (wrapped in a
@@ -71,6 +78,7 @@ class ShardWorker:
 
             self.committed = ray.get(committed[0])
         self.config = config
+        self.run_id = run_id
         self.source_base = source_base
         self.fs_in, _ = filesystem(config.source_uri)
         self.fs_out, self.output_path = filesystem(config.output_uri)
@@ -112,6 +120,9 @@ class ShardWorker:
                 todo.append(record)
             seen.add(key)
         rows, stats = self.loop.run(process_shard(self.processor, self.window, shard.id, todo))
+        if self.run_id is not None and not owns(self.fs_out, self.output_path, self.run_id):
+            log.warning("shard %s not committed: another run owns the output folder now", shard.id)
+            return {"shard": shard.id, "superseded": True}
         if rows:
             write_part(self.fs_out, self.output_path, new_part_name(shard.id), rows_table(rows))
         versions = {s.relpath: s.version for s in shard.slices}
@@ -202,6 +213,13 @@ def _claim_output(fs: Any, output_path: str, config: JobConfig) -> None:
         return
     fs.makedirs(output_path, exist_ok=True)
     write_json(fs, marker, {"corpus": config.corpus, "config_hash": config_hash, "created_at": _now()})
+
+
+def _superseded(config: JobConfig) -> str:
+    return (
+        f"another run started on output {config.output_uri} and owns it now; this run stops without "
+        "finishing (the parts it committed stay, and the other run counts them as done)"
+    )
 
 
 ProgressCallback = Callable[[int, int, int, int], None]
@@ -311,6 +329,7 @@ def run_job(
     fs_in, base, listed = list_source_files(config.source_uri, source_format)
     fs_out, output_path = filesystem(config.output_uri)
     _claim_output(fs_out, output_path, config)
+    run_id = take_over(fs_out, output_path)
     plan = plan_run(config, fs_in, base, listed, fs_out, output_path)
     for bad in (f for f in plan.files if f.error):
         log.warning("source file %s skipped: %s", bad.relpath, bad.error)
@@ -328,6 +347,7 @@ def run_job(
                 "config_json": config.model_dump_json(),
                 "source_base": base,
                 "committed": [ray.put(plan.committed_keys())],
+                "run_id": run_id,
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(
@@ -339,7 +359,10 @@ def run_job(
             num_gpus=config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0) or None,
         )
         for row in dataset.iter_rows():
-            run.shard_committed(json.loads(row["stats"]))
+            done = json.loads(row["stats"])
+            if done.get("superseded"):
+                raise JobError(_superseded(config))
+            run.shard_committed(done)
     run.report(final=True)
     processing_s = time.perf_counter() - t_process
     workers = min(config.num_workers, max(len(pending), 1))
@@ -362,6 +385,8 @@ def run_job(
     )
 
     keep_departed = config.spec.output.departed_notes is DepartedNotes.KEEP
+    if not owns(fs_out, output_path, run_id):
+        raise JobError(_superseded(config))
     finished = finish_run(fs_out, output_path, plan, keep_departed=keep_departed)
     changes = Changes(
         files_read=len(plan.files) - plan.unchanged,

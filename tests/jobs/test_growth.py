@@ -281,3 +281,50 @@ def test_a_rerun_retries_the_notes_the_engine_failed(tmp_path: Path) -> None:
 
     manifest, calls = corpus.run()
     assert (calls, manifest.changes.files_unchanged) == (0, 2), "nothing left to retry"
+
+
+def test_a_run_superseded_by_a_newer_one_stops_without_finishing(tmp_path: Path) -> None:
+    """Two runs on one folder (a second `medbatch run`, a RayJob retried while the old driver lives):
+    the last to start owns it; the older one commits nothing more and does not fold the folder."""
+    from medbatch.jobs import JobError
+    from medbatch.jobs.run_lease import take_over
+    from medbatch.jobs.storage import filesystem
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(16)))
+    fs, path = filesystem(str(corpus.out))
+
+    def newer_run_starts(shards_done: int, *_: int) -> None:
+        if shards_done == 1:
+            take_over(fs, path)
+
+    with pytest.raises(JobError, match=r"another run started on output .* and owns it now"):
+        run_job(corpus.config, worker_cpus=0.5, on_progress=newer_run_starts)
+    assert not (corpus.out / "_index.parquet").exists(), "the superseded run did not finish"
+    committed = len(list((corpus.out / "parts").glob("part-*.parquet")))
+    assert committed >= 1
+
+    manifest, calls = corpus.run()
+    assert calls == 16 - 4 * committed, "the newer run uses what the older one committed"
+    corpus.check_one_row_per_note(manifest)
+
+
+def test_a_worker_of_a_superseded_run_commits_nothing(tmp_path: Path) -> None:
+    from medbatch.jobs.pipeline import ShardWorker
+    from medbatch.jobs.planning import plan_shards
+    from medbatch.jobs.run_lease import take_over
+    from medbatch.jobs.sources.listing import list_source_files, with_row_counts
+    from medbatch.jobs.storage import filesystem
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(4)))
+    fs_in, base, listed = list_source_files(str(corpus.source), corpus.config.spec.source.format)
+    [shard] = plan_shards(with_row_counts(fs_in, base, listed, corpus.config.spec.source.format), 4)
+    fs_out, path = filesystem(str(corpus.out))
+    mine = take_over(fs_out, path)
+    worker = ShardWorker(corpus.config.model_dump_json(), base, run_id=mine)
+    take_over(fs_out, path)  # a newer run starts while the shard is being processed
+
+    assert worker.run_shard(shard) == {"shard": shard.id, "superseded": True}
+    assert not (corpus.out / "parts").exists()
+    assert not (corpus.out / "_state" / "shards").exists()
