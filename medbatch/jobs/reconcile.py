@@ -41,18 +41,14 @@ class Reconciliation:
 
     Attributes:
         index: ``records`` with the part holding each note's row and whether it is to be retried (null
-            for a note with no row, which
-            only happens when parts were removed by hand; its file is read again next run).
+            for a note with no row, which only happens when parts were removed by hand; its file is
+            read again next run).
         drop: (key, part) pairs whose rows must go: superseded, duplicate, replaced by a retry, or no
             longer in the source.
     """
 
     index: pa.Table
     drop: pa.Table
-
-    def parts_to_rewrite(self) -> set[str]:
-        """Parts that hold at least one row to drop."""
-        return set(self.drop["part"].to_pylist())
 
 
 def reconcile(records: pa.Table, contents: pa.Table) -> Reconciliation:
