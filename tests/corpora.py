@@ -73,3 +73,10 @@ def corpus_yaml(name: str, source: dict[str, Any], **spec: Any) -> dict[str, Any
         **spec,
     }
     return {"apiVersion": "medbatch.io/v1alpha1", "kind": "Corpus", "metadata": {"name": name}, "spec": body}
+
+
+def yaml_bomb() -> str:
+    """A "billion laughs" document: nine levels of nine aliases each would expand to 10^9 strings."""
+    lines = ['a0: &a0 "lol"']
+    lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(9))}]" for i in range(1, 10)]
+    return "\n".join(lines) + "\n"

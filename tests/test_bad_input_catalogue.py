@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.cli_helpers import run_cli
-from tests.corpora import corpus_yaml
+from tests.corpora import corpus_yaml, yaml_bomb
 
 # A name in every note: it must reach no error, log line or manifest (text_deid masks it).
 SECRET = "Quillon Oakhart"
@@ -284,12 +284,6 @@ def _write_yaml(folder: Path, text: str) -> Path:
     return path
 
 
-def _bomb() -> str:
-    lines = ['a0: &a0 "lol"']
-    lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(9))}]" for i in range(1, 10)]
-    return "\n".join(lines) + "\n"
-
-
 def _corpus_text(source: str, output: str | None = None) -> str:
     corpus = corpus_yaml("refused", {"uri": source, "format": "jsonl"})
     if output is not None:
@@ -299,7 +293,7 @@ def _corpus_text(source: str, output: str | None = None) -> str:
 
 # (name, command, YAML text, files to create under the folder, exit code, message fragment)
 REFUSALS: list[tuple[str, str, str, dict[str, bytes], int, str]] = [
-    ("yaml-bomb", "validate", _bomb(), {}, EXIT_INVALID, "more than 16 YAML aliases"),
+    ("yaml-bomb", "validate", yaml_bomb(), {}, EXIT_INVALID, "more than 16 YAML aliases"),
     (
         "duplicate-key",
         "validate",

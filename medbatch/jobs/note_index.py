@@ -1,10 +1,11 @@
 """The note index, ``_index.parquet``: every source record of the last completed run and where its row is.
 
 One row per source record: ``source_file``, ``source_version`` (size and modification time, or ETag),
-``source_row``, ``id``, ``key`` (the note key, see ``identity``) and ``part`` (the committed part holding
-the note's row; ``source_version`` is ``DEPARTED`` for a note kept after it left the source). Planning reads it instead of the source and the parts: a file whose version is unchanged
-is not read again, and the keys say which notes are already done, for millions of notes in one columnar
-read with no text in it.
+``source_row``, ``id``, ``key`` (the note key, see ``identity``), ``part`` (the committed part holding
+the note's row) and ``retry``; ``source_version`` is ``DEPARTED`` for a note kept after it left the
+source. Planning reads it instead of the source and the parts: a file whose version is unchanged is not
+read again, and the keys say which notes are already done, for millions of notes in one columnar read
+with no text in it.
 
 While a run is in progress each finished shard leaves ``_state/shards/<shard>.parquet`` (the same columns
 but ``part``), written after the shard's part is committed; a resumed run skips the shards that have one.
@@ -30,7 +31,9 @@ from medbatch.jobs.storage import join
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "_index.parquet"
-SHARD_STATE_DIR = "_state/shards"
+# A run's working state, removed when it finishes: shard state files, and the run that owns the folder.
+STATE_DIR = "_state"
+SHARD_STATE_DIR = f"{STATE_DIR}/shards"
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -143,7 +146,8 @@ def read_shard_states(fs: fsspec.AbstractFileSystem, output_path: str, shard_ids
 
 
 def clear_shard_states(fs: fsspec.AbstractFileSystem, output_path: str) -> None:
-    """Remove the shard state files (once the index holds what they said)."""
-    folder = join(output_path, "_state")
+    """Remove the run's state folder: the shard state files (once the index holds what they said) and
+    the run's ownership of the folder."""
+    folder = join(output_path, STATE_DIR)
     if fs.exists(folder):
         fs.rm(folder, recursive=True)

@@ -19,9 +19,7 @@ from medbatch.jobs.identity import KEY_BYTES
 from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
 
 DROP_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
-CONTENTS_SCHEMA = pa.schema(
-    [pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string()), pa.field("retry", pa.bool_())]
-)
+CONTENTS_SCHEMA = DROP_SCHEMA.append(pa.field("retry", pa.bool_()))
 
 
 def contents_of(index: pa.Table | None, parts_on_disk: set[str], unindexed: pa.Table) -> pa.Table:

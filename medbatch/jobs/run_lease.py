@@ -14,15 +14,16 @@ import uuid
 
 import fsspec
 
+from medbatch.jobs.note_index import STATE_DIR
 from medbatch.jobs.storage import join, read_json, write_json
 
-RUN_FILE = "_state/run.json"
+RUN_FILE = f"{STATE_DIR}/run.json"
 
 
 def take_over(fs: fsspec.AbstractFileSystem, output_path: str) -> str:
     """Make a new run the owner of the folder; returns its id."""
     run_id = uuid.uuid4().hex
-    fs.makedirs(join(output_path, "_state"), exist_ok=True)
+    fs.makedirs(join(output_path, STATE_DIR), exist_ok=True)
     write_json(fs, join(output_path, RUN_FILE), {"run_id": run_id})
     return run_id
 

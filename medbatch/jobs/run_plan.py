@@ -68,9 +68,9 @@ class RunPlan:
         return np.unique(raw)
 
 
-def _complete_versions(index: pa.Table) -> dict[str, str]:
-    """relpath -> version of the indexed files whose every record has its row, none to be retried."""
-    in_source = index.filter(pc.not_equal(index["source_version"], DEPARTED))
+def _complete_versions(in_source: pa.Table) -> dict[str, str]:
+    """relpath -> version of the indexed files whose every record has its row, none to be retried
+    (``in_source``: the index without departed notes)."""
     # A record is settled when its row exists and needs no retry; a file is complete when all are.
     settled = pc.and_(pc.is_valid(in_source["part"]), pc.invert(pc.fill_null(in_source["retry"], False)))
     per_file = (
@@ -92,7 +92,9 @@ def plan_run(
 ) -> RunPlan:
     """Plan a run over ``listed`` against what ``output_path`` already holds."""
     index, bytes_read = read_index(fs_out, output_path)
-    complete = _complete_versions(index) if index is not None else {}
+    # Departed notes belong to no listed file; finishing decides whether they stay.
+    in_source = index.filter(pc.not_equal(index["source_version"], DEPARTED)) if index is not None else None
+    complete = _complete_versions(in_source) if in_source is not None else {}
     unchanged = {f.relpath for f in listed if complete.get(f.relpath) == f.version}
     counted = with_row_counts(
         fs_in, base, [f for f in listed if f.relpath not in unchanged], config.spec.source.format
@@ -100,12 +102,9 @@ def plan_run(
     bytes_read += sum(f.bytes_read for f in counted)
     unreadable_now = {f.relpath for f in counted if f.error is not None}
     carried = RECORD_SCHEMA.empty_table()
-    if index is not None:
-        keep = pc.and_(
-            pc.is_in(index["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string())),
-            pc.not_equal(index["source_version"], DEPARTED),  # departed notes are decided when finishing
-        )
-        carried = index.filter(keep).select(RECORD_SCHEMA.names)
+    if in_source is not None:
+        keep = pc.is_in(in_source["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string()))
+        carried = in_source.filter(keep).select(RECORD_SCHEMA.names)
 
     parts = list_parts(fs_out, output_path)
     indexed_parts = set(index["part"].drop_null().to_pylist()) if index is not None else set()

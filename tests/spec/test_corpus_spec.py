@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, parse_resource
+from tests.corpora import yaml_bomb
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "manifests" / "examples").glob("*.yaml"))
 
@@ -123,11 +124,8 @@ def test_duplicate_keys_are_refused_not_last_wins(tmp_path: Path) -> None:
 
 
 def test_a_yaml_bomb_is_refused_quickly_and_small(tmp_path: Path) -> None:
-    """A "billion laughs" document: nine levels of nine aliases each would expand to 10^9 strings."""
-    lines = ['a0: &a0 "lol"']
-    lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(9))}]" for i in range(1, 10)]
     path = tmp_path / "bomb.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(yaml_bomb())
     # Aliases are counted as they are composed, before anything expands: the 17th stops the load, so
     # memory stays that of the document (measured, not timed: an expansion would need gigabytes).
     tracemalloc.start()
