@@ -4,9 +4,12 @@
 ``import_path: medbatch.serve.app:build_app`` with ``args`` in a KubeRay RayService. Errors follow one
 shape (``ErrorBody``) and never quote the note: FastAPI's default validation error echoes the input, so it
 is replaced here.
-"""
 
-from __future__ import annotations
+This module deliberately does not use ``from __future__ import annotations``: Ray Serve's class-based view
+copies each method's signature as it is, and FastAPI (0.137 and later) no longer evaluates string
+annotations found there, so a request model named by a string became a required query parameter and
+every POST answered 422.
+"""
 
 import asyncio
 import secrets
