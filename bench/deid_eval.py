@@ -54,7 +54,7 @@ from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 
 Spans = list[tuple[int, int]]
 ROOT = Path(__file__).resolve().parents[1]
-# Adversarial text for the worst-case speed figure (tests/jobs/test_deid_adversarial.py holds the bound).
+# Adversarial text for the worst-case speed figure (tests/notes/deid/test_deid_adversarial.py holds the bound).
 ADVERSARIAL = [
     "a.",
     "1/",

@@ -50,7 +50,7 @@ def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str],
     from medbatch.jobs.note_index import write_index
     from medbatch.jobs.output import new_part_name, output_schema, write_part
     from medbatch.jobs.sources.listing import file_version
-    from medbatch.jobs.storage import filesystem
+    from medbatch.storage import filesystem
 
     fs, path = filesystem(str(out))
     schema = output_schema()
@@ -96,7 +96,7 @@ def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str],
 def _plan(config: Any, out: str) -> dict[str, Any]:
     from medbatch.jobs.run_plan import plan_run
     from medbatch.jobs.sources.listing import list_source_files
-    from medbatch.jobs.storage import filesystem
+    from medbatch.storage import filesystem
 
     started = time.perf_counter()
     fs_in, base, listed = list_source_files(config.source_uri, config.spec.source.format)

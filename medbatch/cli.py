@@ -89,8 +89,7 @@ def _engine_config(
     engine: str, model: str | None, endpoint: str | None, max_model_len: int, profile: Path | None
 ) -> AnyEngineConfig:
     """The engine the flags choose; exits with EXIT_INVALID and the reason when they do not add up."""
-    from medbatch.jobs import JobError
-    from medbatch.jobs.config import engine_config_for
+    from medbatch.notes.engines import EngineChoiceError, engine_config_for
 
     try:
         return engine_config_for(
@@ -100,7 +99,7 @@ def _engine_config(
             max_model_len=max_model_len,
             profile=_load(load_model_profile, profile) if profile else None,
         )
-    except JobError as exc:
+    except EngineChoiceError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None
 

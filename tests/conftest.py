@@ -35,6 +35,18 @@ os.environ.update(
 TEST_KEY = "test-surrogate-key-0123456789"
 
 
+# Fixtures that start Ray (this process's cluster, or a head started with `ray start`).
+RAY_FIXTURES = frozenset({"ray_cluster", "ray_head"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use a Ray fixture (directly or through another fixture) are in the slow lane, marked
+    ``ray``; tests that start Ray, vLLM or a job in a subprocess carry the mark themselves."""
+    for item in items:
+        if RAY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ray)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1; AWS_ENDPOINT_URL points at it for this process and Ray workers."""

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devtools.synthetic import SyntheticNote, synthetic_note
-from medbatch.jobs.storage import filesystem
+from medbatch.storage import filesystem
 
 
 def notes(count: int, start: int = 0) -> list[SyntheticNote]:

@@ -26,6 +26,8 @@ import yaml
 from tests.cli_helpers import run_cli
 from tests.corpora import corpus_yaml, yaml_bomb
 
+pytestmark = pytest.mark.ray  # runs jobs, Ray or vLLM in subprocesses
+
 # A name in every note: it must reach no error, log line or manifest (text_deid masks it).
 SECRET = "Quillon Oakhart"
 TEXT = f"Seen by Dr. {SECRET} today; BP 120/80, plan unchanged."

@@ -35,6 +35,7 @@ def test_validate_explains_what_is_wrong(tmp_path: Path) -> None:
         assert expected in result.stderr
 
 
+@pytest.mark.ray
 def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
     result = run_cli("run", str(SAMPLE), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -56,6 +57,7 @@ def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
     assert len(read_output(str(output))) == 40
 
 
+@pytest.mark.ray
 def test_run_reports_partial_success_and_missing_sources(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "n.jsonl").write_text('{"id": "a", "text": "Dr. Ann Lee."}\n{"id": "b", "text": ""}\n')

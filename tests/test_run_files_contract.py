@@ -10,11 +10,11 @@ import os
 import pytest
 
 from medbatch.jobs import JobConfig, run_job
-from medbatch.jobs.storage import filesystem
 from medbatch.operator.run_files import read_run_files
 from medbatch.operator.status import verdict
 from medbatch.spec import Corpus
 from medbatch.spec.run_files import MANIFEST_FILE, Outcome
+from medbatch.storage import filesystem
 from tests.corpora import corpus_yaml, notes, rows, write_jsonl
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")

@@ -1,10 +1,12 @@
 """The Ray Data batch job: public surface.
 
 Build a ``JobConfig`` (or let ``medbatch run`` build it from a Corpus YAML) and call ``run_job`` on a Ray
-cluster. Everything else in this package is internal: sources/, tasks/, engines/, planning, output.
+cluster. Everything else in this package is internal: sources/ (listing and reading the notes), planning,
+the output folder's ledger (output, note_index, reconcile, finish, run_lease, manifest) and the Ray wiring
+(pipeline). The tasks and engines are the note core's (``medbatch.notes``).
 """
 
-from medbatch.jobs.config import SURROGATE_KEY_ENV, JobConfig
+from medbatch.jobs.config import JobConfig
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.manifest import Manifest
 from medbatch.jobs.output import OutputRow, output_schema
@@ -18,7 +20,6 @@ from medbatch.notes.engines import (
 from medbatch.spec.run_files import Outcome
 
 __all__ = [
-    "SURROGATE_KEY_ENV",
     "AnyEngineConfig",
     "BaselineEngineConfig",
     "JobConfig",

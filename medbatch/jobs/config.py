@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from medbatch import __version__
 from medbatch.jobs.errors import JobError
-from medbatch.notes.engines import (
-    AnyEngineConfig,
-    BaselineEngineConfig,
-    OpenAIEngineConfig,
-    RunnableEngineConfig,
-    VllmEngineConfig,
-)
-from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH, key_fingerprint
-from medbatch.spec import Corpus, CorpusSpec, DeidStrategy, EngineKind, ModelProfile
-from medbatch.spec.run_files import MODEL_MOUNT_ROOT
-
-SURROGATE_KEY_ENV = "MEDBATCH_SURROGATE_KEY"
+from medbatch.notes.engines import BaselineEngineConfig, RunnableEngineConfig
+from medbatch.notes.tasks.deid.key import SurrogateKeyError, check_key, key_fingerprint, key_from_env
+from medbatch.spec import Corpus, CorpusSpec, DeidStrategy
 
 
 class JobConfig(BaseModel):
@@ -81,14 +71,10 @@ def surrogate_key_from_env(spec: CorpusSpec) -> bytes | None:
     deid = spec.tasks.deidentify
     if deid is None or deid.strategy is not DeidStrategy.SURROGATE:
         return None
-    key = os.environ.get(SURROGATE_KEY_ENV, "")
-    if len(key.encode()) < MIN_KEY_LENGTH:
-        raise JobError(
-            f"the surrogate strategy needs a secret key of at least {MIN_KEY_LENGTH} characters in "
-            f"{SURROGATE_KEY_ENV} (in a cluster: a key of that name in the credentials secret). Keep the key: "
-            "the same key gives the same surrogates when the corpus is extended or rerun."
-        )
-    return key.encode()
+    try:
+        return check_key(key_from_env())
+    except SurrogateKeyError as exc:
+        raise JobError(str(exc)) from None
 
 
 def fingerprint_from_env(spec: CorpusSpec) -> str | None:
@@ -143,65 +129,3 @@ def job_config_for(
         key_fingerprint=fingerprint_from_env(spec),
         num_workers=workers or spec.replicas,
     )
-
-
-def engine_config_from_profile(profile: ModelProfile, model_override: str | None = None) -> AnyEngineConfig:
-    """The engine config that runs ``profile``; ``model_override`` replaces its weights' location.
-
-    The served model name recorded in output rows is the profile's ``servedModelName``, else its name.
-    """
-    spec = profile.spec
-    name = spec.served_model_name or profile.metadata.name
-    if spec.engine is EngineKind.BASELINE:
-        return BaselineEngineConfig()
-    if spec.engine is EngineKind.OPENAI:
-        assert spec.endpoint is not None  # the profile's validation guarantees it
-        return OpenAIEngineConfig(
-            base_url=spec.endpoint,
-            model=model_override or name,
-            max_model_len=spec.max_model_len,
-            max_tokens=spec.sampling.max_tokens,
-        )
-    source = spec.source
-    assert source is not None  # the profile's validation guarantees it
-    location = source.hub or source.uri or f"{MODEL_MOUNT_ROOT}/{source.pvc}"
-    return VllmEngineConfig(
-        model=model_override or location,
-        served_model_name=name,
-        tensor_parallel_size=spec.tensor_parallel_size,
-        max_model_len=spec.max_model_len,
-        max_tokens=spec.sampling.max_tokens,
-        temperature=spec.sampling.temperature,
-        quantization=spec.quantization,
-        engine_kwargs=dict(spec.engine_args),
-    )
-
-
-def engine_config_for(
-    engine: str,
-    *,
-    model: str | None = None,
-    endpoint: str | None = None,
-    max_model_len: int = 8192,
-    profile: ModelProfile | None = None,
-) -> AnyEngineConfig:
-    """The engine config for command-line choices: a ModelProfile file, or an engine name and its options.
-
-    Raises:
-        JobError: an unknown engine, or an engine without the options it needs.
-    """
-    if profile is not None:
-        return engine_config_from_profile(profile, model_override=model)
-    if engine == "baseline":
-        return BaselineEngineConfig()
-    if engine == "vllm":
-        if not model:
-            raise JobError("--engine vllm needs --model: a local model folder or a model hub id")
-        return VllmEngineConfig(model=model, max_model_len=max_model_len)
-    if engine == "openai":
-        if not model or not endpoint:
-            raise JobError(
-                "--engine openai needs --endpoint (the server's base URL) and --model (its model name)"
-            )
-        return OpenAIEngineConfig(base_url=endpoint, model=model, max_model_len=max_model_len)
-    raise JobError(f"unknown engine '{engine}': use baseline, vllm or openai")

@@ -19,10 +19,11 @@ import logging
 import sys
 from pathlib import Path
 
-from medbatch.jobs.config import engine_config_from_profile, job_config_for
+from medbatch.jobs.config import job_config_for
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.pipeline import run_job
 from medbatch.logs import configure_logging
+from medbatch.notes.engines import engine_config_from_profile
 from medbatch.spec import Corpus, ModelProfile, SpecError, load_corpus, load_model_profile, parse_resource
 from medbatch.spec.run_files import Outcome
 from medbatch.spec.safe_yaml import YamlError, load_yaml
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "reason": manifest.reason,
         "records": manifest.records.model_dump(),
     }
-    print(json.dumps(summary))
+    sys.stdout.write(json.dumps(summary) + "\n")  # the RayJob's last log line: counts, never note text
     if manifest.outcome is Outcome.FAILED:
         log.error("no record succeeded; the manifest lists each record's error")
     return 0

@@ -19,7 +19,7 @@ from medbatch.jobs.note_index import clear_shard_states, read_shard_states, writ
 from medbatch.jobs.output import PARTS_DIR, list_parts, part_rows, rewrite_part
 from medbatch.jobs.reconcile import CONTENTS_SCHEMA, departed, reconcile
 from medbatch.jobs.run_plan import RunPlan
-from medbatch.jobs.storage import join
+from medbatch.storage import join
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from medbatch.jobs.note_index import DEPARTED
 from medbatch.jobs.output import PARTS_DIR, list_parts, shard_of
 from medbatch.jobs.part_stats import read_part_stats
 from medbatch.jobs.sources.listing import SourceFile
-from medbatch.jobs.storage import join
 from medbatch.spec.run_files import Outcome
+from medbatch.storage import join
 
 if TYPE_CHECKING:
     from medbatch.jobs.config import JobConfig

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from medbatch.jobs.identity import KEY_BYTES
-from medbatch.jobs.storage import join
+from medbatch.storage import join
 
 log = logging.getLogger(__name__)
 

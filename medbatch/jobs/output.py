@@ -32,8 +32,8 @@ from pydantic import BaseModel, Field
 from medbatch.jobs.identity import UNUSABLE_PREFIX, note_key
 from medbatch.jobs.note_index import INDEX_SCHEMA
 from medbatch.jobs.part_stats import stats_metadata
-from medbatch.jobs.storage import join
 from medbatch.notes.output import NoteOutput
+from medbatch.storage import join
 
 PARTS_DIR = "parts"
 TMP_DIR = "parts/_tmp"

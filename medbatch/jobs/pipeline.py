@@ -35,14 +35,14 @@ from medbatch.jobs.run_lease import owns, take_over
 from medbatch.jobs.run_plan import plan_run
 from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
-from medbatch.jobs.storage import filesystem, join, read_json, write_json
 from medbatch.logs import configure_logging
 from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
 from medbatch.notes.errors import safe_error
-from medbatch.notes.tasks.deid.surrogates import key_fingerprint
+from medbatch.notes.tasks.deid.key import key_fingerprint
 from medbatch.spec import DepartedNotes
 from medbatch.spec.run_files import JOB_FILE, MANIFEST_FILE, PROGRESS_FILE, ProgressReport
+from medbatch.storage import StorageError, filesystem, join, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,10 @@ def run_job(
     started_at, t0 = _now(), time.perf_counter()
     source_format = config.spec.source.format
     fs_in, base, listed = list_source_files(config.source_uri, source_format)
-    fs_out, output_path = filesystem(config.output_uri)
+    try:
+        fs_out, output_path = filesystem(config.output_uri)
+    except StorageError as exc:
+        raise JobError(str(exc)) from None
     _claim_output(fs_out, output_path, config)
     run_id = take_over(fs_out, output_path)
     plan = plan_run(config, fs_in, base, listed, fs_out, output_path)

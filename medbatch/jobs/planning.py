@@ -15,17 +15,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from medbatch.jobs.sources.listing import SourceFile
-
-
-class Slice(BaseModel):
-    """Rows ``[start, stop)`` of one source file."""
-
-    relpath: str
-    version: str = Field(
-        description="File version at planning time; part of the shard id, so a changed file is new work."
-    )
-    start: int
-    stop: int
+from medbatch.jobs.sources.slices import Slice
 
 
 class Shard(BaseModel):

@@ -15,7 +15,7 @@ import uuid
 import fsspec
 
 from medbatch.jobs.note_index import STATE_DIR
-from medbatch.jobs.storage import join, read_json, write_json
+from medbatch.storage import join, read_json, write_json
 
 RUN_FILE = f"{STATE_DIR}/run.json"
 

@@ -15,16 +15,17 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from medbatch.notes.engines.base import Analysis, AnalysisRequest, Engine, TaskResult
+from medbatch.notes.engine import Analysis, AnalysisRequest, Engine, TaskResult
 from medbatch.notes.errors import safe_error
 from medbatch.notes.note import Note, Processed
 from medbatch.notes.output import EntityOut, NoteOutput, PhiSpanOut
 from medbatch.notes.spans import Entity, PhiSpan, merge_phi
 from medbatch.notes.tasks.chunking import Chunk, dedupe_entities
+from medbatch.notes.tasks.deid.key import check_key
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
 from medbatch.notes.tasks.deid.scrub import Scrubber
-from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH, Surrogates
+from medbatch.notes.tasks.deid.surrogates import Surrogates
 from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,7 @@ class NoteProcessor:
         self._phi_types = frozenset(deid.types) if deid is not None else frozenset()
         self.surrogates: Surrogates | None = None
         if deid is not None and deid.strategy is DeidStrategy.SURROGATE:
-            if surrogate_key is None or len(surrogate_key) < MIN_KEY_LENGTH:
-                raise ValueError(f"the surrogate strategy needs a key of {MIN_KEY_LENGTH}+ bytes")
-            self.surrogates = Surrogates(surrogate_key, deid.date_shift_max_days)
+            self.surrogates = Surrogates(check_key(surrogate_key), deid.date_shift_max_days)
         self._analysis = AnalysisRequest(
             entity_types=tuple(tasks.ner.types) if tasks.ner is not None else None,
             summary_max_words=tasks.summarize.max_words if tasks.summarize is not None else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from medbatch.notes.engines.base import Engine
+from medbatch.notes.engine import Engine
 from medbatch.notes.note import Note
 from medbatch.notes.output import NoteOutput
 from medbatch.notes.processor import NoteProcessor

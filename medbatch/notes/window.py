@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from medbatch.notes.engines.base import Engine
+from medbatch.notes.engine import Engine
 from medbatch.spec import LimitsSpec
 
 T = TypeVar("T")

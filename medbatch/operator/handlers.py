@@ -89,7 +89,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # Two releases in one cluster need two peering names (the chart sets one per release).
     settings.peering.name = config.peering_name
     if not settings.peering.priority:
-        settings.peering.priority = random.randint(1, 2**31 - 1)
+        settings.peering.priority = random.randint(1, 2**31 - 1)  # noqa: S311 (a tie-breaker, not a secret)
     settings.posting.level = logging.INFO
     # No cluster-wide watching of CRDs and namespaces: a namespace-limited install then needs no
     # cluster-wide read access; the CRDs must exist before the operator starts (Helm installs them first).

@@ -104,7 +104,7 @@ async def read_secret(kube: Kube, namespace: str, name: str, purpose: str) -> di
 
 # KubeRay's names: the Secret it makes for a cluster with authOptions.mode token (named after the cluster
 # unless authOptions.secretName says otherwise) holds the token under this key.
-KUBERAY_TOKEN_KEY = "auth_token"
+KUBERAY_TOKEN_KEY = "auth_token"  # noqa: S105 (the name of a Secret key, not a secret)
 DASHBOARD_PORT = 8265
 
 

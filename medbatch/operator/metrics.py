@@ -31,7 +31,7 @@ OBSERVE_ERRORS = Counter(
 log = logging.getLogger("medbatch.operator")
 
 
-def serve(port: int, host: str = "0.0.0.0") -> int | None:
+def serve(port: int, host: str = "0.0.0.0") -> int | None:  # noqa: S104 (scraped from outside the pod)
     """Expose /metrics on ``port`` in a daemon thread; returns the bound port (0 picks a free one).
 
     A port that cannot be bound is logged and metrics stay off: the operator's work matters more than

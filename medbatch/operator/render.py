@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from medbatch import __version__
 from medbatch.spec import Corpus, ModelProfile
 from medbatch.spec.run_files import (
     CONFIG_MOUNT,
@@ -55,7 +56,7 @@ class RenderSettings:
             dashboard and Jobs API (KubeRay's operator polls it).
     """
 
-    image: str = "ghcr.io/medbatch/medbatch-job:0.1.0"
+    image: str = f"ghcr.io/medbatch/medbatch-job:{__version__}"
     ray_version: str = "2.60.0"
     head_cpu: str = "4"
     head_memory: str = "16Gi"
@@ -132,7 +133,7 @@ def _volumes(
 
 
 def _mounts(profile: ModelProfile, *, config: bool) -> list[dict[str, Any]]:
-    mounts: list[dict[str, Any]] = [{"name": "shm", "mountPath": "/dev/shm"}]
+    mounts: list[dict[str, Any]] = [{"name": "shm", "mountPath": "/dev/shm"}]  # noqa: S108 (a mount point in the pod)
     if config:
         mounts.append({"name": "medbatch-config", "mountPath": CONFIG_MOUNT, "readOnly": True})
     source = profile.spec.source
@@ -321,7 +322,7 @@ def render_rayjob(
                 "authOptions": {"mode": "token"},
                 "headGroupSpec": {
                     # The head runs the driver only: engines must land on the GPU workers.
-                    "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
+                    "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},  # noqa: S104 (pod IP; NetworkPolicy)
                     "template": _template(corpus, profile, head_pod),
                 },
                 "workerGroupSpecs": [

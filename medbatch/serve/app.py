@@ -25,8 +25,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medbatch import __version__
-from medbatch.jobs.config import engine_config_from_profile
-from medbatch.notes.engines import BaselineEngineConfig
+from medbatch.notes.engines import BaselineEngineConfig, engine_config_from_profile
 from medbatch.serve.engine import EngineFacts, NoteEngine, NoteJob
 from medbatch.serve.models import (
     DeidentifyRequest,

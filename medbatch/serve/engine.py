@@ -8,16 +8,14 @@ batches them continuously, with no batching step of our own in front of it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from medbatch.jobs.config import SURROGATE_KEY_ENV
 from medbatch.notes import Note, NoteProcessor
 from medbatch.notes.engines import RunnableEngineConfig
-from medbatch.notes.tasks.deid.surrogates import MIN_KEY_LENGTH
+from medbatch.notes.tasks.deid.key import key_from_env
 from medbatch.spec import LimitsSpec, TasksSpec
 
 
@@ -52,8 +50,8 @@ class NoteEngine:
     def __init__(self, engine_config: dict[str, Any]) -> None:
         config = TypeAdapter(RunnableEngineConfig).validate_python(engine_config)
         self.engine = config.build()
-        key = os.environ.get(SURROGATE_KEY_ENV, "").encode()
-        self.surrogate_key = key if len(key) >= MIN_KEY_LENGTH else None
+        # Unset: the service runs without surrogates (mask and redact); set but too short: it refuses to start.
+        self.surrogate_key = key_from_env()
         self._processors: dict[str, NoteProcessor] = {}
 
     def facts(self) -> EngineFacts:

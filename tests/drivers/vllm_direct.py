@@ -13,7 +13,7 @@ import json
 import sys
 
 from devtools.synthetic import synthetic_note
-from medbatch.notes.engines.base import AnalysisRequest, TaskResult
+from medbatch.notes.engine import AnalysisRequest, TaskResult
 from medbatch.notes.engines.vllm import VllmEngineConfig
 
 

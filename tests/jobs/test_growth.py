@@ -288,7 +288,7 @@ def test_a_run_superseded_by_a_newer_one_stops_without_finishing(tmp_path: Path)
     the last to start owns it; the older one commits nothing more and does not fold the folder."""
     from medbatch.jobs import JobError
     from medbatch.jobs.run_lease import take_over
-    from medbatch.jobs.storage import filesystem
+    from medbatch.storage import filesystem
 
     corpus = GrowingCorpus(tmp_path)
     corpus.write("a.jsonl", rows(notes(16)))
@@ -314,7 +314,7 @@ def test_a_worker_of_a_superseded_run_commits_nothing(tmp_path: Path) -> None:
     from medbatch.jobs.planning import plan_shards
     from medbatch.jobs.run_lease import take_over
     from medbatch.jobs.sources.listing import list_source_files, with_row_counts
-    from medbatch.jobs.storage import filesystem
+    from medbatch.storage import filesystem
 
     corpus = GrowingCorpus(tmp_path)
     corpus.write("a.jsonl", rows(notes(4)))

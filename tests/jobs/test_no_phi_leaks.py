@@ -21,6 +21,8 @@ from medbatch.spec import Corpus
 from tests.cli_helpers import run_cli
 from tests.corpora import corpus_yaml, notes, read_output, write_bytes
 
+pytestmark = pytest.mark.ray  # runs jobs, Ray or vLLM in subprocesses
+
 SENTINEL = "QUOKKA-SENTINEL-7731"
 
 

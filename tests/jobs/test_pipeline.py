@@ -12,8 +12,8 @@ import pytest
 
 from medbatch.jobs import JobConfig, JobError, Outcome, output_schema, run_job
 from medbatch.jobs.output import OutputRow
-from medbatch.jobs.storage import filesystem
 from medbatch.spec import Corpus
+from medbatch.storage import filesystem
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl, write_parquet
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")

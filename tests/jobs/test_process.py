@@ -12,13 +12,13 @@ from medbatch.jobs.output import OutputRow
 from medbatch.jobs.process import ShardStats, process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import NoteProcessor, Window
+from medbatch.notes.engine import Analysis, Engine
 from medbatch.notes.engines import (
     AnalysisRequest,
     EngineInfo,
     OccupancyMeter,
     TaskResult,
 )
-from medbatch.notes.engines.base import Analysis, Engine
 from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.notes.spans import PhiSpan, SpanSource

@@ -7,11 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medbatch.jobs.planning import Slice
 from medbatch.jobs.sources.listing import count_rows
 from medbatch.jobs.sources.readers import RawRecord, read_slice
-from medbatch.jobs.storage import filesystem
+from medbatch.jobs.sources.slices import Slice
 from medbatch.spec import SourceFormat, SourceSpec
+from medbatch.storage import filesystem
 
 SECRET = "ZEBRA-SENTINEL"
 

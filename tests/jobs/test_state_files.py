@@ -11,8 +11,8 @@ import fsspec
 import pytest
 
 from medbatch.jobs import JobConfig, JobError, Outcome, run_job
-from medbatch.jobs.storage import read_json, write_json
 from medbatch.spec import Corpus
+from medbatch.storage import read_json, write_json
 from tests.corpora import corpus_yaml, notes, rows, write_jsonl
 
 

@@ -22,7 +22,7 @@ from medbatch.operator.jobs_api import TERMINAL_STATUSES
 from tests.corpora import notes, rows, write_jsonl
 from tests.operator.cluster import NAMESPACE, Cluster, eventually, free_port, running_operator
 
-pytestmark = [pytest.mark.asyncio(loop_scope="function"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.ray, pytest.mark.asyncio(loop_scope="function"), pytest.mark.timeout(600)]
 
 ALLOWED = {"medbatch.io/allow-corpora": "true"}
 SECRET_VALUE = "db-password-do-not-leak"

@@ -10,7 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from medbatch.jobs.config import engine_config_from_profile, job_config_for
+from medbatch.jobs.config import job_config_for
+from medbatch.notes.engines import engine_config_from_profile
 from medbatch.operator.render import (
     CONTENT_HASH,
     RenderSettings,

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from medbatch.jobs.config import engine_config_from_profile
+from medbatch.notes.engines import engine_config_from_profile
 from medbatch.serve.app import replica_resources
 from medbatch.serve.settings import ServeSettings
 from medbatch.spec import ModelProfile, parse_resource

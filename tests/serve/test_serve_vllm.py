@@ -18,7 +18,7 @@ from medbatch.jobs import VllmEngineConfig
 from medbatch.serve.models import NoteResponse
 from tests.serve.conftest import deploy
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
 NOTE = "Patient: Rafael Okafor\nSeen by Dr. Ann Lee on 03/14/2024 for hypertension. Metoprolol 25 mg daily."
 

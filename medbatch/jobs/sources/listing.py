@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from medbatch.jobs.errors import JobError
-from medbatch.jobs.storage import filesystem
 from medbatch.notes.errors import safe_error
 from medbatch.spec import SourceFormat
+from medbatch.storage import StorageError, filesystem
 
 EXTENSIONS: dict[SourceFormat, tuple[str, ...]] = {
     SourceFormat.PARQUET: (".parquet", ".parq"),
@@ -71,7 +71,10 @@ def list_source_files(
     Raises:
         JobError: the source does not exist or holds no file of the format.
     """
-    fs, root = filesystem(uri)
+    try:
+        fs, root = filesystem(uri)
+    except StorageError as exc:
+        raise JobError(str(exc)) from None
     try:
         exists = fs.exists(root)
         is_dir = exists and fs.isdir(root)

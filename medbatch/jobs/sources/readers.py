@@ -14,8 +14,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medbatch.jobs.planning import Slice
 from medbatch.jobs.sources.listing import BOM, csv_rows
+from medbatch.jobs.sources.slices import Slice
 from medbatch.spec import SourceFormat, SourceSpec
 
 

@@ -1,10 +1,7 @@
-"""Model backends behind one interface (see ``base.Engine``); each config's ``build()`` makes its engine."""
+"""Model backends behind one interface (``medbatch.notes.engine.Engine``); each config's ``build()`` makes
+its engine, and ``selection`` chooses the config from a ModelProfile or the CLI's flags."""
 
-from typing import Annotated
-
-from pydantic import Field
-
-from medbatch.notes.engines.base import (
+from medbatch.notes.engine import (
     Analysis,
     AnalysisRequest,
     Engine,
@@ -15,22 +12,10 @@ from medbatch.notes.engines.base import (
     TaskResult,
 )
 from medbatch.notes.engines.baseline import BaselineEngineConfig
-from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.notes.engines.openai import OpenAIEngineConfig
+from medbatch.notes.engines.selection import EngineChoiceError, engine_config_for, engine_config_from_profile
+from medbatch.notes.engines.union import AnyEngineConfig, RunnableEngineConfig
 from medbatch.notes.engines.vllm import VllmEngineConfig
-
-AnyEngineConfig = Annotated[
-    BaselineEngineConfig | VllmEngineConfig | OpenAIEngineConfig,
-    Field(discriminator="kind"),
-]
-"""The engines a user chooses (a ModelProfile's ``engine``, the CLI's ``--engine``)."""
-
-RunnableEngineConfig = Annotated[
-    BaselineEngineConfig | VllmEngineConfig | OpenAIEngineConfig | FakeEngineConfig,
-    Field(discriminator="kind"),
-]
-"""What a job or the online service can be configured to run: the user's engines, plus the model-free
-``fake`` engine that tests and benchmarks put into a job's configuration (no profile or flag selects it)."""
 
 __all__ = [
     "Analysis",
@@ -38,6 +23,7 @@ __all__ = [
     "AnyEngineConfig",
     "BaselineEngineConfig",
     "Engine",
+    "EngineChoiceError",
     "EngineConfig",
     "EngineInfo",
     "Occupancy",
@@ -46,4 +32,6 @@ __all__ = [
     "RunnableEngineConfig",
     "TaskResult",
     "VllmEngineConfig",
+    "engine_config_for",
+    "engine_config_from_profile",
 ]

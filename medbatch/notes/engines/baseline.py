@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from medbatch.notes.engines.base import (
+from medbatch.notes.engine import (
     Analysis,
     AnalysisRequest,
     EngineConfig,

@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from medbatch.notes.engines.base import (
+from medbatch.notes.engine import (
     Analysis,
     AnalysisRequest,
     EngineConfig,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from medbatch.notes.engines.base import EngineConfig, EngineInfo
+from medbatch.notes.engine import EngineConfig, EngineInfo
 from medbatch.notes.errors import safe_error
 from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine
 from medbatch.notes.llm.prompts import PROMPT_VERSION

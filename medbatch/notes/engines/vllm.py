@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from medbatch.notes.engines.base import EngineConfig, EngineInfo
+from medbatch.notes.engine import EngineConfig, EngineInfo
 from medbatch.notes.engines.weights import local_model_path
 from medbatch.notes.errors import safe_error
 from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine

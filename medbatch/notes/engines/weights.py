@@ -29,9 +29,9 @@ def local_model_path(model: str) -> str:
     if target.exists():
         return str(target)
     cache.mkdir(parents=True, exist_ok=True)
-    # The batch job's storage helpers (credentials from the environment, as the job reads its notes);
-    # imported here because only object-storage weights need them.
-    from medbatch.jobs.storage import filesystem
+    # Storage (credentials from the environment, as the job reads its notes) pulls in fsspec: imported
+    # here because only object-storage weights need it, so the note core alone stays free of it.
+    from medbatch.storage import filesystem
 
     fs, path = filesystem(model)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))

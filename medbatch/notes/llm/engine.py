@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from medbatch.notes.engines.base import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
+from medbatch.notes.engine import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.llm import prompts
 from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, parse_answer, phi_spans
 from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, SummaryAnswer, json_schema

@@ -32,7 +32,7 @@ _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
 # optional middle initials, on one line (names never span a line break in notes).
 # Bounded repetitions keep a run such as "Aa-Aa-Aa-..." from being one token per start position.
-_TOKEN = r"(?:[A-Z]')?[A-Z][a-z]{1,30}(?:[A-Z][a-z]{1,30})?(?:['\-][A-Z]?[a-z]{1,30}){0,3}"
+_TOKEN = r"(?:[A-Z]')?[A-Z][a-z]{1,30}(?:[A-Z][a-z]{1,30})?(?:['\-][A-Z]?[a-z]{1,30}){0,3}"  # noqa: S105 (a regex)
 _FULLNAME = rf"(?:[A-Z]\.[ \t]*)?{_TOKEN}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TOKEN}){{0,2}}"
 _LAST_FIRST = rf"{_TOKEN},[ \t]*{_TOKEN}(?:[ \t]+[A-Z]\.)?"
 # Headers of many EHRs write names in capitals: "PATIENT: OKAFOR, RAFAEL J". Only after a label.

@@ -17,8 +17,7 @@ from importlib import resources
 import yaml
 
 from medbatch.notes.tasks.deid.dates import shift_date_text
-
-MIN_KEY_LENGTH = 16
+from medbatch.notes.tasks.deid.key import check_key
 
 
 @cache
@@ -26,11 +25,6 @@ def _lists() -> dict[str, list[str]]:
     text = resources.files("medbatch.notes.tasks.deid").joinpath("data/surrogates.yaml").read_text("utf-8")
     loaded: dict[str, list[str]] = yaml.safe_load(text)
     return loaded
-
-
-def key_fingerprint(key: bytes) -> str:
-    """A short public fingerprint of the key, recorded in the manifest so a resume under another key is caught."""
-    return hmac.new(key, b"medbatch-key-fingerprint", hashlib.sha256).hexdigest()[:12]
 
 
 _PLACE_KIND = re.compile(
@@ -48,9 +42,7 @@ class Surrogates:
     """
 
     def __init__(self, key: bytes, date_shift_max_days: int = 365) -> None:
-        if len(key) < MIN_KEY_LENGTH:
-            raise ValueError(f"the surrogate key must be at least {MIN_KEY_LENGTH} bytes")
-        self._key = key
+        self._key = check_key(key)
         self._max_days = date_shift_max_days
         self._by_type: dict[str, Callable[[str], str]] = {
             "NAME": self.name,

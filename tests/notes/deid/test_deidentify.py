@@ -9,6 +9,7 @@ import pytest
 
 from devtools.synthetic import synthetic_note
 from medbatch.notes.tasks.deid.dates import shift_date_text
+from medbatch.notes.tasks.deid.key import SurrogateKeyError
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import deidentify_text
 from medbatch.notes.tasks.deid.surrogates import Surrogates
@@ -36,7 +37,7 @@ def test_redact_hides_the_type() -> None:
 def test_surrogate_requires_a_key() -> None:
     with pytest.raises(ValueError, match="secret key"):
         deidentify_text(NOTE, find_phi(NOTE), DeidStrategy.SURROGATE)
-    with pytest.raises(ValueError, match="at least 16 bytes"):
+    with pytest.raises(SurrogateKeyError, match="at least 16 characters in MEDBATCH_SURROGATE_KEY"):
         Surrogates(b"short")
 
 

@@ -11,7 +11,7 @@ import pytest
 from medbatch.notes.tasks.deid.lexicons import lexicons
 from medbatch.notes.tasks.deid.tokens import words
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "medbatch" / "notes" / "tasks" / "deid" / "data"
 
 

@@ -1,6 +1,7 @@
 """Object storage access through fsspec: file://, plain paths, s3:// (s3fs) and gs:// (gcsfs if installed).
 
-Credentials and the S3 endpoint come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+It sits below the note core and the batch job (model weights and notes are both read through it) and
+depends on neither. Credentials and the S3 endpoint come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3), which is how the operator passes the Corpus's secret to the job.
 """
 
@@ -15,7 +16,9 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from medbatch.jobs.errors import JobError
+
+class StorageError(RuntimeError):
+    """Storage cannot be reached as configured (a missing filesystem package). The message is safe to show."""
 
 
 def storage_options(uri: str) -> dict[str, Any]:
@@ -30,14 +33,14 @@ def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The filesystem serving ``uri`` and the path within it (no scheme).
 
     Raises:
-        JobError: no filesystem implementation is installed for the scheme (gs:// needs gcsfs).
+        StorageError: no filesystem implementation is installed for the scheme (gs:// needs gcsfs).
     """
     try:
         fs, path = url_to_fs(uri, **storage_options(uri))
     except ImportError:
         scheme = uri.split("://", 1)[0]
         package = {"gs": "gcsfs", "s3": "s3fs"}.get(scheme, "an fsspec implementation")
-        raise JobError(f"{scheme}:// needs the {package} package installed where the job runs") from None
+        raise StorageError(f"{scheme}:// needs the {package} package installed where the job runs") from None
     return fs, path
 
 

@@ -25,7 +25,9 @@ from medbatch.notes.llm.prompts import PROMPT_VERSION
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.ray  # runs jobs, Ray or vLLM in subprocesses
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

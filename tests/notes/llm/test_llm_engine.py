@@ -7,7 +7,7 @@ import itertools
 import json
 from collections.abc import Callable
 
-from medbatch.notes.engines.base import AnalysisRequest, EngineInfo
+from medbatch.notes.engine import AnalysisRequest, EngineInfo
 from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine
 from medbatch.spec import LimitsSpec
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from medbatch.jobs import BaselineEngineConfig, OpenAIEngineConfig, VllmEngineConfig
-from medbatch.jobs.config import engine_config_for, engine_config_from_profile
+from medbatch.notes.engines import engine_config_for, engine_config_from_profile
 from medbatch.notes.engines.weights import local_model_path
 from medbatch.spec import ModelProfile, load_model_profile
 from tests.corpora import write_bytes
 
-PROFILES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "profiles").glob("*.yaml"))
+PROFILES = sorted((Path(__file__).resolve().parents[3] / "manifests" / "profiles").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("openai")
 
 from medbatch.jobs import JobConfig, OpenAIEngineConfig, Outcome, run_job
-from medbatch.notes.engines.base import TaskResult
+from medbatch.notes.engine import TaskResult
 from medbatch.notes.spans import PhiSpan
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_jsonl

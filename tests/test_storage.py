@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medbatch.jobs import JobError
 from medbatch.jobs.config import resolve_location
-from medbatch.jobs.storage import filesystem, join
+from medbatch.storage import StorageError, filesystem, join
 
 
 def test_relative_paths_resolve_against_the_yaml_folder(tmp_path: Path) -> None:
@@ -25,5 +24,5 @@ def test_join() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("gcsfs") is not None, reason="gcsfs is installed")
 def test_missing_filesystem_package_is_a_clear_error() -> None:
-    with pytest.raises(JobError, match=r"gs:// needs the gcsfs package"):
+    with pytest.raises(StorageError, match=r"gs:// needs the gcsfs package"):
         filesystem("gs://bucket/notes/")
