@@ -9,7 +9,9 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir "$(ls /wheels/medbatch-*.whl)[operator]" && rm -rf /wheels
+COPY requirements/lock.txt /wheels/lock.txt
+# The lock's versions: the operator image runs what the tests and the operator smoke test ran.
+RUN pip install --no-cache-dir -c /wheels/lock.txt "$(ls /wheels/medbatch-*.whl)[operator]" && rm -rf /wheels
 # Non-root, numeric so that runAsNonRoot can verify it; the chart also mounts /tmp as the only writable path.
 USER 10001:10001
 EXPOSE 8080 9090

@@ -6,6 +6,7 @@ files failed; the manifest says which).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -46,6 +47,21 @@ def _load(loader: Callable[[Path], R], path: Path) -> R:
     except SpecError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _require(command: str, extra: str, *modules: str) -> None:
+    """Exit with the install line when the extra that ``command`` needs is not installed (instead of a
+    ModuleNotFoundError traceback)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        typer.secho(
+            f"`medbatch {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
+            f'pip install -c requirements/lock.txt -e ".[{extra}]" in a checkout, '
+            f'or pip install "medbatch[{extra}]"',
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _describe(corpus: Corpus) -> str:
@@ -164,6 +180,7 @@ def run(
         raise typer.Exit(EXIT_INVALID)
     configure_logging("json" if log_format == "json" else "text")
     loaded = _load(load_corpus, corpus)
+    _require("run", "jobs", "ray", "pyarrow", "fsspec")
 
     import ray
 
@@ -240,6 +257,7 @@ def serve(
     Limits, batching, scaling and the optional API key come from MEDBATCH_SERVE_* variables
     (docs/serving.md).
     """
+    _require("serve", "serve", "ray", "fastapi", "pydantic_settings")
     import ray
     from ray import serve as ray_serve
 

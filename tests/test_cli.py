@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,21 @@ def test_serve_refuses_an_engine_it_does_not_know(tmp_path: Path) -> None:
     result = run_cli("serve", "--engine", "telepathy", cwd=tmp_path)
     assert result.returncode == 2
     assert "telepathy" in result.stderr
+
+
+@pytest.mark.parametrize(("command", "extra"), [(["serve"], "serve"), (["run", str(SAMPLE)], "jobs")])
+def test_a_missing_extra_is_named_with_its_install_line(
+    tmp_path: Path, command: list[str], extra: str
+) -> None:
+    """As in an environment made with another extra: Ray cannot be imported."""
+    probe = (
+        "import sys; sys.modules['ray'] = None; from medbatch.cli import app; "
+        f"sys.argv = ['medbatch', *{command!r}]; app()"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert (
+        f'needs the {extra} extra (ray not installed): pip install -c requirements/lock.txt -e ".[{extra}]"'
+        in (result.stderr)
+    )
+    assert "Traceback" not in result.stderr

