@@ -1,5 +1,5 @@
-"""Files the Helm chart carries that derive from code: CRDs, RBAC rules, the default ModelProfiles, and
-the values table in its README (from the ``# --`` comments in values.yaml).
+"""Files the Helm chart carries that derive from code: CRDs, RBAC rules, the default ModelProfiles, the
+chart's version and appVersion (from ``medbatch.__version__``), and the values table in its README (from the ``# --`` comments in values.yaml).
 
 ``python -m devtools.bundle`` writes them into ``charts/medbatch``; a test fails when the
 committed copies drift. The RBAC rules come from ``kube.PERMISSIONS``, which the operator tests check
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from medbatch import __version__
 from medbatch.operator.kube import PERMISSIONS, Access
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,9 +96,16 @@ def readme_with_values(readme: str, values_text: str) -> str:
     return readme.rstrip("\n") + "\n\n## Values\n\n" + section + "\n"
 
 
+def chart_yaml(text: str) -> str:
+    """Chart.yaml with ``version`` and ``appVersion`` set to the package's version (its one source)."""
+    text = re.sub(r"(?m)^version: .*$", f"version: {__version__}", text)
+    return re.sub(r"(?m)^appVersion: .*$", f'appVersion: "{__version__}"', text)
+
+
 def chart_files() -> dict[Path, str]:
     """Chart path -> content of every derived file."""
     files = {
+        CHART / "Chart.yaml": chart_yaml((CHART / "Chart.yaml").read_text()),
         CHART / "files" / "rbac.yaml": _HEADER.format(source="medbatch/operator/kube.py (PERMISSIONS)")
         + yaml.safe_dump(rbac_rules(), sort_keys=False),
         CHART / "README.md": readme_with_values(
