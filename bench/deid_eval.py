@@ -5,6 +5,12 @@ Corpora:
   ``i2b2``: the 5-note i2b2 2014 sample (46 spans), from ../shared/data/deid-real-dev, scored with the
   workplace's scorer (../shared/tools/deid_score.py): a span leaks when its text, its digits or any of its
   words of 4+ letters survive; "kept" is the share of words outside PHI that survive;
+- ``mtsamples``: 629 real transcription reports of 30 specialties (../shared/data/mtsamples-dev), nearly
+  free of PHI: "kept" is the share of their words that survive (over-redaction), and the words lost most
+  often are listed (a suture, instrument or drug among them is a clinical word taken for a name or place);
+- PhysioNet and MTSamples are reported per half (``devtools.real_deid.split``, by patient): the *working*
+  half is the one developers read, the *check* half is only ever read as figures, and the gap between the
+  two is the overfit;
 - ``synthetic``: medbatch's own generated corpus (``devtools.deid_corpus``), scored by character
   coverage, with clinical look-alikes that must survive. Written by the same team as the rules: an upper
   bound, not an estimate.
@@ -195,6 +201,21 @@ def load(corpus: str, synthetic_notes: int, seed: int) -> tuple[list[Note], Any]
     return [Note(n.id, n.text, n.patient) for n in gold], gold
 
 
+# Corpora reported per half (working / check); the others as a whole.
+SPLIT = ("physionet", "mtsamples")
+MOST_LOST = 30
+
+
+def parts(corpus: str, gold: Any) -> dict[str, list[int]]:
+    """Indices of the notes of each reported part: the halves of a split corpus, or ``all``."""
+    if corpus not in SPLIT:
+        return {"all": list(range(len(gold)))}
+    return {
+        half: [i for i, note in enumerate(gold) if real_deid.half_of(note.patient) == half]
+        for half in real_deid.HALVES
+    }
+
+
 def score(corpus: str, notes: Sequence[Note], gold: Any, removed: list[Spans]) -> dict[str, Any]:
     """Real corpora: the shared scorer on the masked text. Synthetic: character coverage of the spans."""
     if corpus != "synthetic":
@@ -202,7 +223,13 @@ def score(corpus: str, notes: Sequence[Note], gold: Any, removed: list[Spans]) -
         by_type = {
             k: {"recall": s.recall(k), "leaked": s.leaked[k], "total": s.total[k]} for k in sorted(s.total)
         }
-        return {"recall": s.recall(), "kept": s.retention(), "by_type": by_type}
+        return {
+            "recall": s.recall(),
+            "kept": s.retention(),
+            "lost_per_1000_words": 1000 * (s.words - s.words_kept) / s.words if s.words else 0.0,
+            "most_lost": s.lost.most_common(MOST_LOST),
+            "by_type": by_type,
+        }
     scores = Scores()
     for note, spans in zip(gold, removed, strict=True):
         scores.add(note, spans)
@@ -233,7 +260,9 @@ def _timed(text: str) -> float:
     return time.perf_counter() - started
 
 
-def report(corpus: str, n: int, figures: dict[str, dict[str, Any]], results: dict[str, Result]) -> None:
+def report(
+    corpus: str, n: int, figures: dict[str, dict[str, Any]], results: dict[str, Result], timed_notes: int
+) -> None:
     names = list(figures)
     print(f"\n== {corpus}: {n} notes")
     types = sorted({t for f in figures.values() for t in f["by_type"]})
@@ -250,8 +279,12 @@ def report(corpus: str, n: int, figures: dict[str, dict[str, Any]], results: dic
     print(f"{'RECALL':<22}" + "".join(f"{figures[n]['recall']:>34.4f}" for n in names))
     print(f"{'words outside PHI kept':<22}" + "".join(f"{figures[n]['kept']:>34.4f}" for n in names))
     for name in names:
+        lost = figures[name].get("most_lost")
+        if lost and "check half" not in corpus:  # the check half is read as figures, never as words
+            print(f"  {name}, words lost most often: " + ", ".join(f"{w} ({c})" for w, c in lost))
+    for name in names:
         r = results[name]
-        per = [1000 * s / n for s in r.seconds]
+        per = [1000 * s / timed_notes for s in r.seconds]  # timed over the whole corpus
         spread = f"{statistics.median(per):.2f} ms/note ({min(per):.2f}-{max(per):.2f})"
         extra = f", {r.timed_out} notes timed out" if r.timed_out else ""
         print(f"  {name}: {spread}{extra}")
@@ -259,7 +292,12 @@ def report(corpus: str, n: int, figures: dict[str, dict[str, Any]], results: dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", nargs="+", default=["physionet", "i2b2", "synthetic"])
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        default=["physionet", "i2b2", "mtsamples", "synthetic"],
+        choices=["physionet", "i2b2", "mtsamples", "synthetic"],
+    )
     parser.add_argument("--synthetic-notes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3, help="alternated runs per system (timing spread)")
@@ -280,8 +318,8 @@ def main() -> None:
 
     payload: dict[str, Any] = {"machine": platform.platform(), "runs": args.runs, "corpora": {}}
     for corpus in args.corpus:
-        if corpus != "synthetic" and not real_deid.available():
-            print(f"skipping {corpus}: {real_deid.DATA} not found")
+        if corpus != "synthetic" and not real_deid.available(corpus):
+            print(f"skipping {corpus}: the notes are not in {real_deid.SHARED / 'data'}")
             continue
         notes, gold = load(corpus, args.synthetic_notes, args.seed)
         results = {name: Result() for name in systems}
@@ -297,8 +335,26 @@ def main() -> None:
                 results[name].removed = removed
                 if philter is not None and system is philter:
                     results[name].timed_out = philter.timed_out
-        figures = {name: score(corpus, notes, gold, r.removed) for name, r in results.items()}
-        report(corpus, len(notes), figures, results)
+        for part, chosen in parts(corpus, gold).items():
+            figures = {
+                name: score(
+                    corpus,
+                    [notes[i] for i in chosen],
+                    [gold[i] for i in chosen],
+                    [r.removed[i] for i in chosen],
+                )
+                for name, r in results.items()
+            }
+            label = corpus if part == "all" else f"{corpus} ({part} half)"
+            report(label, len(chosen), figures, results, len(notes))
+            payload["corpora"][label] = {
+                name: {
+                    **{k: v for k, v in figures[name].items() if not (part == "check" and k == "most_lost")},
+                    "ms_per_note": [1000 * s / len(notes) for s in results[name].seconds],
+                    "timed_out": results[name].timed_out,
+                }
+                for name in systems
+            }
         if corpus == "synthetic":
             with_analysis = score_medbatch(gold)
             print(
@@ -306,14 +362,6 @@ def main() -> None:
                 f"{with_analysis.summary_leaks}/{with_analysis.entity_leaks}, look-alikes kept "
                 f"{with_analysis.retention():.3f}"
             )
-        payload["corpora"][corpus] = {
-            name: {
-                **figures[name],
-                "ms_per_note": [1000 * s / len(notes) for s in results[name].seconds],
-                "timed_out": results[name].timed_out,
-            }
-            for name in systems
-        }
 
     worst = worst_case_ms_per_10kb()
     print(

@@ -1,7 +1,13 @@
 """De-identification measured on real clinical notes with gold PHI, by the workplace's own scorer.
 
 The notes live outside the project (``../shared/data/deid-real-dev``: half of the PhysioNet deid gold
-standard and an i2b2 2014 sample) and are never copied into it. Scoring calls the leak rule of
+standard and an i2b2 2014 sample; ``../shared/data/mtsamples-dev``: real transcription reports of 30
+specialties, nearly free of PHI, for over-redaction) and are never copied into it.
+
+Development works as statisticians do: ``split`` cuts a corpus by patient into a *working* half, the
+only one whose notes anyone reads or tunes on, and a *check* half, whose figures alone are read. A change
+that lifts the working half and not the check half learned notes, not the task. The split hashes the
+patient id with a fixed salt chosen before any figure was seen; never change it to move a note. Scoring calls the leak rule of
 ``../shared/tools/deid_score.py`` itself, so the figures here are the scorer's figures: a PHI span leaks
 when its text, its digits, or any of its words of 4+ letters survive; ``nonphi_word_retention`` is the
 share of words outside every PHI span that survive (the over-masking proxy).
@@ -9,6 +15,7 @@ share of words outside every PHI span that survive (the over-masking proxy).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -24,6 +31,9 @@ SHARED = Path(os.environ.get("MEDBATCH_SHARED_DIR", Path(__file__).resolve().par
 DATA = SHARED / "data" / "deid-real-dev"
 SCORER = SHARED / "tools" / "deid_score.py"
 CORPORA = {"physionet": "physionet", "i2b2": "i2b2-sample"}
+MTSAMPLES = SHARED / "data" / "mtsamples-dev" / "notes.jsonl"
+HALVES = ("working", "check")
+_SPLIT_SALT = b"medbatch-dev-split-v1:"
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -37,13 +47,19 @@ class GoldNote:
     phi: tuple[tuple[int, int, str, str], ...]
 
 
-def available() -> bool:
-    """Whether the real notes and the scorer are beside the checkout."""
-    return DATA.is_dir() and SCORER.is_file()
+def available(corpus: str = "physionet") -> bool:
+    """Whether the corpus's notes and the scorer are beside the checkout."""
+    data = MTSAMPLES if corpus == "mtsamples" else DATA
+    return data.exists() and SCORER.is_file()
 
 
 def load(corpus: str) -> list[GoldNote]:
-    """The notes of ``corpus`` ("physionet" or "i2b2") with their gold spans, in file order."""
+    """The notes of ``corpus`` ("physionet", "i2b2" or "mtsamples") with their gold spans, in file order.
+
+    MTSamples has no gold: its reports carry almost no PHI, so every word is one that should survive.
+    """
+    if corpus == "mtsamples":
+        return [GoldNote(id=n["id"], text=n["text"], patient=n["id"], phi=()) for n in _jsonl(MTSAMPLES)]
     stem = CORPORA[corpus]
     gold = {g["id"]: g for g in _jsonl(DATA / f"{stem}-gold.jsonl")}
     return [
@@ -55,6 +71,19 @@ def load(corpus: str) -> list[GoldNote]:
         )
         for n in _jsonl(DATA / f"{stem}-notes.jsonl")
     ]
+
+
+def half_of(patient: str) -> str:
+    """``working`` or ``check``: a patient's half, the same in every run and on every machine."""
+    return HALVES[hashlib.sha256(_SPLIT_SALT + patient.encode()).digest()[0] % 2]
+
+
+def split(notes: Sequence[GoldNote]) -> dict[str, list[GoldNote]]:
+    """The notes by half (all notes of a patient in one half), in file order."""
+    halves: dict[str, list[GoldNote]] = {half: [] for half in HALVES}
+    for note in notes:
+        halves[half_of(note.patient)].append(note)
+    return halves
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -81,6 +110,7 @@ class RealScores:
     leaked: Counter[str] = field(default_factory=Counter)
     words: int = 0
     words_kept: int = 0
+    lost: Counter[str] = field(default_factory=Counter)
 
     def add(self, note: GoldNote, output: str) -> None:
         """Score one note's de-identified ``output``."""
@@ -98,6 +128,7 @@ class RealScores:
         need = Counter(outside)
         self.words += sum(need.values())
         self.words_kept += sum(min(n, have[w]) for w, n in need.items())
+        self.lost.update({w: n - have[w] for w, n in need.items() if n > have[w]})
 
     def recall(self, kind: str | None = None) -> float:
         """Share of PHI spans (of ``kind``, or all) that did not leak."""

@@ -39,6 +39,35 @@ def test_physionet_recall_and_retention(physionet: RealScores) -> None:
     assert physionet.retention() >= 0.99
 
 
+@pytest.mark.parametrize("half", real_deid.HALVES)
+def test_physionet_halves_each_hold_the_floor(half: str) -> None:
+    """Both halves of the patient split: the working half (read by developers) and the check half (read as
+    figures only). A gap between them is memorisation."""
+    scores = run(real_deid.split(real_deid.load("physionet"))[half])
+    assert scores.recall() >= 0.94
+    assert scores.retention() >= 0.99
+
+
+def test_the_split_is_by_patient_and_stable() -> None:
+    notes = real_deid.load("physionet")
+    halves = real_deid.split(notes)
+    patients = {half: {n.patient for n in halves[half]} for half in real_deid.HALVES}
+    assert patients["working"].isdisjoint(patients["check"])
+    assert sum(len(h) for h in halves.values()) == len(notes)
+    assert all(len(h) > len(notes) // 3 for h in halves.values())
+    assert real_deid.half_of("patient-1") == real_deid.half_of("patient-1")
+
+
+@pytest.mark.skipif(not real_deid.available("mtsamples"), reason="MTSamples dev reports are in ../shared/data")
+def test_mtsamples_words_kept() -> None:
+    """Over-redaction on real reports of 30 specialties (almost no PHI: nearly every word should stay).
+    The floor is today's figure (0.986 on both halves); the target is 0.997 (docs/deidentification.md)."""
+    notes = real_deid.load("mtsamples")
+    assert len(notes) == 629
+    scores = run(notes[::3])  # a fixed third of the reports, every specialty: a few seconds
+    assert scores.retention() >= 0.984
+
+
 @pytest.mark.parametrize(
     ("kind", "floor"),
     [

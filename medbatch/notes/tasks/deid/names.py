@@ -6,7 +6,7 @@ Three kinds of evidence, each enough on its own:
   needs a cue; so does an eponym ("Parkinson disease", "Foley catheter"): the word after it says so;
 - **a cue**: a title (``Dr``, ``Mrs``), a role (``Attending:``, ``PCP:``, ``cc:``, ``RN``), a relative
   (``husband John``, ``daughter, Mary``), in any case, before a word that is a listed name or no common
-  word at all; a signature line ending in a credential (``V. Finn, RRT``, ``Xzavian G. Tavares, M.D.``);
+  word at all; a signature line ending in a credential (``T. Wrenfield, RRT``, ``Odalys P. Marchetti, M.D.``);
 - **the note itself**: once a word is a name, its other mentions in the note are too, and the initials
   and unknown words beside a name belong to it (``Q. LANDER``, ``Rich Martino``).
 """
@@ -34,7 +34,7 @@ PEOPLE = frozenset(
     therapist dietician dietitian pharmacist dtr grandaughter granddtr staff coordinator
     """.split()
 )
-# "talked with Helen", "reported to D. Phyl", "contacts KAREN ANN ...": a person follows.
+# "talked with Irma", "reported to D. Voss", "contacts JOAN MARIE ...": a person follows.
 _TALK = frozenset(
     """
     talked talk spoke spoken speak discussed discuss met meeting reported report called contacted
@@ -45,7 +45,7 @@ _TALK = frozenset(
 _CONTACT_NEXT = frozenset(
     ["called", "visited", "phoned", "spoke", "calls", "visits", "came", "updated", "notified", "informed"]
 )
-# Credentials that end a signature ("Mary Hulse, R.N.") or follow a name ("Warren Smith NP").
+# Credentials that end a signature ("Ines Calloway, R.N.") or follow a name ("Dale Okafor NP").
 CREDENTIALS = frozenset(
     """
     md do rn rrt np pa pac lpn cna licsw lcsw msw sw phd pharmd rph rd ot slp crnp aprn facc facp
@@ -140,7 +140,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         # "Dr. King", "dr noone"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
     if prev.low in CREDENTIALS or prev.low in _TALK:
-        # "NP CAROL", "contacts KAREN ANN ...": a first name
+        # "NP GRETA", "contacts JOAN MARIE ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
     if any(part in PEOPLE for part in prev.low.split("-")):
         # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET"), or
@@ -166,7 +166,7 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool
 
 
 def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequence[int], cased: bool) -> bool:
-    """``i`` is among the last words of a line that ends in a credential: ``Robert V. Degiorgio, RRT``."""
+    """``i`` is among the last words of a line that ends in a credential: ``Robert V. Castellane, RRT``."""
     if i + 1 >= len(words) or next_credential[i + 1] - i > 4:
         return False
     j = i + 1
@@ -181,7 +181,7 @@ def _signature(text: str, words: Sequence[Word], i: int, next_credential: Sequen
             rest = text[credential.end : text.find("\n", credential.end) % (len(text) + 1)]
             comma = "," in between(text, words[j - 1], words[j])
             full = j - i >= 2 and (words[i].first or words[i].initial)
-            # "Stord-Painter MD plans": one proper word before a credential written as one
+            # "Halvey-Brandt MD plans": one proper word before a credential written as one
             full = full or (
                 j - i == 1
                 and _proper(words[i])
@@ -237,7 +237,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             listed = (word.first or word.name) and capital and not word.everyday
             # "Dr. Art White": a capitalised surname right after a found first name
             listed = listed or (j == i + 1 and words[i].first and word.name and capital)
-            # "KAREN ANN YANULIS": a first name beside a found first name, in any case
+            # "JOAN MARIE PELTONEN": a first name beside a found first name, in any case
             listed = listed or (abs(j - i) == 1 and words[i].first and word.first and not word.everyday)
             if word.initial or _proper(word) or listed:
                 found.add(j)
@@ -245,7 +245,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
 
 
 def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
-    """A first name then a surname, with no cue ("mary theresa kondouli", "pat rixford"): the first is a
+    """A first name then a surname, with no cue ("anna louise verhagen", "pat dunmore"): the first is a
     listed first name, the next a listed surname that is no common word or a word in no vocabulary."""
     if i + 1 >= len(words) or words[i].line != words[i + 1].line or words[i + 1].start - words[i].end != 1:
         return False
@@ -267,7 +267,7 @@ def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
 
 
 def _relative_hyphen(word: Word) -> bool:
-    """ "DAUGHTER-KRISSY": a relative and a name written as one hyphenated word."""
+    """ "NIECE-LORNA": a relative and a name written as one hyphenated word."""
     parts = word.low.split("-")
     return len(parts) == 2 and parts[0] in PEOPLE and len(parts[1]) > 1 and parts[1] not in PEOPLE
 
@@ -279,7 +279,7 @@ def _sentence_start(text: str, word: Word) -> bool:
 
 def _last_line(text: str, words: Sequence[Word]) -> set[int]:
     """A note signed with a bare name at its end, on a line of its own or after the last sentence
-    ("...1400U/HR. SUSAN", "Mary Rueping")."""
+    ("...1400U/HR. GRETA", "Nora Vellacott")."""
     if not words or text[words[-1].end :].strip(" \t\n.") != "":
         return set()
     last = [i for i, w in enumerate(words) if w.line == words[-1].line]
@@ -305,8 +305,8 @@ _PHONE_WORDS = frozenset("cell home work phone tel telephone mobile ph pager num
 
 
 def _before_phone(text: str, words: Sequence[Word], phones: Sequence[PhiSpan], cased: bool) -> set[int]:
-    """The name a contact's phone number follows ("2) son: Vladimir Erickson - 989-290-8303",
-    "Lopie Certusi cell# 410-322-1419"): up to three proper words right before it on its line."""
+    """The name a contact's phone number follows ("2) son: Anton Rasmussen - 555-201-0147",
+    "Dita Morrow cell# 555-310-0192"): up to three proper words right before it on its line."""
     taken: set[int] = set()
     starts = [w.start for w in words]
     for phone in phones:
@@ -330,7 +330,7 @@ def _before_phone(text: str, words: Sequence[Word], phones: Sequence[PhiSpan], c
 
 
 def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
-    """Names listed with a found one: "DR CAMARDA AND CLIFFORD", "Sons Smokey, Morris and Roger"."""
+    """Names listed with a found one: "DR HALLORAN AND PIKE", "Sons Abel, Ivo and Lucas"."""
     for i in sorted(found):
         j = i + 1
         while j + 1 < len(words) and j - i <= 8 and words[j].line == words[i].line:

@@ -1,10 +1,10 @@
 """Places and institutions: from a gazetteer, before institution words, and after verbs of moving.
 
 - **the gazetteer** (GeoNames US places, US counties): a place name that is not a common word, in any case
-  ("Catonsville", "BALTIMORE"); a place of several words ("San Diego", "Bel Air") when written with
+  ("Pikesville", "BALTIMORE"); a place of several words ("San Diego", "Bel Air") when written with
   capitals, or in lower case when one of its words is no common word;
 - **institutions**: ``hospital``, ``hosp``, ``rehab``, ``memorial`` ... with up to three proper words
-  before it ("kernan hosp", "Washington Adventist Hospital", "CALVERT HOSPIATAL"); a saint's name
+  before it ("brinley hosp", "Lakeview Methodist Hospital", "HARLAN HOSPIATAL"); a saint's name
   ("St. Mary's"); hospital names without such a word from a short list ("Holy Cross", "Johns Hopkins");
 - **moves and stays**: after "transferred to", "admitted from the", "transplant at" ..., a word in no
   vocabulary (an abbreviated or unlisted hospital: "TRANS TO GH"), or up to three capitalised words in a
@@ -107,7 +107,7 @@ def _joined(text: str, left: Word, right: Word) -> bool:
 
 
 def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> list[int]:
-    """The head word and the proper words before it: "Washington Adventist Hosp", "kernan hosp"."""
+    """The head word and the proper words before it: "Lakeview Methodist Hosp", "brinley hosp"."""
     taken: list[int] = []
     j = head - 1
     while j >= 0 and len(taken) < 3 and _joined(text, words[j], words[j + 1]):
@@ -169,7 +169,7 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
         return []  # most words: nothing before them that leads to a place
     word = words[i]
     if words[i - 1].low in ("transfer", "trans") and word.unknown and len(word.low) > 3:
-        return [i]  # "TRANSFER QUARTERMAIN 2"
+        return [i]  # "TRANSFER ELMSWORTH 2"
     if not _move_target(text, words, i) or word.low in _NOT_PLACE or word.low in _GENERIC:
         return []
     if cased and _title(word) and not word.clinical:
@@ -256,9 +256,9 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.update((i, i + 1))
         else:
             found.update(_after_move(text, words, i, cased))
-    # Other mentions of a place found once ("to Quartermain 2" ... "per Quartermain 3 RN").
+    # Other mentions of a place found once ("to Elmsworth 2" ... "per Elmsworth 3 RN").
     found.update(list(_mentions(words, found)))
-    # One span per place: words joined by spaces, periods or hyphens ("St. Mary's", "Kessler-Adventist").
+    # One span per place: words joined by spaces, periods or hyphens ("St. Mary's", "Harlow-Methodist").
     run: list[int] = []
     for i in [*sorted(found), -1]:
         if run and (i != run[-1] + 1 or not _joined(text, words[run[-1]], words[i])):

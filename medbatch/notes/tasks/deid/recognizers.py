@@ -344,7 +344,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b"),
         cues=frozenset("social ssn".split()),
     ),
-    # A signer's dictation code after the credential: "FILBERT BRIGHT, M.D.    FB59".
+    # A signer's dictation code after the credential: "ORSON KEELE, M.D.    OK42".
     PatternRecognizer(
         "ID",
         _rx(r"(?:M\.D\.|R\.N\.|\bMD|\bRN|\bNP)[ \t]{2,}(?P<v>[A-Z]{1,4}\d{1,4})\b"),
@@ -545,7 +545,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
 FALLBACK_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     # Phone numbers with a five-digit last group or spaces only, which phonenumbers does not take.
     PatternRecognizer("PHONE", _rx(r"(?<!\d)\(?\d{3}\)?[ \t.\-]\d{3}[ \t.\-]\d{4,5}(?!\d)")),
-    # Identifiers of digit groups ("560-40-78-5") and letters then digits ("XW277/90683", "BCB911862527").
+    # Identifiers of digit groups ("123-45-67-8") and letters then digits ("QZ418/20571", "KLM204518839").
     PatternRecognizer(
         "ID", _rx(r"(?<![\w\-/.])\d{2,6}(?:-\d{1,6}){2,4}(?![\w\-/])"), lambda v: _id_digits(v)
     ),

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from medbatch.notes.tasks.deid.lexicons import Lexicons
 
-# Letters with inner apostrophes and hyphens (O'Neil, Forman-Lyons); bounded so that no run of letters can
+# Letters with inner apostrophes and hyphens (O'Neil, Hart-Bellamy); bounded so that no run of letters can
 # make a single match expensive.
 # A single lower-case letter ("a", the "s" of "s/p") is no word here: it is never a name or a cue, and text
 # made of them would otherwise cost a word each.
