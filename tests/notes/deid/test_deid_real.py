@@ -58,7 +58,9 @@ def test_the_split_is_by_patient_and_stable() -> None:
     assert real_deid.half_of("patient-1") == real_deid.half_of("patient-1")
 
 
-@pytest.mark.skipif(not real_deid.available("mtsamples"), reason="MTSamples dev reports are in ../shared/data")
+@pytest.mark.skipif(
+    not real_deid.available("mtsamples"), reason="MTSamples dev reports are in ../shared/data"
+)
 def test_mtsamples_words_kept() -> None:
     """Over-redaction on real reports of 30 specialties (almost no PHI: nearly every word should stay).
     The floor is today's figure (0.986 on both halves); the target is 0.997 (docs/deidentification.md)."""

@@ -39,7 +39,9 @@ def _source_texts() -> dict[str, str]:
 
 
 def _gold_strings() -> set[str]:
-    return {value for corpus in real_deid.CORPORA for note in real_deid.load(corpus) for *_, value in note.phi}
+    return {
+        value for corpus in real_deid.CORPORA for note in real_deid.load(corpus) for *_, value in note.phi
+    }
 
 
 def _identifying(value: str) -> bool:
@@ -64,7 +66,9 @@ def test_no_development_note_phi_appears_in_the_project() -> None:
     found: list[str] = []
     for value in sorted(v for v in gold if _identifying(v)):
         pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", re.IGNORECASE)
-        found += [f"{name}: a PHI string of the dev notes" for name, text in texts.items() if pattern.search(text)]
+        found += [
+            f"{name}: a PHI string of the dev notes" for name, text in texts.items() if pattern.search(text)
+        ]
     words = _rare_words(gold)
     assert len(words) > 50
     for name, text in texts.items():
