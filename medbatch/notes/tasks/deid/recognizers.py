@@ -297,13 +297,33 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # 03/14/2024, 3-14-24, 03.14.2024 (month first, as in US notes); 14/03/2024 when the day cannot be a month
     _rx(r"\b(?:0?[1-9]|1[0-2])([/.\-])(?:0?[1-9]|[12]\d|3[01])\1(?:\d{4}|\d{2})\b"),
     _rx(r"\b(?:1[3-9]|2\d|3[01])([/.\-])(?:0?[1-9]|1[0-2])\1\d{4}\b"),
-    # 2024-03-14 (ISO), optionally followed by a time, which stays
-    _rx(r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"),
+    # Year first with any separator: 2024-03-14 (ISO), 2024/3/9, 2024.03.09 (a time after it stays)
+    _rx(r"\b(?:1[89]|20)\d{2}([/.\-])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])\b"),
+    # A month name between numbers, in any case and with any separator: 09-Jan-2024, 9/jan/24,
+    # Jan-09-2024, 2024-Jan-09; and a month name or number before a year: Jan-2024, 11/2019
+    _rx(rf"\b(?:0?[1-9]|[12]\d|3[01])([\-/.])(?i:{_MONTH})\1?(?:\d{{4}}|\d{{2}})\b"),
+    _rx(rf"\b(?i:{_MONTH})([\-/.])(?:0?[1-9]|[12]\d|3[01])\1(?:\d{{4}}|\d{{2}})\b"),
+    _rx(rf"\b(?:1[89]|20)\d{{2}}([\-/. ])(?i:{_MONTH})\1?(?:0?[1-9]|[12]\d|3[01])\b"),
+    _rx(rf"\b(?i:{_MONTH})[\-/](?:1[89]|20)\d{{2}}\b"),
+    _rx(r"(?<![\d/.\-])(?:0?[1-9]|1[0-2])/(?:1[89]|20)\d{2}(?![\d/])"),
     # March 14, 2024 / Mar. 14th 2024 / 14 March 2024 / March 2024 / March 14
     _rx(rf"\b{_MONTH}[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?[ \t]+\d{{4}}\b"),
     _rx(rf"\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?[ \t]+{_MONTH},?[ \t]+\d{{4}}\b"),
     _rx(rf"\b{_MONTH}[ \t]+\d{{4}}\b"),
     _rx(rf"\b{_MONTH}[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?![ \t]*(?:mg|mcg|g|ml|mL|units?|%))"),
+    # Ranges take both ends: "Jan 3-9", "March 3rd to 9th"; "1/3-1/9" (month/day to month/day)
+    _rx(
+        rf"\b{_MONTH}[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?[ \t]*(?:-|to|through)[ \t]*"
+        r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?![ \t]*(?:mg|mcg|g|ml|mL|units?|%|days?|weeks?))"
+    ),
+    _rx(
+        r"(?<![\d/.\-])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])[ \t]*-[ \t]*"
+        r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
+    ),
+    # Weekdays (part of a date under Safe Harbor): whole names in any case; abbreviations before a date
+    _rx(r"(?i)\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b"),
+    _rx(r"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b(?=\.?,?[ \t]+\d{1,2}[/\-.]\d)"),
+    _rx(rf"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b(?=\.?,?[ \t]+{_MONTH}[ \t]*\d)"),
     # 3/14 without a year only after a word that makes it a date ("on 3/14", "since 3/14")
     _rx(
         r"(?i:\b(?:on|since|from|until|through|dated|by|seen)[ \t]+)(?P<v>(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b"

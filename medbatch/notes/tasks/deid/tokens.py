@@ -11,12 +11,17 @@ from typing import NamedTuple
 
 from medbatch.notes.tasks.deid.lexicons import Lexicons
 
-# Letters with inner apostrophes and hyphens (O'Neil, Hart-Bellamy); bounded so that no run of letters can
-# make a single match expensive.
+# Letters of any script with inner apostrophes and hyphens (O'Neil, Hart-Bellamy, Zoë, Muñoz-Çelik);
+# bounded so that no run of letters can make a single match expensive. A letter is a word character that
+# is no digit or underscore, or a combining accent (text written decomposed): an ASCII-only class cut
+# names at their first accented letter and left the rest in the output.
 # A single lower-case letter ("a", the "s" of "s/p") is no word here: it is never a name or a cue, and text
 # made of them would otherwise cost a word each.
+_LETTER = r"(?:[^\W\d_]|[\u0300-\u036f])"
 _WORD = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Za-z][A-Za-z']{1,40}(?:-[A-Za-z][A-Za-z']{0,40}){0,3}|[A-Z](?![A-Za-z']))"
+    rf"(?<![^\W_])(?<![\u0300-\u036f])"
+    rf"(?:{_LETTER}(?:{_LETTER}|'){{1,40}}(?:-{_LETTER}(?:{_LETTER}|'){{0,40}}){{0,3}}"
+    rf"|[A-ZÀ-ÖØ-Þ](?!{_LETTER}|'))"
 )
 
 

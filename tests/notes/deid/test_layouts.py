@@ -1,0 +1,85 @@
+"""Every layout of a class of identifier, with made-up values: Unicode names, every date layout, weekdays.
+
+Each case is a mechanism, not an example from a note: a name in any script in a name position, a date in
+any order of day, month (name or number) and year with any separator, both ends of a range.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from medbatch.notes.tasks.deid.recognizers import find_phi
+
+
+def found(text: str, kind: str) -> list[str]:
+    return [text[s.start : s.end] for s in find_phi(text, recall_first=True) if s.type == kind]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Seen by Dr. Zoë Ångström today.", "Zoë Ångström"),
+        ("Patient: Íñigo Muñoz-Çelik, 54 y/o.", "Íñigo Muñoz-Çelik"),
+        ("Discussed with daughter Łucja Wróbel at bedside.", "Łucja Wróbel"),
+        ("Dr. José Núñez called back.", "José Núñez"),
+        ("Spoke with Mr. Søren Kierkegård.", "Søren Kierkegård"),
+        # decomposed accents (e + combining acute) are letters of the word too
+        ("Seen by Dr. Rene\u0301e Lefe\u0300vre today.", "Rene\u0301e Lefe\u0300vre"),
+    ],
+)
+def test_names_in_any_script_are_removed_whole(text: str, name: str) -> None:
+    assert found(text, "NAME") == [name]
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("Admitted 09-Jan-2024 for chest pain.", "09-Jan-2024"),
+        ("Admitted 9/jan/24 for chest pain.", "9/jan/24"),
+        ("ADMITTED 09-JAN-2024.", "09-JAN-2024"),
+        ("Admitted Jan-09-2024 for chest pain.", "Jan-09-2024"),
+        ("Admitted 2024-Jan-09 for chest pain.", "2024-Jan-09"),
+        ("Seen on 2024/01/09 in clinic.", "2024/01/09"),
+        ("Seen on 2024/1/9 in clinic.", "2024/1/9"),
+        ("DOB: 1950.03.14", "1950.03.14"),
+        ("Visit 2024-1-9.", "2024-1-9"),
+        ("Port placed 11/2019 without issue.", "11/2019"),
+        ("Symptoms since Jan-2023.", "Jan-2023"),
+        ("Antibiotics 1/3-1/9 completed.", "1/3-1/9"),
+        ("Antibiotics 1/3 - 1/9 completed.", "1/3 - 1/9"),
+        ("Inpatient Jan 3-9 this year.", "Jan 3-9"),
+        ("Inpatient March 3rd to 9th.", "March 3rd to 9th"),
+        ("Seen on 03-14-2024.", "03-14-2024"),
+        ("On 14.03.2024 the patient fell.", "14.03.2024"),
+    ],
+)
+def test_every_date_layout_is_removed_whole(text: str, date: str) -> None:
+    assert found(text, "DATE") == [date]
+
+
+@pytest.mark.parametrize(
+    ("text", "weekday"),
+    [
+        ("Plan: return Monday for labs.", "Monday"),
+        ("pt called on tuesday about refills", "tuesday"),
+        ("FOLLOW UP THURSDAY", "THURSDAY"),
+        ("Clinic on Wed 3/4 at noon.", "Wed"),
+        ("Clinic on Thurs., March 7 at noon.", "Thurs"),
+    ],
+)
+def test_weekdays_are_part_of_a_date(text: str, weekday: str) -> None:
+    assert weekday in found(text, "DATE")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BP 120/80, HR 72.",
+        "Strength 5/5 in all extremities.",
+        "Pain 7/10 at rest.",
+        "Sat 95% on RA.",
+        "pH 7.35",
+    ],
+)
+def test_measurements_are_not_dates(text: str) -> None:
+    assert found(text, "DATE") == []
