@@ -83,3 +83,47 @@ def test_weekdays_are_part_of_a_date(text: str, weekday: str) -> None:
 )
 def test_measurements_are_not_dates(text: str) -> None:
     assert found(text, "DATE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("MRN: 482 133 77 noted", "MRN", "482 133 77"),
+        ("MRN 482-133-77", "MRN", "482-133-77"),
+        ("Medical record no. 48213377.", "MRN", "48213377"),
+        ("Policy number: AB 1234 5678", "HEALTH_PLAN", "AB 1234 5678"),
+        ("Account # 99-1234-55", "ACCOUNT", "99-1234-55"),
+        ("Device S/N: XK42-7781-09", "DEVICE", "XK42-7781-09"),
+        ("Lot # 3341A", "DEVICE", "3341A"),
+        ("Study subject ID: ONC-2231-017", "ID", "ONC-2231-017"),
+        ("Case no. 2023-44812", "ID", "2023-44812"),
+        ("username: jdoe42", "ID", "jdoe42"),
+        ("Login = k.morrow", "ID", "k.morrow"),
+        ("Image file MRN48213377_chest.png uploaded", "ID", "MRN48213377_chest"),
+        ("Enrolled in NCT01234567 last year.", "ID", "NCT01234567"),
+        ("Ref 4417203388 on file.", "ID", "4417203388"),
+    ],
+)
+def test_identifiers_after_a_cue_or_in_a_file_name_go_whole(text: str, kind: str, value: str) -> None:
+    assert found(text, kind) == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("She turned 101 last week.", "101"),
+        ("Family celebrated her 95th birthday.", "95"),
+        ("He turns 92 in May.", "92"),
+        ("a 96-year-old woman", "96"),
+        ("one hundred and four year old man", "one hundred and four"),
+    ],
+)
+def test_ages_over_89_in_any_phrasing(text: str, age: str) -> None:
+    assert found(text, "AGE") == [age]
+
+
+@pytest.mark.parametrize(
+    "text", ["Ages 45 and 60.", "He turned 45 last week.", "HR 96, RR 18.", "Turned q2h."]
+)
+def test_ages_under_90_and_vitals_stay(text: str) -> None:
+    assert found(text, "AGE") == []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass
 
 import phonenumbers
@@ -183,7 +183,17 @@ _NOT_NAME = frozenset(
 
 # An identifier after its cue word: letters, digits and dashes in any layout, at least one digit, at least
 # three characters ("BCB911862527", "ACCT-0342366", "FL-MD-712768", "00123456").
-_ID_VALUE = r"(?P<v>(?=[A-Za-z0-9\-]{0,30}\d)[A-Za-z0-9][A-Za-z0-9\-]{2,30})(?![\w\-])"
+# An identifier: a group with a digit, optionally after a few capitals ("AB 1234"), then more groups with
+# digits separated by one space, dash or slash ("482 133 77", "XK42-7781-09"), so that no group of a
+# spaced or dashed number stays behind.
+_ID_VALUE = (
+    r"(?P<v>(?:[A-Z]{1,4}[ \t](?=\d))?(?=[A-Za-z0-9\-]{0,30}\d)[A-Za-z0-9][A-Za-z0-9\-]{2,30}"
+    r"(?:[ /\-](?=[A-Za-z]{0,3}\d)[A-Za-z0-9]{1,12}){0,5})(?![\w\-])"
+)
+# A user name or login: letters first, then letters, digits, dots, dashes, underscores or an @.
+_HANDLE = r"(?P<v>[A-Za-z][A-Za-z0-9._@\-]{1,63})(?<![.\-])"
+# What may stand between a cue and its identifier: "number", "no.", "#" or "id", then ":", "#" or "=".
+_ID_LINK = r"(?:\s*(?:number|num\.?|no\.?|#|id))?[ \t]*[:#=]?[ \t]*#?[ \t]*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +222,16 @@ class PatternRecognizer:
 
 def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
+
+
+def _cued(
+    kind: str, phrases: Sequence[str], *, value: str = _ID_VALUE, separator: str = _ID_LINK
+) -> PatternRecognizer:
+    """An identifier of ``kind`` after a cue phrase (case-insensitive regex fragments), then what may link
+    a cue to its value (``number``, ``no.``, ``#``, ``:``). The cue words that let a note skip the scan
+    come from the phrases, so each cue is written once."""
+    cues = frozenset(match.group().lower() for p in phrases if (match := re.match(r"[A-Za-z]+", p)))
+    return PatternRecognizer(kind, _rx(rf"(?i:\b(?:{'|'.join(phrases)}){separator})" + value), cues=cues)
 
 
 def _valid_ip(value: str) -> bool:
@@ -380,40 +400,32 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     ),
     # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
     PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
-    PatternRecognizer(
+    _cued(
         "MRN",
-        _rx(
-            r"(?i:\b(?:MRN|MR#|MR\s*No\.?|MR(?=[ \t]*:)|medical record(?:\s*(?:number|no\.?|#))?|med\s*rec\s*#?|"
-            r"chart\s*(?:number|no\.?|#))[ \t]*[:#]?[ \t]*)" + _ID_VALUE
-        ),
-        cues=frozenset("chart med medical mr mrn".split()),
+        [
+            "MRN",
+            r"MR(?=\s*(?:#|no\b|number|:))",
+            r"medical\s+record",
+            r"med\s*rec",
+            r"chart(?=\s*(?:#|no\b|number))",
+        ],
     ),
-    PatternRecognizer(
-        "ACCOUNT",
-        _rx(
-            r"(?i:\b(?:account|acct\.?|billing|encounter|FIN|visit)(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
-            + _ID_VALUE
-        ),
-        cues=frozenset("account acct billing encounter fin visit".split()),
-    ),
-    PatternRecognizer(
+    _cued("ACCOUNT", ["account", r"acct\.?", "billing", "encounter", "FIN", "visit"]),
+    _cued(
         "HEALTH_PLAN",
-        _rx(
-            r"(?i:\b(?:member|subscriber|policy|insurance|beneficiary|medicare|medicaid|group|health\s*plan)"
-            r"(?:\s*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)" + _ID_VALUE
-        ),
-        cues=frozenset(
-            "beneficiary group health insurance medicaid medicare member policy subscriber".split()
-        ),
+        [
+            "member",
+            "subscriber",
+            "policy",
+            "insurance",
+            "beneficiary",
+            "medicare",
+            "medicaid",
+            "group",
+            r"health\s*plan",
+        ],
     ),
-    PatternRecognizer(
-        "LICENSE",
-        _rx(
-            r"(?i:\b(?:license|lic\.?|DEA|NPI|certificate|cert\.?)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            + _ID_VALUE
-        ),
-        cues=frozenset("cert certificate dea lic license npi".split()),
-    ),
+    _cued("LICENSE", ["license", r"lic\.?", "DEA", "NPI", "certificate", r"cert\.?"]),
     PatternRecognizer(
         "VEHICLE",
         _rx(
@@ -423,19 +435,28 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _has_digit,
         cues=frozenset("license plate vin".split()),
     ),
-    PatternRecognizer(
-        "DEVICE",
-        _rx(
-            r"(?i:\b(?:serial|device\s*id|UDI|implant\s*id)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            + _ID_VALUE
-        ),
-        cues=frozenset("device implant serial udi".split()),
+    _cued("DEVICE", ["serial", r"S/N", r"device\s*id", "UDI", r"implant\s*id", "lot"]),
+    _cued(
+        "ID",
+        ["ID", "identifier", r"subject(?:\s+id)?", r"case(?=\s*(?:#|no\b|number))", r"ref(?:erence)?"],
+        separator=r"[ \t]*[:#][ \t]*#?[ \t]*",
     ),
+    # Handles: the value after "username:", "login:", "user id =" is an identifier whatever it looks like.
+    _cued(
+        "ID",
+        ["username", r"user\s*name", r"user\s*id", "userid", "login", "log-in", "handle", r"screen\s*name"],
+        value=_HANDLE,
+        separator=r"(?:\s*(?:id))?[ \t]*[:=][ \t]*",
+    ),
+    # Digits inside a file name or a handle ("scan_48213377.png", "id48213377x"): an identifier in any
+    # clothing; and eight digits or more standing alone, which no measurement is written as.
     PatternRecognizer(
         "ID",
-        _rx(r"(?i:\b(?:ID|identifier)[ \t]*[:#][ \t]*)" + _ID_VALUE),
-        cues=frozenset("id identifier".split()),
+        _rx(
+            r"(?<![A-Za-z0-9_])(?=[A-Za-z0-9_]{0,58}\d{6})(?=\d{0,64}[A-Za-z_])[A-Za-z0-9_]{7,64}(?![A-Za-z0-9_])"
+        ),
     ),
+    PatternRecognizer("ID", _rx(r"(?<![\w.,/\-])\d{8,20}(?![\w.,/\-])")),
     # Street addresses: number, one to four capitalized words, a street suffix, optional unit.
     PatternRecognizer(
         "ADDRESS",
@@ -505,6 +526,18 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         "AGE",
         _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"),
         cues=frozenset("age aged".split()),
+    ),
+    # After a verb of ageing or before a birthday: "turned 101", "celebrates her 95th birthday".
+    PatternRecognizer(
+        "AGE",
+        _rx(
+            r"(?i:\b(?:turned|turns|turning|celebrat(?:ed|es|ing))[ \t]+(?:her|his|their)?[ \t]*)"
+            r"(?P<v>9\d|1[0-2]\d)(?![\d/.:])"
+        ),
+        cues=frozenset("turned turns turning celebrated celebrates celebrating".split()),
+    ),
+    PatternRecognizer(
+        "AGE", _rx(r"(?i)\b(?P<v>9\d|1[0-2]\d)(?:st|nd|rd|th)[ \t]+birthday\b"), cues=frozenset(["birthday"])
     ),
     # Spelled out: "ninety-two years old", "one hundred and one year old".
     PatternRecognizer(
