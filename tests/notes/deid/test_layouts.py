@@ -127,3 +127,24 @@ def test_ages_over_89_in_any_phrasing(text: str, age: str) -> None:
 )
 def test_ages_under_90_and_vitals_stay(text: str) -> None:
     assert found(text, "AGE") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fascia closed with running 3-0 Zorbalon in the usual fashion.",
+        "Two Quenby clamps were placed on the cervix.",
+        "Skin closed with #2 Travik and staples.",
+        "The Delmont fascia was incised sharply.",
+        "A 14 gauge Kestra was advanced.",
+        "Zorbalon was used for the deep layer; then 4-0 Zorbalon for the skin.",
+    ],
+)
+def test_brands_and_eponyms_of_instruments_and_materials_are_not_names(text: str) -> None:
+    """Made-up brand words (no list knows them): their place in the sentence says they are things."""
+    assert found(text, "NAME") == []
+
+
+def test_an_unknown_word_in_a_name_position_is_still_a_name() -> None:
+    assert found("Family meeting with Tavrosi today.", "NAME") == ["Tavrosi"]
+    assert found("Dr. Quenby placed two clamps.", "NAME") == ["Quenby"]

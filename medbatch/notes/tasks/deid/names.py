@@ -61,6 +61,26 @@ EPONYM_NEXT = frozenset(
     bolt stocking stockings position solution formula law node nodes cells cell body bodies triad
     sump
     """.split()
+) | frozenset(
+    # What an eponym or a brand names in surgery and anatomy ("Allis clamps", "Mayo scissors", "Scarpa
+    # fascia"): generic head nouns of instruments, materials and structures, so a proper word before one is
+    # a thing, whatever lists know the word.
+    """
+    clamp clamps forceps scissors retractor retractors needle needles suture sutures stitch stitches tie
+    ties trocar trocars dissector dissectors rongeur rongeurs elevator elevators curette curettes hook
+    hooks mesh stapler staples clip clips sponge sponges pad pads dressing dressings drape drapes shunt
+    shunts valve valves stent stents graft grafts screw screws wire wires pin pins rod rods cannula
+    cannulas sheath sheaths balloon balloons loop loops snare probe probes scope port ports device
+    implant implants pump pumps fascia ligament ligaments canal space pouch duct ducts gland glands
+    muscle muscles nerve nerves artery arteries vein veins layer membrane incision incisions approach
+    technique knot knots dilator dilators speculum tenaculum spatula blades
+    """.split()
+)
+# A size before a word makes it a material or an instrument, never a person: "2-0 Vicryl"-like suture
+# sizes, "#4", "27-French", "14 gauge", "5 mm".
+_SIZE_BEFORE = re.compile(
+    r"(?:\b\d{1,2}-0|#[ \t]?\d{1,3}(?:-0)?|\b\d{1,3}[ \t]?-?[ \t]?(?:fr|french|gauge|ga|g|mm|cm))[ \t\-]*$",
+    re.IGNORECASE,
 )
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
@@ -356,7 +376,7 @@ def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
     for i, word in enumerate(words):
         if i in found:
             continue
-        if word.low in plain:
+        if word.low in plain and not _names_a_thing(text, words, i):
             found.add(i)
         elif word.text in worded:
             nxt = words[i + 1].low if i + 1 < len(words) else ""
@@ -383,7 +403,18 @@ def _unknown_capitalised(text: str, words: Sequence[Word], i: int, cased: bool) 
         return False
     if word.text.isupper() or _sentence_start(text, word):
         return False  # acronyms, and capitals that only start a sentence
+    if _names_a_thing(text, words, i):
+        return False
     return not any(ch.isdigit() for ch in text[word.end : word.end + 1])
+
+
+def _names_a_thing(text: str, words: Sequence[Word], i: int) -> bool:
+    """An eponym or a brand where it stands: before an instrument, material or structure ("<Word>
+    clamps", "<Word> fascia"), or after a size ("3-0 <Word>", "#4 <Word>")."""
+    word = words[i]
+    if i + 1 < len(words) and words[i + 1].low in EPONYM_NEXT and words[i + 1].line == word.line:
+        return True
+    return _SIZE_BEFORE.search(text, max(0, word.start - 16), word.start) is not None
 
 
 def find_names(
