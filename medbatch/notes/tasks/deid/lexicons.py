@@ -23,7 +23,8 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _lines(name: str) -> list[str]:
+def data_lines(name: str) -> list[str]:
+    """The words of a data file of this package (gzip by extension), comments after ``#`` left out."""
     data = (resources.files("medbatch.notes.tasks.deid") / "data" / name).read_bytes()
     text = gzip.decompress(data).decode() if name.endswith(".gz") else data.decode()
     return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
@@ -78,18 +79,18 @@ class Lexicons:
 @cache
 def lexicons() -> Lexicons:
     """The lists shipped with medbatch, loaded on first use."""
-    places = [p.replace("_", " ").split() for p in _lines("us_places.txt.gz")]
+    places = [p.replace("_", " ").split() for p in data_lines("us_places.txt.gz")]
     return Lexicons(
-        first_names=frozenset(_lines("first_names.txt.gz")),
-        surnames=frozenset(_lines("surnames.txt.gz")),
+        first_names=frozenset(data_lines("first_names.txt.gz")),
+        surnames=frozenset(data_lines("surnames.txt.gz")),
         places=frozenset(p[0] for p in places if len(p) == 1),
         place_phrases=PhraseIndex(frozenset(tuple(p) for p in places if len(p) > 1)),
-        institutions=PhraseIndex(frozenset(tuple(i.split("_")) for i in _lines("institutions.txt"))),
-        english=frozenset(_lines("english_words.txt.gz")),
-        frequent={w: rank for rank, w in enumerate(_lines("english_frequent.txt.gz"))},
+        institutions=PhraseIndex(frozenset(tuple(i.split("_")) for i in data_lines("institutions.txt"))),
+        english=frozenset(data_lines("english_words.txt.gz")),
+        frequent={w: rank for rank, w in enumerate(data_lines("english_frequent.txt.gz"))},
         clinical=frozenset(
-            _lines("drug_names.txt.gz")
-            + _lines("medical_abbreviations.txt.gz")
-            + _lines("clinical_terms.txt")
+            data_lines("drug_names.txt.gz")
+            + data_lines("medical_abbreviations.txt.gz")
+            + data_lines("clinical_terms.txt")
         ),
     )

@@ -18,6 +18,7 @@ import yaml
 
 from medbatch.notes.tasks.deid.dates import shift_date_text
 from medbatch.notes.tasks.deid.key import check_key
+from medbatch.notes.tasks.deid.surrogate_names import name_pools, surrogate_name
 
 
 @cache
@@ -79,26 +80,13 @@ class Surrogates:
         return shift_date_text(value, self.date_offset(patient))
 
     def name(self, value: str) -> str:
-        """Token by token, each from one pool of first and last names keyed by the token alone.
-
-        So "Rafael Okafor", a later "Okafor" and a later "Rafael" map to the same tokens wherever they stand
-        (a surrogate that depended on the token's position would split one person into several).
-        """
-        lists = _lists()
-        pool = [*lists["first_names"], *lists["last_names"]]
-        out = []
-        for token in value.split():
-            if len(token) <= 2 and token.endswith("."):  # a middle initial
-                out.append(self._pick("initial", token, "ABCDEFGHJKLMNPRSTW") + ".")
-                continue
-            bare = token.rstrip(",")
-            fake = self._pick("name", bare.lower(), pool)
-            out.append((fake.upper() if bare.isupper() else fake) + token[len(bare) :])
-        return " ".join(out)
+        """Token by token, keyed by the token alone, from the pool of its role and sex
+        (``surrogate_names``); titles and credentials kept."""
+        return surrogate_name(value, self._pick)
 
     def email(self, value: str) -> str:
         """A fictional address under example.org."""
-        user = self._pick("email", value.lower(), _lists()["last_names"]).lower()
+        user = self._pick("email", value.lower(), name_pools().surnames).lower()
         return f"{user}{self._int('email-n', value.lower()) % 100}@example.org"
 
     def url(self, value: str) -> str:
@@ -125,12 +113,22 @@ class Surrogates:
         return self._pick("city", name.lower(), _lists()["cities"]) + kind
 
     def phone(self, value: str, kind: str) -> str:
-        """A number in the fictional 555-01XX range, in the original's format (area code keyed)."""
-        faked = self.digits(value, kind)
-        positions = [i for i, ch in enumerate(faked) if ch.isdigit()]
-        chars = list(faked)
-        # The last ten digits are NPA-NXX-XXXX; NXX-XXXX becomes 555-01XX.
-        for pos, digit in zip(positions[-7:-2], "55501", strict=False):
+        """A fictional number in the original's layout.
+
+        Keyed by the number's last ten digits alone, so one number written two ways ("(555) 201-0147",
+        "555.201.0147", as a phone or as a fax) gets one surrogate; the area code is a valid one (2-9, then
+        0-8, then any digit; never N11) and the line is in 555-0100..0199, the range kept for fiction.
+        """
+        del kind  # a fax and a phone with the same digits are the same number
+        digits = re.sub(r"\D", "", value)
+        n = self._int("phone", digits[-10:])
+        npa = f"{2 + n % 8}{n // 8 % 9}{n // 72 % 10}"
+        if npa[1:] == "11":
+            npa = npa[0] + "10"
+        fake = f"{npa}5550{100 + n // 720 % 100}"
+        positions = [i for i, ch in enumerate(value) if ch.isdigit()]
+        chars = list(value)
+        for pos, digit in zip(reversed(positions), reversed(fake), strict=False):
             chars[pos] = digit
         return "".join(chars)
 
