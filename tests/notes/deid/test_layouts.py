@@ -148,3 +148,30 @@ def test_brands_and_eponyms_of_instruments_and_materials_are_not_names(text: str
 def test_an_unknown_word_in_a_name_position_is_still_a_name() -> None:
     assert found("Family meeting with Tavrosi today.", "NAME") == ["Tavrosi"]
     assert found("Dr. Quenby placed two clamps.", "NAME") == ["Quenby"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Nurse: Dana Pruitt checked the line.", "Dana Pruitt"),
+        ("Baby girl Okafor was born at 34 weeks.", "Okafor"),
+        ("BABY BOY VANTERPOOL in the nursery.", "VANTERPOOL"),
+        ("Son Smokey visited.", "Smokey"),
+    ],
+)
+def test_names_after_a_role_a_relative_or_baby_boy_girl(text: str, name: str) -> None:
+    assert found(text, "NAME") == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NURSE: Okay. Did you sleep?",
+        "Patient: No. I did not.",
+        "Patient: Yes, since Monday night.",
+        "Patient: Better today, thanks.",
+    ],
+)
+def test_a_reply_after_a_speaker_label_is_not_a_name(text: str) -> None:
+    """In a transcript the words after "Patient:" are what the speaker says, not who the speaker is."""
+    assert found(text, "NAME") == []

@@ -164,8 +164,8 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
         return word.first and (word.text[0].isupper() or not word.common)
     if any(part in PEOPLE for part in prev.low.split("-")):
         # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET"), or
-        # a word that is no common word ("SONS SMOKEY")
-        return word.first or not word.common
+        # a word that is no common word ("SONS SMOKEY"); not a reply after a speaker label ("Nurse: Okay")
+        return word.first or not (word.common or word.everyday)
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
         return word.first or _proper(word) or word.initial
     return False

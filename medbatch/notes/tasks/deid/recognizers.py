@@ -303,6 +303,15 @@ def _institution(value: str) -> bool:
     return len(words) >= 2 and words[0] not in _GENERIC_PLACE
 
 
+def _labelled_name(value: str) -> bool:
+    """After a role label ("Patient:", "Nurse:"), a name, not the first words of what a speaker says in a
+    transcript ("Patient: No.", "NURSE: OKAY"): words that are all everyday English and no first name are
+    an answer."""
+    lex = lexicons()
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", value)]
+    return not all(lex.is_everyday(w) and w not in lex.first_names for w in words)
+
+
 def _id_digits(value: str) -> bool:
     """A digit-group identifier, not a phone number, SSN or ISO date (their own recognizers take those)."""
     groups = [len(g) for g in value.split("-")]
@@ -555,6 +564,14 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _rx(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor)\.?[ \t]+(?P<v>{_FULLNAME})"),
         cues=frozenset("doctor dr miss mr mrs ms mx prof".split()),
     ),
+    # Newborns are named after their sex until they have a first name: "Baby boy <Surname>".
+    PatternRecognizer(
+        "NAME",
+        _rx(
+            rf"(?i:\b(?:baby|infant|twin)[ \t]+(?:boy|girl)(?:[ \t]+[AB12])?[ \t]+)(?P<v>{_TOKEN}|{_CAPS})\b"
+        ),
+        cues=frozenset("baby infant twin".split()),
+    ),
     PatternRecognizer(
         "NAME",
         _rx(
@@ -563,6 +580,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"guarantor|cc|contact|interpreter)[ \t]*:[ \t]*)"
             rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])"
         ),
+        _labelled_name,
         cues=frozenset(
             "attending cc contact emergency fellow guarantor interpreter name nurse patient pcp physician primary provider pt referring resident surgeon".split()
         ),
