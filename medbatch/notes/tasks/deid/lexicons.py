@@ -80,13 +80,17 @@ class Lexicons:
 def lexicons() -> Lexicons:
     """The lists shipped with medbatch, loaded on first use."""
     places = [p.replace("_", " ").split() for p in data_lines("us_places.txt.gz")]
+    first_names = frozenset(data_lines("first_names.txt.gz"))
+    # The disease-classification vocabulary, less the words that are also first names ("iris", "pearl"),
+    # which stay names where a cue says so.
+    vocabulary = [w for w in data_lines("clinical_vocabulary.txt.gz") if w not in first_names]
     return Lexicons(
-        first_names=frozenset(data_lines("first_names.txt.gz")),
+        first_names=first_names,
         surnames=frozenset(data_lines("surnames.txt.gz")),
         places=frozenset(p[0] for p in places if len(p) == 1),
         place_phrases=PhraseIndex(frozenset(tuple(p) for p in places if len(p) > 1)),
         institutions=PhraseIndex(frozenset(tuple(i.split("_")) for i in data_lines("institutions.txt"))),
-        english=frozenset(data_lines("english_words.txt.gz")),
+        english=frozenset(data_lines("english_words.txt.gz") + vocabulary),
         frequent={w: rank for rank, w in enumerate(data_lines("english_frequent.txt.gz"))},
         clinical=frozenset(
             data_lines("drug_names.txt.gz")

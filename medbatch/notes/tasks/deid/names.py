@@ -73,15 +73,23 @@ EPONYM_NEXT = frozenset(
     cannulas sheath sheaths balloon balloons loop loops snare probe probes scope port ports device
     implant implants pump pumps fascia ligament ligaments canal space pouch duct ducts gland glands
     muscle muscles nerve nerves artery arteries vein veins layer membrane incision incisions approach
-    technique knot knots dilator dilators speculum tenaculum spatula blades
+    technique knot knots dilator dilators speculum tenaculum spatula blades tubing tubings material
+    materials system systems kit kits sling slings adhesive glue powder gel foam sealant spray paste
+    ointment prep preparation preparations scrub tape strip strips saw drill bur burr reamer osteotome
+    cautery laser monitor stand frame holder splint brace collar evacuator lead leads
     """.split()
 )
 # A size before a word makes it a material or an instrument, never a person: "2-0 Vicryl"-like suture
 # sizes, "#4", "27-French", "14 gauge", "5 mm".
 _SIZE_BEFORE = re.compile(
-    r"(?:\b\d{1,2}-0|#[ \t]?\d{1,3}(?:-0)?|\b\d{1,3}[ \t]?-?[ \t]?(?:fr|french|gauge|ga|g|mm|cm))[ \t\-]*$",
+    r"(?:\b\d{1,2}-0|(?<![\d.,/])0|#[ \t]?\d{1,3}(?:-0)?|\b\d{1,3}[ \t]?-?[ \t]?(?:fr|french|gauge|ga|g|mm|cm))"
+    r"(?:[ \t]+[a-z]+)?[ \t\-]*$",
     re.IGNORECASE,
 )
+# "a <Word>", "two straight <Word>s", "another <Word>": an article or a count before a capitalised word
+# makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
+_DETERMINERS = frozenset("a an the another two three four second third".split())
+_HOUSEHOLD = frozenset("family families household residence home".split())
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
 _AMBIGUOUS_CREDENTIALS = frozenset("do pa rd sw ot rt ma".split())
@@ -366,10 +374,15 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
             j = k + 1
 
 
-def _propagate(text: str, words: Sequence[Word], found: set[int]) -> None:
+def _propagate(text: str, words: Sequence[Word], found: set[int], things: frozenset[str]) -> None:
     """Other mentions of a found name. A name that is also a common word only where written the same
-    way and not as an eponym; a clinical word ("Foley", "Down") never: "Dr. Foley" leaves "Foley catheter"."""
-    plain = {words[i].low for i in found if not words[i].common and len(words[i].low) > 2}
+    way and not as an eponym; a clinical word ("Foley", "Down") never: "Dr. Foley" leaves "Foley catheter";
+    nor a word the note uses for a thing."""
+    plain = {
+        words[i].low
+        for i in found
+        if not words[i].common and len(words[i].low) > 2 and words[i].low not in things
+    }
     worded = {
         words[i].text for i in found if words[i].common and not words[i].clinical and len(words[i].low) > 2
     }
@@ -414,7 +427,41 @@ def _names_a_thing(text: str, words: Sequence[Word], i: int) -> bool:
     word = words[i]
     if i + 1 < len(words) and words[i + 1].low in EPONYM_NEXT and words[i + 1].line == word.line:
         return True
-    return _SIZE_BEFORE.search(text, max(0, word.start - 16), word.start) is not None
+    if _SIZE_BEFORE.search(text, max(0, word.start - 24), word.start) is not None:
+        return True
+    return (
+        word.low in ("fr", "french", "gauge")
+        and _SIZE_BEFORE.search(text, max(0, word.start - 8), word.end) is not None
+    )
+
+
+def _after_determiner(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+    """A capitalised word after an article or a count, with at most two lower-case words between."""
+    word = words[i]
+    if not cased or not word.text[0].isupper() or word.text.isupper():
+        return False
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    if nxt is not None and nxt.line == word.line and (nxt.low in _HOUSEHOLD or nxt.low in PEOPLE):
+        return False
+    for j in range(i - 1, max(-1, i - 4), -1):
+        before = words[j]
+        if before.line != word.line or between(text, before, words[j + 1]).strip(" \t") != "":
+            return False
+        if before.low in _DETERMINERS:
+            return True
+        if not before.text.islower() or before.low in _CUES or before.low in _STOP:
+            return False
+    return False
+
+
+def _things(text: str, words: Sequence[Word], cased: bool) -> frozenset[str]:
+    """Words that somewhere in the note name an instrument, a material or a brand: where no cue makes
+    them a person, they are no name anywhere in the note ("a <Brand>" ... "<Brand> was removed")."""
+    return frozenset(
+        words[i].low
+        for i in range(len(words))
+        if _names_a_thing(text, words, i) or _after_determiner(text, words, i, cased)
+    )
 
 
 def find_names(
@@ -433,10 +480,11 @@ def find_names(
         credential = words[i].low in CREDENTIALS or words[i].text in ("M", "R")
         next_credential[i] = i if credential else next_credential[i + 1]
     cased, lower = case
+    things = _things(text, words, cased)
     found = {
         i
         for i in range(len(words))
-        if _by_lists(text, words, i, cased, lower)
+        if (_by_lists(text, words, i, cased, lower) and words[i].low not in things)
         or _after_cue(text, words, i)
         or _before_cue(words, i, cased, lower)
         or _signature(text, words, i, next_credential, cased)
@@ -448,13 +496,17 @@ def find_names(
     found |= _last_line(text, words)
     found |= _before_phone(text, words, phones, cased)
     if recall_first:
-        found.update(i for i in range(len(words)) if _unknown_capitalised(text, words, i, cased))
+        found.update(
+            i
+            for i in range(len(words))
+            if words[i].low not in things and _unknown_capitalised(text, words, i, cased)
+        )
     _grow(text, words, found, cased)
     _and_more(text, words, found, cased)
     for word in words:
         if _relative_hyphen(word):
             yield PhiSpan(word.start + word.text.index("-") + 1, word.end, "NAME")
-    _propagate(text, words, found)
+    _propagate(text, words, found, things)
     # One span per name: words joined by a space, an initial's period or a comma ("McAllister, Jane").
     run: list[int] = []
     for i in sorted(found):

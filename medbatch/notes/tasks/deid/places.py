@@ -70,6 +70,10 @@ _GENERIC = frozenset(
     """.split()
 )
 _SAINT = frozenset(["st", "saint", "ste"])
+# What names a part of a hospital, not a hospital: capitalised words before one are the unit's name.
+_UNIT_HEADS = frozenset(
+    "unit units room rooms suite floor ward service team department dept lab laboratory".split()
+)
 
 
 def _capitalised(word: Word, cased: bool) -> bool:
@@ -183,6 +187,13 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
             ):
                 break
             run.append(run[-1] + 1)
+        after = run[-1] + 1
+        if (
+            after < len(words)
+            and words[after].low in _UNIT_HEADS
+            and _joined(text, words[run[-1]], words[after])
+        ):
+            return []  # "to the Recovery Room", "to Intensive Care Unit": a unit of the hospital, not one
         return run
     if "'" in word.low or (word.known and len(word.low) > 3):
         return []  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
