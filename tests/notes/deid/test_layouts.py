@@ -143,6 +143,10 @@ def test_ages_under_90_and_vitals_stay(text: str) -> None:
         "A curved Quenby was placed. The Quenby was then removed.",
         "Two straight Kessop's were placed across the ligament.",
         "The Travik tubing was tunneled; Travik was flushed.",
+        "Hemostasis with thrombin, Gelfoam and Travik.",
+        "The drain was secured and a Kessop and Travik were applied.",
+        "The incisions were closed using Travik.",
+        "Transferred to the Postanesthesia Care Unit.",
     ],
 )
 def test_brands_and_eponyms_of_instruments_and_materials_are_not_names(text: str) -> None:
@@ -184,6 +188,8 @@ def test_a_reply_after_a_speaker_label_is_not_a_name(text: str) -> None:
 
 def test_a_family_or_a_cue_keeps_a_name_a_name_after_an_article() -> None:
     assert found("Met with the Kessop family today.", "NAME") == ["Kessop"]
+    assert found("Spoke with his wife and Travik today.", "NAME") == ["Travik"]
+    assert found("Visited by Okoro and Travik.", "NAME") == ["Okoro", "Travik"]
     assert found("A Kessop clamp was used. Dr. Kessop was notified.", "NAME") == ["Kessop"]
 
 

@@ -22,6 +22,15 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("ly", ""),
 )
 
+# Prefixes of medical word formation: "postanesthesia", "transurethral", "subfascial" are words when
+# what follows the prefix is one.
+_PREFIXES = tuple(
+    """
+    post pre trans intra inter sub supra infra peri para anti hyper hypo non multi micro macro neo
+    pseudo semi extra retro endo epi meta
+    """.split()
+)
+
 
 def data_lines(name: str) -> list[str]:
     """The words of a data file of this package (gzip by extension), comments after ``#`` left out."""
@@ -58,6 +67,11 @@ class Lexicons:
     def is_common(self, word: str) -> bool:
         """An English, clinical or drug word (or an inflection of one), so possibly not a name or place."""
         if word in self.english or word in self.clinical:
+            return True
+        if any(
+            word.startswith(prefix) and len(word) - len(prefix) >= 4 and self.is_common(word[len(prefix) :])
+            for prefix in _PREFIXES
+        ):
             return True
         return any(
             word.endswith(suffix)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.tasks.deid.things import EPONYM_NEXT, names_a_thing
 from medbatch.notes.tasks.deid.tokens import Word, between
 
 TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"])
@@ -52,43 +53,12 @@ CREDENTIALS = frozenset(
     mbbs dds dmd
     """.split()
 )
-# Words after a listed name that make it an eponym, not a person.
-EPONYM_NEXT = frozenset(
-    """
-    disease diseases syndrome syndromes sign signs catheter cath tube tubes drain drains maneuver
-    manoeuvre test tests score scale criteria classification fracture procedure operation repair
-    reflex phenomenon palsy disorder tumor tumour lymphoma sarcoma ulcer blade mask bag line lines
-    bolt stocking stockings position solution formula law node nodes cells cell body bodies triad
-    sump
-    """.split()
-) | frozenset(
-    # What an eponym or a brand names in surgery and anatomy ("Allis clamps", "Mayo scissors", "Scarpa
-    # fascia"): generic head nouns of instruments, materials and structures, so a proper word before one is
-    # a thing, whatever lists know the word.
-    """
-    clamp clamps forceps scissors retractor retractors needle needles suture sutures stitch stitches tie
-    ties trocar trocars dissector dissectors rongeur rongeurs elevator elevators curette curettes hook
-    hooks mesh stapler staples clip clips sponge sponges pad pads dressing dressings drape drapes shunt
-    shunts valve valves stent stents graft grafts screw screws wire wires pin pins rod rods cannula
-    cannulas sheath sheaths balloon balloons loop loops snare probe probes scope port ports device
-    implant implants pump pumps fascia ligament ligaments canal space pouch duct ducts gland glands
-    muscle muscles nerve nerves artery arteries vein veins layer membrane incision incisions approach
-    technique knot knots dilator dilators speculum tenaculum spatula blades tubing tubings material
-    materials system systems kit kits sling slings adhesive glue powder gel foam sealant spray paste
-    ointment prep preparation preparations scrub tape strip strips saw drill bur burr reamer osteotome
-    cautery laser monitor stand frame holder splint brace collar evacuator lead leads
-    """.split()
-)
-# A size before a word makes it a material or an instrument, never a person: "2-0 Vicryl"-like suture
-# sizes, "#4", "27-French", "14 gauge", "5 mm".
-_SIZE_BEFORE = re.compile(
-    r"(?:\b\d{1,2}-0|(?<![\d.,/])0|#[ \t]?\d{1,3}(?:-0)?|\b\d{1,3}[ \t]?-?[ \t]?(?:fr|french|gauge|ga|g|mm|cm))"
-    r"(?:[ \t]+[a-z]+)?[ \t\-]*$",
-    re.IGNORECASE,
-)
 # "a <Word>", "two straight <Word>s", "another <Word>": an article or a count before a capitalised word
 # makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
-_DETERMINERS = frozenset("a an the another two three four second third".split())
+_DETERMINER_BEFORE = re.compile(
+    r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via))[ \t]+"
+    r"(?P<between>(?:[a-z]+[ \t]+){0,2})$"
+)
 _HOUSEHOLD = frozenset("family families household residence home".split())
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
@@ -389,7 +359,7 @@ def _propagate(text: str, words: Sequence[Word], found: set[int], things: frozen
     for i, word in enumerate(words):
         if i in found:
             continue
-        if word.low in plain and not _names_a_thing(text, words, i):
+        if word.low in plain and not names_a_thing(text, words, i):
             found.add(i)
         elif word.text in worded:
             nxt = words[i + 1].low if i + 1 < len(words) else ""
@@ -416,23 +386,9 @@ def _unknown_capitalised(text: str, words: Sequence[Word], i: int, cased: bool) 
         return False
     if word.text.isupper() or _sentence_start(text, word):
         return False  # acronyms, and capitals that only start a sentence
-    if _names_a_thing(text, words, i):
+    if names_a_thing(text, words, i):
         return False
     return not any(ch.isdigit() for ch in text[word.end : word.end + 1])
-
-
-def _names_a_thing(text: str, words: Sequence[Word], i: int) -> bool:
-    """An eponym or a brand where it stands: before an instrument, material or structure ("<Word>
-    clamps", "<Word> fascia"), or after a size ("3-0 <Word>", "#4 <Word>")."""
-    word = words[i]
-    if i + 1 < len(words) and words[i + 1].low in EPONYM_NEXT and words[i + 1].line == word.line:
-        return True
-    if _SIZE_BEFORE.search(text, max(0, word.start - 24), word.start) is not None:
-        return True
-    return (
-        word.low in ("fr", "french", "gauge")
-        and _SIZE_BEFORE.search(text, max(0, word.start - 8), word.end) is not None
-    )
 
 
 def _after_determiner(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
@@ -443,25 +399,46 @@ def _after_determiner(text: str, words: Sequence[Word], i: int, cased: bool) -> 
     nxt = words[i + 1] if i + 1 < len(words) else None
     if nxt is not None and nxt.line == word.line and (nxt.low in _HOUSEHOLD or nxt.low in PEOPLE):
         return False
-    for j in range(i - 1, max(-1, i - 4), -1):
-        before = words[j]
-        if before.line != word.line or between(text, before, words[j + 1]).strip(" \t") != "":
-            return False
-        if before.low in _DETERMINERS:
-            return True
-        if not before.text.islower() or before.low in _CUES or before.low in _STOP:
-            return False
-    return False
+    match = _DETERMINER_BEFORE.search(text, max(0, word.start - 48), word.start)
+    if match is None:
+        return False
+    between_words = match.group("between").split()
+    return not any(w in _CUES or w in _STOP for w in between_words)
 
 
 def _things(text: str, words: Sequence[Word], cased: bool) -> frozenset[str]:
     """Words that somewhere in the note name an instrument, a material or a brand: where no cue makes
     them a person, they are no name anywhere in the note ("a <Brand>" ... "<Brand> was removed")."""
-    return frozenset(
-        words[i].low
+    things = {
+        i
         for i in range(len(words))
-        if _names_a_thing(text, words, i) or _after_determiner(text, words, i, cased)
-    )
+        if names_a_thing(text, words, i) or _after_determiner(text, words, i, cased)
+    }
+    # A list of things is all things: "a <Brand> and <Brand>", "<drug>, <Brand> and <Brand>".
+    members = [i for i, w in enumerate(words) if w.low not in _CONJUNCTIONS]
+    run: list[int] = []
+    for k, i in enumerate([*members, -1]):
+        if run and (i < 0 or not _listed_after(text, words[members[k - 1]], words[i])):
+            if len(run) > 1 and any(j in things or _plain_noun(words[j]) for j in run):
+                things.update(j for j in run if words[j].unknown)
+            run = []
+        run.append(i)
+    return frozenset(words[i].low for i in things)
+
+
+def _plain_noun(word: Word) -> bool:
+    """A lower-case dictionary word that is no everyday word and no relative: "thrombin", not "wife"."""
+    return word.text.islower() and word.common and not word.everyday and word.low not in PEOPLE
+
+
+_CONJUNCTIONS = frozenset(["and", "or"])
+_LIST_SEPARATORS = frozenset([",", "and", "or", ",and", ",or", "&"])
+
+
+def _listed_after(text: str, left: Word, right: Word) -> bool:
+    """``right`` follows ``left`` in a list: a comma, "and" or "or" between them, on one line."""
+    gap = text[left.end : right.start].replace(" ", "").replace("\t", "").lower()
+    return left.line == right.line and gap in _LIST_SEPARATORS
 
 
 def find_names(

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.lexicons import Lexicons, PhraseIndex
+from medbatch.notes.tasks.deid.things import names_a_thing
 from medbatch.notes.tasks.deid.tokens import Word, between
 
 _INSTITUTION = re.compile(
@@ -59,6 +60,10 @@ _NOT_PLACE = frozenset(
     hosp nursing facility snf osh er ed ew or icu ccu micu sicu csru cvicu pacu cath lab ir ct mri
     radiology dialysis hd surgery cardiology service team clinic office him her them me us it and of
     in for
+    pathology anesthesia anesthesiology neurology oncology urology dermatology psychiatry pediatrics
+    obstetrics gynecology orthopedics ophthalmology otolaryngology nephrology gastroenterology
+    pulmonology endocrinology hematology rheumatology neurosurgery triage pharmacy laboratory lab
+    emergency recovery
     dr drs mr mrs ms miss doctor prof
     """.split()
 )
@@ -269,6 +274,9 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.update(_after_move(text, words, i, cased))
     # Other mentions of a place found once ("to Elmsworth 2" ... "per Elmsworth 3 RN").
     found.update(list(_mentions(words, found)))
+    # A word the note uses for an instrument or a material ("<Word> scissors") is no place anywhere in it.
+    things = {words[i].low for i in found if names_a_thing(text, words, i)}
+    found = {i for i in found if words[i].low not in things}
     # One span per place: words joined by spaces, periods or hyphens ("St. Mary's", "Harlow-Methodist").
     run: list[int] = []
     for i in [*sorted(found), -1]:
