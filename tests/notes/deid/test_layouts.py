@@ -146,6 +146,9 @@ def test_ages_under_90_and_vitals_stay(text: str) -> None:
         "Hemostasis with thrombin, Gelfoam and Travik.",
         "The drain was secured and a Kessop and Travik were applied.",
         "The incisions were closed using Travik.",
+        "He took 8 Travik over the weekend.",
+        "Dressed with fluff, Kessop, stockinette and an elastic bandage.",
+        "Tubal ligation by a modified Kessop method.",
         "Transferred to the Postanesthesia Care Unit.",
     ],
 )
@@ -200,6 +203,7 @@ def test_a_family_or_a_cue_keeps_a_name_a_name_after_an_article() -> None:
         "Transferred to the Recovery Room in stable condition.",
         "Taken to the Postanesthesia Care Unit, awake.",
         "Admitted to the Hospitalist Service overnight.",
+        "She presented to Labor and Delivery at 39 weeks.",
     ],
 )
 def test_anatomy_and_hospital_units_are_not_places(text: str) -> None:

@@ -56,7 +56,7 @@ CREDENTIALS = frozenset(
 # "a <Word>", "two straight <Word>s", "another <Word>": an article or a count before a capitalised word
 # makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
 _DETERMINER_BEFORE = re.compile(
-    r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via))[ \t]+"
+    r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via)|(?<![\d./:#-])\d{1,3})[ \t]+"
     r"(?P<between>(?:[a-z]+[ \t]+){0,2})$"
 )
 _HOUSEHOLD = frozenset("family families household residence home".split())
@@ -414,13 +414,14 @@ def _things(text: str, words: Sequence[Word], cased: bool) -> frozenset[str]:
         for i in range(len(words))
         if names_a_thing(text, words, i) or _after_determiner(text, words, i, cased)
     }
-    # A list of things is all things: "a <Brand> and <Brand>", "<drug>, <Brand> and <Brand>".
+    # A list of things is all things: "a <Brand> and <Brand>", "<drug>, <Brand> and <Eponym>" (a cue still
+    # makes a person of a word, and people listed beside relatives stay people).
     members = [i for i, w in enumerate(words) if w.low not in _CONJUNCTIONS]
     run: list[int] = []
     for k, i in enumerate([*members, -1]):
         if run and (i < 0 or not _listed_after(text, words[members[k - 1]], words[i])):
             if len(run) > 1 and any(j in things or _plain_noun(words[j]) for j in run):
-                things.update(j for j in run if words[j].unknown)
+                things.update(run)
             run = []
         run.append(i)
     return frozenset(words[i].low for i in things)

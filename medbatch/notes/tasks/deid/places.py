@@ -63,7 +63,7 @@ _NOT_PLACE = frozenset(
     pathology anesthesia anesthesiology neurology oncology urology dermatology psychiatry pediatrics
     obstetrics gynecology orthopedics ophthalmology otolaryngology nephrology gastroenterology
     pulmonology endocrinology hematology rheumatology neurosurgery triage pharmacy laboratory lab
-    emergency recovery
+    emergency recovery labor delivery
     dr drs mr mrs ms miss doctor prof
     """.split()
 )

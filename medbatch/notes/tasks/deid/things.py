@@ -34,7 +34,8 @@ EPONYM_NEXT = frozenset(
     technique knot knots dilator dilators speculum tenaculum spatula blades tubing tubings material
     materials system systems kit kits sling slings adhesive glue powder gel foam sealant spray paste
     ointment prep preparation preparations scrub tape strip strips saw drill bur burr reamer osteotome
-    cautery laser monitor stand frame holder splint brace collar evacuator lead leads
+    cautery laser monitor stand frame holder splint brace collar evacuator lead leads method methods
+    resection surgery ligation biopsy closure flap
     """.split()
 )
 # A size before a word makes it a material or an instrument, never a person: "2-0 Vicryl"-like suture
