@@ -88,6 +88,24 @@ def test_date_shift_keeps_intervals_for_one_patient() -> None:
         ("March 2024", 5, "April 2024"),
         ("March 2024", -3, "February 2024"),
         ("Dec 2023", 70, "Feb 2024"),
+        # Every layout the recognizers find is shifted in its own layout (made-up dates).
+        ("2024/01/09", 3, "2024/01/12"),
+        ("2024-1-9", -10, "2023-12-30"),
+        ("09-Jan-2024", 3, "12-Jan-2024"),
+        ("09-JAN-2024", -10, "30-DEC-2023"),
+        ("Jan-09-2024", 3, "Jan-12-2024"),
+        ("2024-Jan-09", 3, "2024-Jan-12"),
+        ("9/jan/24", 3, "12/jan/24"),
+        ("Jan-2023", 31, "Feb-2023"),
+        ("11/2019", 31, "12/2019"),
+        ("1/3-1/9", 3, "1/6-1/12"),
+        ("1/3 - 1/9", -10, "12/24 - 12/30"),
+        # A weekday moves by the offset modulo 7, in its own spelling and case.
+        ("Monday", 3, "Thursday"),
+        ("MONDAY", -10, "FRIDAY"),
+        ("mondays", 1, "tuesdays"),
+        ("Mon", 3, "Thu"),
+        ("Tues", 2, "Thurs"),
     ],
 )
 def test_shift_date_text_keeps_the_format(text: str, days: int, expected: str) -> None:
@@ -150,3 +168,11 @@ def test_surrogates_are_consistent_across_a_patients_notes_and_keyed() -> None:
         first_note, find_phi(first_note), DeidStrategy.SURROGATE, Surrogates(b"z" * 32), "p-7"
     )
     assert other_key != one
+
+
+def test_a_weekday_names_the_weekday_of_its_shifted_date() -> None:
+    surrogates = Surrogates(KEY)
+    shifted = date.fromisoformat(surrogates.replace("2024-01-08", "DATE", "p"))  # a Monday
+    weekday = surrogates.replace("Monday", "DATE", "p")
+    assert weekday == shifted.strftime("%A")
+    assert surrogates.replace("Mon", "DATE", "p") == shifted.strftime("%a")

@@ -112,7 +112,83 @@ def _month_day(m: re.Match[str], shift: Shift) -> str | None:
     return f"{_pad(new.month, m['a'])}/{_pad(new.day, m['b'])}"
 
 
+def _year_first(m: re.Match[str], shift: Shift) -> str | None:
+    new = shift(date(int(m["year"]), int(m["mon"]), int(m["day"])))
+    sep = m["sep"]
+    return f"{new.year:04d}{sep}{_pad(new.month, m['mon'])}{sep}{_pad(new.day, m['day'])}"
+
+
+def _month_number_year(m: re.Match[str], shift: Shift) -> str | None:
+    """ "11/2019": the month moves by whole months, as a month name with a year does."""
+    new = _month_shift(shift, int(m["year"]), int(m["mon"]))
+    return f"{_pad(new.month, m['mon'])}{m['sep']}{new.year:04d}"
+
+
+def _letter_case(word: str, like: str) -> str:
+    if like.isupper():
+        return word.upper()
+    return word.lower() if like.islower() else word
+
+
+def _dashed(m: re.Match[str], shift: Shift) -> str | None:
+    """ "09-Jan-2024", "Jan-09-2024", "2024-Jan-09", "Jan-2023": a month name joined by one separator."""
+    month = _MONTH_NAMES.get(m["month"].lower())
+    if month is None:
+        return None
+    sep, year_text, day_text = m["sep"], m["year"], m.groupdict().get("day")
+    year = int(year_text) + (0 if len(year_text) == 4 else (1900 if int(year_text) > 30 else 2000))
+    new = _month_shift(shift, year, month) if day_text is None else shift(date(year, month, int(day_text)))
+    name = _letter_case(_month_name(new.month, m["month"]), m["month"])
+    year_out = _year(new.year, year_text)
+    if day_text is None:
+        return f"{name}{sep}{year_out}"
+    day_out = _pad(new.day, day_text)
+    order = m.re.groupindex
+    if order["year"] < order["month"]:
+        return f"{year_out}{sep}{name}{sep}{day_out}"
+    if order["day"] < order["month"]:
+        return f"{day_out}{sep}{name}{sep}{year_out}"
+    return f"{name}{sep}{day_out}{sep}{year_out}"
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_ABBREVIATIONS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3}
+_WEEKDAY_ABBREVIATIONS |= {"fri": 4, "sat": 5, "sun": 6}
+
+
+def _weekday(m: re.Match[str], shift: Shift) -> str | None:
+    """A weekday moves with its patient's dates: the shifted twin of a Monday is Monday + offset, so a
+    weekday next to its date names the shifted date's weekday, and one alone gives nothing away."""
+    word = m["weekday"]
+    low = word.lower()
+    plural = low.endswith("days")
+    stem = low[:-1] if plural else low
+    index = _WEEKDAYS.index(stem) if stem in _WEEKDAYS else _WEEKDAY_ABBREVIATIONS[low]
+    moved = _WEEKDAYS[(index + (shift(_ANCHOR) - _ANCHOR).days) % 7]
+    if stem in _WEEKDAYS:
+        out = moved + ("s" if plural else "")
+    else:
+        out = moved[:3] if len(low) == 3 else {"tuesday": "tues", "thursday": "thurs"}.get(moved, moved[:3])
+    return _letter_case(out.capitalize(), word)
+
+
+_DASHED_MONTH = r"(?P<month>[A-Za-z]{3,9})"
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], Shift], str | None]], ...] = (
+    (
+        re.compile(
+            r"^(?P<weekday>(?i:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|mon|tues?|wed|thu|thurs?|fri|sat|sun))$"
+        ),
+        _weekday,
+    ),
+    (re.compile(r"^(?P<year>\d{4})(?P<sep>[/.\-])(?P<mon>\d{1,2})(?P=sep)(?P<day>\d{1,2})$"), _year_first),
+    (re.compile(r"^(?P<mon>\d{1,2})(?P<sep>[/\-])(?P<year>\d{4})$"), _month_number_year),
+    (
+        re.compile(rf"^(?P<day>\d{{1,2}})(?P<sep>[\-/ .]){_DASHED_MONTH}(?P=sep)(?P<year>\d{{4}}|\d{{2}})$"),
+        _dashed,
+    ),
+    (re.compile(rf"^{_DASHED_MONTH}(?P<sep>[\-/.])(?P<day>\d{{1,2}})(?P=sep)(?P<year>\d{{4}})$"), _dashed),
+    (re.compile(rf"^(?P<year>\d{{4}})(?P<sep>[\-/.]){_DASHED_MONTH}(?P=sep)(?P<day>\d{{1,2}})$"), _dashed),
+    (re.compile(rf"^{_DASHED_MONTH}(?P<sep>[\-/])(?P<year>\d{{4}}|\d{{2}})$"), _dashed),
     (re.compile(r"^(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})$"), _numeric),
     (re.compile(r"^(?P<year>\d{4})-(?P<mon>\d{2})-(?P<day>\d{2})$"), _iso),
     (
@@ -148,6 +224,15 @@ def shift_date_text(text: str, days: int) -> str | None:
             continue
         try:
             return render(match, shift)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, KeyError):
             return None
+    # A range ("1/3-1/9", "1/3 - 1/9", "March 3 to March 9"): both ends shifted, or the whole masked.
+    for match in _RANGE.finditer(text):
+        first, second = text[: match.start()], text[match.end() :]
+        ends = shift_date_text(first, days), shift_date_text(second, days)
+        if ends[0] is not None and ends[1] is not None:
+            return f"{ends[0]}{match.group()}{ends[1]}"
     return None
+
+
+_RANGE = re.compile(r"[ \t]*(?:-|\u2013|to|through)[ \t]*")
