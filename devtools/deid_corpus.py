@@ -15,7 +15,7 @@ import random
 import string
 from dataclasses import dataclass, field
 
-from medbatch.notes.tasks.deid.partial_dates import MONTHS_FULL
+from medbatch.notes.tasks.deid.locales.en_us import MONTHS_FULL
 
 # Planted category -> report group. Recall goals differ by group (see docs/deidentification.md).
 CATEGORIES: dict[str, str] = {

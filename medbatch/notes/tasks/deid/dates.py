@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from medbatch.notes.tasks.deid.partial_dates import MONTHS_FULL
+from medbatch.notes.tasks.deid.locales.en_us import MONTHS_FULL, WEEKDAYS
 
 _MONTH_NAMES = (
     {name.lower(): i + 1 for i, name in enumerate(MONTHS_FULL)}
@@ -151,7 +151,7 @@ def _dashed(m: re.Match[str], shift: Shift) -> str | None:
     return f"{name}{sep}{day_out}{sep}{year_out}"
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = tuple(day.lower() for day in WEEKDAYS)
 _WEEKDAY_ABBREVIATIONS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3}
 _WEEKDAY_ABBREVIATIONS |= {"fri": 4, "sat": 5, "sun": 6}
 

@@ -12,22 +12,8 @@ import re
 from collections.abc import Iterator, Set
 
 from medbatch.notes.spans import PhiSpan
+from medbatch.notes.tasks.deid.locales.en_us import MONTHS_ABBR, MONTHS_FULL
 
-MONTHS_FULL = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-MONTHS_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
 MONTH_WORDS = frozenset(m.lower() for m in MONTHS_FULL + MONTHS_ABBR)
 MONTH_NAMES = "|".join(dict.fromkeys(m.lower() for m in MONTHS_FULL + MONTHS_ABBR))
 _SLASH = re.compile(r"(?<![\d/.])(?P<m>\d{1,2})(?P<sep>[/-])(?P<d>\d{2}|\d)(?![\d/]|\.\d|-\d|:\d)")

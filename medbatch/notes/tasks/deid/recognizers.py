@@ -12,8 +12,8 @@ This module holds the patterns (dates, numbers, identifiers after their cue word
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass
@@ -22,10 +22,13 @@ import phonenumbers
 
 from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.tasks.deid.lexicons import lexicons
+from medbatch.notes.tasks.deid.locales.en_us import MONTHS_ABBR, MONTHS_FULL, US_STATES
 from medbatch.notes.tasks.deid.names import find_names, note_case
-from medbatch.notes.tasks.deid.partial_dates import MONTH_WORDS, MONTHS_ABBR, MONTHS_FULL, find_partial_dates
+from medbatch.notes.tasks.deid.partial_dates import MONTH_WORDS, find_partial_dates
 from medbatch.notes.tasks.deid.places import find_places
+from medbatch.notes.tasks.deid.registry import NoteView, Recognizer, Stage, run_stages
 from medbatch.notes.tasks.deid.tokens import words
+from medbatch.spec import PhiType
 
 _MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
 
@@ -39,60 +42,6 @@ _LAST_FIRST = rf"{_TOKEN},[ \t]*{_TOKEN}(?:[ \t]+[A-Z]\.)?"
 _CAPS = r"(?:[A-Z]')?[A-Z]{2,30}(?:['\-][A-Z]{1,30}){0,3}"
 _CAPS_NAME = rf"{_CAPS},[ \t]*{_CAPS}(?:[ \t]+[A-Z]\.?)?|{_CAPS}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_CAPS}){{1,2}}"
 
-_US_STATES = [
-    "AL",
-    "AK",
-    "AZ",
-    "AR",
-    "CA",
-    "CO",
-    "CT",
-    "DE",
-    "FL",
-    "GA",
-    "HI",
-    "ID",
-    "IL",
-    "IN",
-    "IA",
-    "KS",
-    "KY",
-    "LA",
-    "ME",
-    "MD",
-    "MA",
-    "MI",
-    "MN",
-    "MS",
-    "MO",
-    "MT",
-    "NE",
-    "NV",
-    "NH",
-    "NJ",
-    "NM",
-    "NY",
-    "NC",
-    "ND",
-    "OH",
-    "OK",
-    "OR",
-    "PA",
-    "RI",
-    "SC",
-    "SD",
-    "TN",
-    "TX",
-    "UT",
-    "VT",
-    "VA",
-    "WA",
-    "WV",
-    "WI",
-    "WY",
-    "DC",
-    "PR",
-]
 
 # Capitalized words that end a captured name: "Dr. Smith Cardiology" is Dr. Smith of Cardiology.
 _NOT_NAME = frozenset(
@@ -225,13 +174,20 @@ def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 
 def _cued(
-    kind: str, phrases: Sequence[str], *, value: str = _ID_VALUE, separator: str = _ID_LINK
+    kind: str,
+    phrases: Sequence[str],
+    *,
+    value: str = _ID_VALUE,
+    separator: str = _ID_LINK,
+    accept: Callable[[str], bool] | None = None,
 ) -> PatternRecognizer:
-    """An identifier of ``kind`` after a cue phrase (case-insensitive regex fragments), then what may link
-    a cue to its value (``number``, ``no.``, ``#``, ``:``). The cue words that let a note skip the scan
-    come from the phrases, so each cue is written once."""
+    """PHI of ``kind`` after a cue phrase (case-insensitive regex fragments), then what may link a cue to
+    its value (by default ``number``, ``no.``, ``#``, ``:``), then the value (group ``v`` when the match
+    holds more). The cue words that let a note skip the scan come from the phrases, so each cue is
+    written once."""
     cues = frozenset(match.group().lower() for p in phrases if (match := re.match(r"[A-Za-z]+", p)))
-    return PatternRecognizer(kind, _rx(rf"(?i:\b(?:{'|'.join(phrases)}){separator})" + value), cues=cues)
+    pattern = _rx(rf"(?i:\b(?:{'|'.join(phrases)}){separator})" + value)
+    return PatternRecognizer(kind, pattern, accept, cues=cues)
 
 
 def _valid_ip(value: str) -> bool:
@@ -388,27 +344,19 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _valid_ip,
     ),
     PatternRecognizer("SSN", _rx(r"\b\d{3}-\d{2}-\d{4}\b")),
-    PatternRecognizer(
+    _cued(
         "SSN",
-        _rx(r"(?i:\b(?:SSN|social security(?: number| no\.?)?)[ \t]*[:#]?[ \t]*)(?P<v>\d{9})\b"),
-        cues=frozenset("social ssn".split()),
-    ),
-    # A signer's dictation code after the credential: "ORSON KEELE, M.D.    OK42".
-    PatternRecognizer(
-        "ID",
-        _rx(r"(?:M\.D\.|R\.N\.|\bMD|\bRN|\bNP)[ \t]{2,}(?P<v>[A-Z]{1,4}\d{1,4})\b"),
-        cues=frozenset("m r md rn np".split()),
+        ["SSN", r"social security(?: number| no\.?)?"],
+        separator=r"[ \t]*[:#]?[ \t]*",
+        value=r"(?P<v>\d{9})\b",
     ),
     # Pagers and beepers: four to six digits after the word.
-    PatternRecognizer(
+    _cued(
         "PHONE",
-        _rx(
-            r"(?i:\b(?:pager|beeper|pgr|pg|bpr|beep)(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*#?)(?P<v>\d{4,6})\b"
-        ),
-        cues=frozenset("beep beeper bpr pager pg pgr".split()),
+        ["pager", "beeper", "pgr", "pg", "bpr", "beep"],
+        separator=r"(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*#?",
+        value=r"(?P<v>\d{4,6})\b",
     ),
-    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
-    PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
     _cued(
         "MRN",
         [
@@ -435,14 +383,12 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         ],
     ),
     _cued("LICENSE", ["license", r"lic\.?", "DEA", "NPI", "certificate", r"cert\.?"]),
-    PatternRecognizer(
+    _cued(
         "VEHICLE",
-        _rx(
-            r"(?i:\b(?:VIN|license\s*plate|plate)(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*)"
-            r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b"
-        ),
-        _has_digit,
-        cues=frozenset("license plate vin".split()),
+        ["VIN", r"license\s*plate", "plate"],
+        separator=r"(?:\s*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*",
+        value=r"(?P<v>[A-Z0-9][A-Z0-9\-]{3,16})\b",
+        accept=_has_digit,
     ),
     _cued("DEVICE", ["serial", r"S/N", r"device\s*id", "UDI", r"implant\s*id", "lot"]),
     _cued(
@@ -466,6 +412,12 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         ),
     ),
     PatternRecognizer("ID", _rx(r"(?<![\w.,/\-])\d{8,20}(?![\w.,/\-])")),
+    # A signer's dictation code after the credential: "ORSON KEELE, M.D.    OK42".
+    PatternRecognizer(
+        "ID",
+        _rx(r"(?:M\.D\.|R\.N\.|\bMD|\bRN|\bNP)[ \t]{2,}(?P<v>[A-Z]{1,4}\d{1,4})\b"),
+        cues=frozenset("m r md rn np".split()),
+    ),
     # Street addresses: number, one to four capitalized words, a street suffix, optional unit.
     PatternRecognizer(
         "ADDRESS",
@@ -486,22 +438,21 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     # City, ST 12345: the city and the ZIP go; the state may stay (Safe Harbor keeps states).
     PatternRecognizer(
         "LOCATION",
-        _rx(
-            rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(_US_STATES)})[ \t]+\d{{5}}"
-        ),
+        _rx(rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}"),
     ),
     # A place after a verb of living or moving ("moved here from Riverton", "grew up in Cedar Falls").
-    PatternRecognizer(
+    _cued(
         "LOCATION",
-        _rx(
-            r"(?i:\b(?:lives|living|resides|residing|moved(?:\s+here)?|relocated|born|grew\s+up|raised|"
-            r"travel(?:s|ed|ing)?(?:\s+often)?|visiting|returned(?:\s+home)?)\s+(?:in|from|to|near)\s+)"
-            r"(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)"
-        ),
-        lambda value: value.split()[0] not in _NOT_PLACE,
-        cues=frozenset(
-            "born grew lives living moved raised relocated resides residing returned travel traveled traveling travelling travels visiting".split()
-        ),
+        [
+            *"lives living resides residing relocated born raised visiting".split(),
+            r"moved(?:\s+here)?",
+            r"grew\s+up",
+            r"travel(?:s|ed|ing)?(?:\s+often)?",
+            r"returned(?:\s+home)?",
+        ],
+        separator=r"\s+(?:in|from|to|near)\s+",
+        value=r"(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)",
+        accept=lambda value: value.split()[0] not in _NOT_PLACE,
     ),
     # Counties, parishes, boroughs: smaller than a state.
     PatternRecognizer(
@@ -520,30 +471,20 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _institution,
         cues=frozenset("cancer clinic health hospital infirmary medical nursing rehabilitation".split()),
     ),
-    PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(_US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
-    PatternRecognizer(
-        "ZIP",
-        _rx(r"(?i:\bzip(?:\s*code)?[ \t]*:?[ \t]*)(?P<v>\d{5}(?:-\d{4})?)\b"),
-        cues=frozenset("zip".split()),
-    ),
+    PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
+    _cued("ZIP", [r"zip(?:\s*code)?"], separator=r"[ \t]*:?[ \t]*", value=r"(?P<v>\d{5}(?:-\d{4})?)\b"),
     # Ages over 89 (Safe Harbor aggregates them into "90 or older"); the number goes, "year-old" stays.
     PatternRecognizer(
         "AGE",
         _rx(r"\b(?P<v>9\d|1[0-2]\d)(?=[ \t\-]*(?:years?|yrs?|y/?o\b|y\.o\.|yo\b))"),
     ),
-    PatternRecognizer(
-        "AGE",
-        _rx(r"(?i:\b(?:age|aged)[ \t]*:?[ \t]*)(?P<v>9\d|1[0-2]\d)\b"),
-        cues=frozenset("age aged".split()),
-    ),
+    _cued("AGE", ["age", "aged"], separator=r"[ \t]*:?[ \t]*", value=r"(?P<v>9\d|1[0-2]\d)\b"),
     # After a verb of ageing or before a birthday: "turned 101", "celebrates her 95th birthday".
-    PatternRecognizer(
+    _cued(
         "AGE",
-        _rx(
-            r"(?i:\b(?:turned|turns|turning|celebrat(?:ed|es|ing))[ \t]+(?:her|his|their)?[ \t]*)"
-            r"(?P<v>9\d|1[0-2]\d)(?![\d/.:])"
-        ),
-        cues=frozenset("turned turns turning celebrated celebrates celebrating".split()),
+        ["turned", "turns", "turning", "celebrated", "celebrates", "celebrating"],
+        separator=r"[ \t]+(?:her|his|their)?[ \t]*",
+        value=r"(?P<v>9\d|1[0-2]\d)(?![\d/.:])",
     ),
     PatternRecognizer(
         "AGE", _rx(r"(?i)\b(?P<v>9\d|1[0-2]\d)(?:st|nd|rd|th)[ \t]+birthday\b"), cues=frozenset(["birthday"])
@@ -572,43 +513,46 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         ),
         cues=frozenset("baby infant twin".split()),
     ),
-    PatternRecognizer(
+    _cued(
         "NAME",
-        _rx(
-            r"(?i:\b(?:patient(?:\s+name)?|pt(?:\s+name)?|name|attending|resident|fellow|physician|provider|pcp|"
-            r"surgeon|nurse|referring(?:\s+physician)?|primary\s+care(?:\s+physician)?|emergency\s+contact|"
-            r"guarantor|cc|contact|interpreter)[ \t]*:[ \t]*)"
-            rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])"
-        ),
-        _labelled_name,
-        cues=frozenset(
-            "attending cc contact emergency fellow guarantor interpreter name nurse patient pcp physician primary provider pt referring resident surgeon".split()
-        ),
+        [
+            *"name attending resident fellow physician provider pcp surgeon nurse guarantor cc contact".split(),
+            "interpreter",
+            r"patient(?:\s+name)?",
+            r"pt(?:\s+name)?",
+            r"referring(?:\s+physician)?",
+            r"primary\s+care(?:\s+physician)?",
+            r"emergency\s+contact",
+        ],
+        separator=r"[ \t]*:[ \t]*",
+        value=rf"(?:(?:Dr|Mr|Mrs|Ms)\.?[ \t]+)?(?P<v>{_LAST_FIRST}|{_FULLNAME}|{_CAPS_NAME})(?![a-z])",
+        accept=_labelled_name,
     ),
-    PatternRecognizer(
+    _cued(
         "NAME",
-        _rx(
-            r"(?i:\b(?:signed|electronically\s+signed|dictated|transcribed|reviewed|authenticated|co-signed|"
-            r"cosigned|seen|examined|discussed\s+with|referred)\s+by:?[ \t]+)(?:Dr\.?[ \t]+)?"
-            rf"(?P<v>{_FULLNAME})"
-        ),
-        cues=frozenset(
-            "authenticated co-signed cosigned dictated discussed electronically examined referred reviewed seen signed transcribed".split()
-        ),
+        [
+            *"signed dictated transcribed reviewed authenticated co-signed cosigned seen examined referred".split(),
+            r"electronically\s+signed",
+            r"discussed\s+with",
+        ],
+        separator=r"\s+by:?[ \t]+",
+        value=rf"(?:Dr\.?[ \t]+)?(?P<v>{_FULLNAME})",
     ),
-    PatternRecognizer(
+    _cued(
         "NAME",
-        _rx(
-            r"(?i:\b(?:his|her|their|patient's|pt's|the\s+patient's)\s+(?:wife|husband|spouse|partner|daughter|"
-            r"son|mother|father|sister|brother|aunt|uncle|niece|nephew|grandson|granddaughter|grandmother|"
-            r"grandfather|friend|caregiver|guardian|neighbor|fianc[ée]e?)\b,?[ \t]+)"
-            rf"(?P<v>{_FULLNAME})"
+        ["his", "her", "their", "patient's", "pt's", r"the\s+patient's"],
+        separator=(
+            r"\s+(?:wife|husband|spouse|partner|daughter|son|mother|father|sister|brother|aunt|uncle|niece|"
+            r"nephew|grandson|granddaughter|grandmother|grandfather|friend|caregiver|guardian|neighbor|"
+            r"fianc[ée]e?)\b,?[ \t]+"
         ),
-        cues=frozenset("his her their patient pt".split()),
+        value=rf"(?P<v>{_FULLNAME})",
     ),
     PatternRecognizer(
         "NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")
     ),
+    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
+    PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
 )
 
 # Generic shapes, used only where no specific recognizer found anything: an identifier after "ref #" is an
@@ -623,16 +567,11 @@ FALLBACK_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}-?\d{5,}(?:[/\-][A-Z0-9]{1,12}){0,3}\b")),
     PatternRecognizer("ID", _rx(r"\b[A-Z]{1,5}\d{2,}[/\-]\d{3,}\b")),
     # Reference numbers of any layout after a cue word.
-    PatternRecognizer(
+    _cued(
         "ID",
-        _rx(
-            r"(?i:\b(?:ref|reference|confirmation|claim|case|order|requisition|accession|badge|employee|"
-            r"policy|certificate|cert)(?:[ \t]*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*)"
-            r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b"
-        ),
-        cues=frozenset(
-            "ref reference confirmation claim case order requisition accession badge employee policy certificate cert".split()
-        ),
+        "ref reference confirmation claim case order requisition accession badge employee policy certificate cert".split(),
+        separator=r"(?:[ \t]*(?:number|no\.?|#|id))?[ \t]*[:#]?[ \t]*",
+        value=r"(?P<v>(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{1,24})\b",
     ),
 )
 
@@ -680,43 +619,76 @@ def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
     return PhiSpan(span.start, span.start + words[-1].end(), span.type, span.source)
 
 
-def _overlaps(taken: list[PhiSpan], starts: list[int], span: PhiSpan) -> bool:
-    """Whether ``span`` overlaps one of ``taken`` (sorted, disjoint; ``starts`` their starts)."""
-    i = bisect.bisect_left(starts, span.end)
-    return i > 0 and taken[i - 1].end > span.start
+def _patterns(patterns: Sequence[PatternRecognizer]) -> Callable[[NoteView], Iterator[PhiSpan]]:
+    def find(view: NoteView) -> Iterator[PhiSpan]:
+        for pattern in patterns:
+            for span in pattern.find(view.text, view.vocabulary):
+                if span.type != PhiType.NAME:
+                    yield span
+                elif (trimmed := _trim_name(view.text, span)) is not None:
+                    yield trimmed
+
+    return find
+
+
+def _by_type(patterns: Sequence[PatternRecognizer], stage: Stage, kind: str) -> list[Recognizer]:
+    """One registered recognizer per PHI type of ``patterns``: "date-patterns", "id-shapes" ..."""
+    types = dict.fromkeys(PhiType(p.type) for p in patterns)
+    # Order decides which of two equally long overlapping spans names the type, so each type's patterns
+    # stay together in the order written.
+    runs = [PhiType(t) for t, _ in itertools.groupby(p.type for p in patterns)]
+    if len(runs) != len(types):
+        raise ValueError(f"the patterns of a type must be listed together: {[str(t) for t in runs]}")
+    return [
+        Recognizer(
+            f"{t.lower()}-{kind}", frozenset([t]), stage, _patterns([p for p in patterns if p.type == t])
+        )
+        for t in types
+    ]
+
+
+def _names(view: NoteView) -> Iterator[PhiSpan]:
+    phones = [s for s in view.spans if s.type in (PhiType.PHONE, PhiType.FAX)]
+    return find_names(view.text, view.words, view.case, view.seeds, phones, view.recall_first)
+
+
+RECOGNIZERS: tuple[Recognizer, ...] = (
+    *_by_type(PATTERN_RECOGNIZERS, Stage.PATTERNS, "patterns"),
+    Recognizer(
+        "phone-numbers",
+        frozenset([PhiType.PHONE, PhiType.FAX]),
+        Stage.PATTERNS,
+        lambda v: find_phones(v.text),
+    ),
+    Recognizer(
+        "dates-without-year",
+        frozenset([PhiType.DATE]),
+        Stage.PATTERNS,
+        lambda v: find_partial_dates(v.text, v.vocabulary),
+    ),
+    *_by_type(FALLBACK_RECOGNIZERS, Stage.FALLBACK, "shapes"),
+    Recognizer("names", frozenset([PhiType.NAME]), Stage.WORDS, _names),
+    Recognizer(
+        "places",
+        frozenset([PhiType.LOCATION]),
+        Stage.WORDS,
+        lambda v: find_places(v.text, v.words, lexicons(), cased=v.case[0]),
+    ),
+)
 
 
 def find_phi(text: str, types: frozenset[str] | None = None, recall_first: bool = False) -> list[PhiSpan]:
-    """All PHI spans the recognizers find in ``text``, merged and sorted.
+    """All PHI spans the registered recognizers find in ``text``, merged and sorted.
 
     Args:
         text: a note (or a chunk of one).
         types: PHI types to report; all when None.
         recall_first: also remove capitalised words in no vocabulary (``tasks.deidentify.recallFirst``).
     """
-    lex = lexicons()
-    note_words = words(text, lex)
+    note_words = words(text, lexicons())
     vocabulary = {part for w in note_words for part in w.low.split("-")}
-    spans: list[PhiSpan] = []
-    seeds: list[PhiSpan] = []
-    for recognizer in PATTERN_RECOGNIZERS:
-        for span in recognizer.find(text, vocabulary):
-            if span.type == "NAME":
-                trimmed = _trim_name(text, span)
-                if trimmed is not None:
-                    seeds.append(trimmed)
-            else:
-                spans.append(span)
-    spans.extend(find_phones(text))
-    spans.extend(find_partial_dates(text, vocabulary))
-    taken = merge_phi(spans)
-    starts = [t.start for t in taken]
-    for recognizer in FALLBACK_RECOGNIZERS:
-        spans.extend(s for s in recognizer.find(text, vocabulary) if not _overlaps(taken, starts, s))
-    case = note_case(text)
-    phones = [s for s in spans if s.type in ("PHONE", "FAX")]
-    spans.extend(find_names(text, note_words, case, seeds, phones, recall_first))
-    spans.extend(find_places(text, note_words, lex, cased=case[0]))
+    view = NoteView(text, note_words, vocabulary, note_case(text), recall_first)
+    spans = run_stages(RECOGNIZERS, view)
     if types is not None:
         spans = [s for s in spans if s.type in types]
     return merge_phi(spans)
