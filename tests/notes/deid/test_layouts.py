@@ -168,7 +168,7 @@ def test_an_unknown_word_in_a_name_position_is_still_a_name() -> None:
         ("Nurse: Dana Pruitt checked the line.", "Dana Pruitt"),
         ("Baby girl Okafor was born at 34 weeks.", "Okafor"),
         ("BABY BOY VANTERPOOL in the nursery.", "VANTERPOOL"),
-        ("Son Smokey visited.", "Smokey"),
+        ("Son Zookie visited.", "Zookie"),
     ],
 )
 def test_names_after_a_role_a_relative_or_baby_boy_girl(text: str, name: str) -> None:

@@ -119,8 +119,8 @@ def test_a_clinician_named_like_a_device_leaves_the_device() -> None:
 
 
 def test_a_place_found_once_is_removed_everywhere_in_the_note() -> None:
-    text = "Followed by the CHF team at GH. Transferred to GH for cath; cough since."
-    assert found(text) == [("LOCATION", "GH"), ("LOCATION", "GH")]
+    text = "Followed by the CHF team at KW. Transferred to KW for cath; awkward gait since."
+    assert found(text) == [("LOCATION", "KW"), ("LOCATION", "KW")]
 
 
 def test_recall_first_takes_unknown_capitalised_words() -> None:

@@ -13,18 +13,18 @@ from medbatch.spec import LimitsSpec, TasksSpec
 NOTE = (
     "Insurance member ID BCB911862527 verified. Account number ACCT-0342366 on file. "
     "Dr. Ann Lee started metoprolol 25 mg daily for hypertension at Mercy General Hospital. "
-    "Transferred to GH."
+    "Transferred to KW."
 )
-IDENTIFIERS = ["BCB911862527", "ACCT-0342366", "Ann Lee", "Mercy General", "GH"]
+IDENTIFIERS = ["BCB911862527", "ACCT-0342366", "Ann Lee", "Mercy General", "KW"]
 
 
 def test_scrubber_replaces_values_as_text_deid_did() -> None:
-    text = "Seen by Dr. Lee at GH."
+    text = "Seen by Dr. Lee at KW."
     spans = [PhiSpan(12, 15, "NAME"), PhiSpan(19, 21, "LOCATION")]
     scrub = Scrubber(text, spans, ["[NAME]", "[LOCATION]"])
     assert (
-        scrub("Lee saw the patient at GH; cough improved.")
-        == "[NAME] saw the patient at [LOCATION]; cough improved."
+        scrub("Lee saw the patient at KW; awkward gait improved.")
+        == "[NAME] saw the patient at [LOCATION]; awkward gait improved."
     )
     assert scrub.entities([Entity(0, 9, "PERSON", "Dr. LEE")])[0].text == "Dr. [NAME]"
 

@@ -2,13 +2,13 @@
 
 Three kinds of evidence, each enough on its own:
 - **the lists**: a word that is a first name or surname (US Census) and is not an English, clinical or
-  drug word ("Kowalski", "healey"). A listed word that is also a common word ("Bill", "King", "Foley")
+  drug word ("Kowalski", "kestley"). A listed word that is also a common word ("Bill", "King", "Foley")
   needs a cue; so does an eponym ("Parkinson disease", "Foley catheter"): the word after it says so;
 - **a cue**: a title (``Dr``, ``Mrs``), a role (``Attending:``, ``PCP:``, ``cc:``, ``RN``), a relative
   (``husband John``, ``daughter, Mary``), in any case, before a word that is a listed name or no common
   word at all; a signature line ending in a credential (``T. Wrenfield, RRT``, ``Odalys P. Marchetti, M.D.``);
 - **the note itself**: once a word is a name, its other mentions in the note are too, and the initials
-  and unknown words beside a name belong to it (``Q. LANDER``, ``Rich Martino``).
+  and unknown words beside a name belong to it (``Q. VARGO``, ``Rich Dellacroce``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ PEOPLE = frozenset(
     therapist dietician dietitian pharmacist dtr grandaughter granddtr staff coordinator
     """.split()
 )
-# "talked with Irma", "reported to D. Voss", "contacts JOAN MARIE ...": a person follows.
+# "talked with Irma", "reported to D. Voss", "contacts ODETTE RAE ...": a person follows.
 _TALK = frozenset(
     """
     talked talk spoke spoken speak discussed discuss met meeting reported report called contacted
@@ -82,7 +82,7 @@ _LOWER = re.compile(r"[a-z]")
 
 def note_case(text: str) -> tuple[bool, bool]:
     """``(cased, lower)``: whether a capital letter means something in the note (it is not written all in
-    capitals), and whether it is written (almost) all in lower case, names too ("dr healey")."""
+    capitals), and whether it is written (almost) all in lower case, names too ("dr kestley")."""
     upper = len(_UPPER.findall(text))
     letters = upper + len(_LOWER.findall(text))
     return upper < 0.6 * letters, upper < 0.03 * letters
@@ -103,7 +103,7 @@ def _joined(text: str, left: Word, right: Word) -> bool:
 
 def _by_lists(text: str, words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
     """A listed name that is no word: in a cased note, written with a capital and not an acronym; in a
-    note all in one case, not among frequent English words either (``HEALEY`` needs a cue there)."""
+    note all in one case, not among frequent English words either (``KESTLEY`` needs a cue there)."""
     word = words[i]
     if not word.name or word.common or word.place or len(word.low) < 3:
         return False
@@ -135,14 +135,14 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if word.low in _STOP:
         return False
     if prev.low in TITLES and gap.strip(" .") == "":  # "ms: alert" is mental status, not Ms. Alert
-        # "Dr. King", "dr noone"; not "Dr aware" (a common word that is no name)
+        # "Dr. King", "dr varnell"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
     if prev.low in CREDENTIALS or prev.low in _TALK:
-        # "NP GRETA", "contacts JOAN MARIE ...": a first name
+        # "NP GRETA", "contacts ODETTE RAE ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
     if any(part in PEOPLE for part in prev.low.split("-")):
-        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, JANET"), or
-        # a word that is no common word ("SONS SMOKEY"); not a reply after a speaker label ("Nurse: Okay")
+        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, MIRIAM"), or
+        # a word that is no common word ("SONS ZOOKIE"); not a reply after a speaker label ("Nurse: Okay")
         return word.first or not (word.common or word.everyday)
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
         return word.first or _proper(word) or word.initial
@@ -158,7 +158,7 @@ def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool
     word, nxt = words[i], words[i + 1]
     if nxt.low in _CONTACT_NEXT:
         return (word.first and (word.text[0].isupper() or not word.common or lower)) or _proper(word)
-    # "KEEP ROMERO FAMILY", not "FROM FAMILY" or "Per family"
+    # "KEEP QUILLEN FAMILY", not "FROM FAMILY" or "Per family"
     everyday = word.everyday and word.common
     return nxt.low == "family" and word.name and not everyday
 
@@ -224,7 +224,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
                 continue  # skip over an initial only (John Q. Public), never over another word
             word = words[j]
             if _CREDENTIAL_INITIALS.match(text, word.start):
-                continue  # the M of "Perez, M.D." is no initial
+                continue  # the M of "Ferrand, M.D." is no initial
             if (
                 word.low in PEOPLE
                 or word.low in TITLES
@@ -235,7 +235,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             listed = (word.first or word.name) and capital and not word.everyday
             # "Dr. Art White": a capitalised surname right after a found first name
             listed = listed or (j == i + 1 and words[i].first and word.name and capital)
-            # "JOAN MARIE PELTONEN": a first name beside a found first name, in any case
+            # "ODETTE RAE PELTONEN": a first name beside a found first name, in any case
             listed = listed or (abs(j - i) == 1 and words[i].first and word.first and not word.everyday)
             if word.initial or _proper(word) or listed:
                 found.add(j)
@@ -504,5 +504,5 @@ def _span(text: str, words: Sequence[Word], run: list[int]) -> PhiSpan:
     start = words[run[0]].start
     initial = _INITIAL_BEFORE.search(text, max(0, start - 4), start)
     if initial is not None:
-        start = initial.start()  # "q. lander rrt": a lower-case initial is no word of its own
+        start = initial.start()  # "q. vargo rrt": a lower-case initial is no word of its own
     return PhiSpan(start, end, "NAME")

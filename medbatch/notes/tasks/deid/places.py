@@ -1,14 +1,14 @@
 """Places and institutions: from a gazetteer, before institution words, and after verbs of moving.
 
 - **the gazetteer** (GeoNames US places, US counties): a place name that is not a common word, in any case
-  ("Pikesville", "BALTIMORE"); a place of several words ("San Diego", "Bel Air") when written with
+  ("Pikesville", "SPOKANE"); a place of several words ("San Diego", "Bel Air") when written with
   capitals, or in lower case when one of its words is no common word;
 - **institutions**: ``hospital``, ``hosp``, ``rehab``, ``memorial`` ... with up to three proper words
   before it ("brinley hosp", "Lakeview Methodist Hospital", "HARLAN HOSPIATAL"); a saint's name
-  ("St. Mary's"); hospital names without such a word from a short list ("Holy Cross", "Johns Hopkins");
+  ("St. Mary's"); hospital names without such a word from a short list ("Johns Hopkins", "Mass General");
 - **moves and stays**: after "transferred to", "admitted from the", "transplant at" ..., a word in no
-  vocabulary (an abbreviated or unlisted hospital: "TRANS TO GH"), or up to three capitalised words in a
-  note that capitalises names ("accepted at Holy Cross"; also after a bare "at"/"to"); hospital units
+  vocabulary (an abbreviated or unlisted hospital: "TRANS TO KW"), or up to three capitalised words in a
+  note that capitalises names ("accepted at Lantern Cross"; also after a bare "at"/"to"); hospital units
   ("to CCU") are clinical words;
 - then every other mention of a place found, a name of several words as a whole.
 """
@@ -30,7 +30,7 @@ _INSTITUTION = re.compile(
 # Institution words that name one on their own ("Memorial Hospital"), where "General Hospital" does not.
 _NAMING_INSTITUTION_WORDS = frozenset(["memorial", "regional", "infirmary"])
 # Words that end an institution's name (with "hosp", "hospital", "hospiatal" ...). After the strong ones a
-# common word still names the place ("UNION HOSPITAL", "LAUREL REGIONAL"); after the others ("CON'T
+# common word still names the place ("CONCORD HOSPITAL", "BRAMBLE REGIONAL"); after the others ("CON'T
 # REHAB", "the house") it must be a proper word.
 _WEAK_HEADS = frozenset(["rehab", "rehabilitation", "clinic", "house"])
 
@@ -131,12 +131,12 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             j -= 1
             continue
         if _INSTITUTION.fullmatch(word.low) and not taken:
-            j -= 1  # "Franklin Square Medical Center": the other institution words belong to it
+            j -= 1  # "Tamsin Square Medical Center": the other institution words belong to it
             continue
         if cased and not (word.text[0].isupper() or not word.common):
             break
         if word.common and not (_strong_head(words[head].low) or (cased and word.text[0].isupper())):
-            break  # "UNION HOSPITAL" but not "CON'T REHAB"
+            break  # "CONCORD HOSPITAL" but not "CON'T REHAB"
         taken.append(j)
         j -= 1
     if not taken:
@@ -145,7 +145,7 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
 
 
 def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
-    """ "St. Mary's", "ST AGNES": a saint's name, not a street ("19 Clover St. in")."""
+    """ "St. Mary's", "ST BRIGID": a saint's name, not a street ("19 Kestrel St. in")."""
     if words[i].low not in _SAINT or i + 1 >= len(words) or not _joined(text, words[i], words[i + 1]):
         return False
     nxt = words[i + 1]
@@ -166,14 +166,14 @@ def _move_target(text: str, words: Sequence[Word], i: int) -> bool:
     if k < 1 or words[k].low not in _TOWARD:
         return False
     if words[k - 1].low not in _MOVES and not (words[k].low in ("at", "to") and _title(words[i])):
-        return False  # "at Holy Cross": a capitalised name after "at" or "to" needs no verb
+        return False  # "at Lantern Cross": a capitalised name after "at" or "to" needs no verb
     gap = between(text, words[i - 1], words[i])
     return words[k - 1].line == words[i].line and not any(ch.isalnum() for ch in gap)
 
 
 def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[int]:
-    """The place a patient moves to or from: "TRANS TO GH" (a word in no vocabulary), "accepted at Holy
-    Cross", "sent to Warren Grant EW" (capitalised words, in a note that capitalises names)."""
+    """The place a patient moves to or from: "TRANS TO KW" (a word in no vocabulary), "accepted at Lantern
+    Cross", "sent to Hollis Reed EW" (capitalised words, in a note that capitalises names)."""
     if i == 0 or words[i - 1].low not in _BEFORE_TARGET:
         return []  # most words: nothing before them that leads to a place
     word = words[i]
@@ -211,7 +211,7 @@ def _title(word: Word) -> bool:
 
 
 def _place_after_preposition(words: Sequence[Word], i: int, cased: bool) -> bool:
-    """ "housing in Lansdowne": a listed place that is also a word, capitalised after in/from/to/near."""
+    """ "housing in Linthicum": a listed place that is also a word, capitalised after in/from/to/near."""
     word = words[i]
     if not (cased and word.place and word.common and _title(word)):
         return False
@@ -225,7 +225,7 @@ _LONGEST_NAME = 5  # words; longer runs of found words are not one place's name
 
 def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
     """Other mentions of the places found: a proper word alone, a name of several words as a whole
-    ("Warren Grant hosp." ... "sent to Warren Grant EW")."""
+    ("Hollis Reed hosp." ... "sent to Hollis Reed EW")."""
     singles = {
         words[i].low
         for i in found
@@ -241,7 +241,7 @@ def _mentions(words: Sequence[Word], found: set[int]) -> Iterator[int]:
         run.append(i)
     runs.discard(())
     for i, word in enumerate(words):
-        if word.low in singles and (len(word.low) >= 3 or word.text.isupper()):  # "GH", not "gh" of a word
+        if word.low in singles and (len(word.low) >= 3 or word.text.isupper()):  # "KW", not "kw" of a word
             yield i
         for phrase in runs:
             if phrase[0] == word.low and tuple(w.low for w in words[i : i + len(phrase)]) == phrase:
@@ -259,7 +259,7 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             and words[end].line == words[start].line
             and _INSTITUTION.fullmatch(words[end].low)
         ):
-            end += 1  # "Sacred Heart Memorial", "Holy Cross Hospital"
+            end += 1  # "Quiet Meadow Memorial", "Johns Hopkins Hospital"
         found.update(range(start, end))
     for i, word in enumerate(words):
         if word.place and not word.common and not word.everyday and len(word.low) >= 4:

@@ -551,7 +551,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer(
         "NAME", _rx(rf"(?m:^)(?P<v>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]+is[ \t]+an?[ \t]+\d{{1,3}}[ \-])")
     ),
-    # Transcription lines: the signer's initials, then the typists' names ("XGT:holmes", "GPP/ab/cd").
+    # Transcription lines: the signer's initials, then the typists' names ("XGT:pruett", "GPP/ab/cd").
     PatternRecognizer("NAME", _rx(r"(?m:^)[ \t]*[A-Z]{2,4}(?P<v>(?:[:/][a-z]{2,20}){1,3})[ \t]*(?m:$)")),
 )
 

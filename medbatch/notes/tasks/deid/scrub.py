@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from medbatch.notes.spans import Entity, PhiSpan
 
-# Values shorter than this are replaced only as whole words: "GH" must not take the "gh" of "cough".
+# Values shorter than this are replaced only as whole words: "KW" must not take the "kw" of "awkward".
 _SHORT = 4
 
 
