@@ -14,6 +14,9 @@ import hashlib
 TEXT_HASH_HEX = 32
 KEY_BYTES = 16
 UNUSABLE_PREFIX = "error:"
+# A record whose file could not be read this run (a failed GET, a file moved while its shard ran): its
+# row carries an error a rerun may not meet, so it is retried, unlike a record that was read and is bad.
+UNREAD_PREFIX = "unread:"
 
 
 def text_hash(text: str) -> str:
@@ -26,6 +29,13 @@ def unusable_hash(error: str) -> str:
     not redone on every run, and a repaired one (or one failing differently) is."""
     digest = hashlib.sha256(error.encode("utf-8")).hexdigest()
     return UNUSABLE_PREFIX + digest[: TEXT_HASH_HEX - len(UNUSABLE_PREFIX)]
+
+
+def unread_hash(error: str) -> str:
+    """``text_hash`` of a record whose file could not be read: retried by the next run (see
+    ``output.retryable``), and a different key from the note's once read, so the note is processed then."""
+    digest = hashlib.sha256(error.encode("utf-8")).hexdigest()
+    return UNREAD_PREFIX + digest[: TEXT_HASH_HEX - len(UNREAD_PREFIX)]
 
 
 def note_key(note_id: str, hashed_text: str) -> bytes:

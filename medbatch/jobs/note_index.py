@@ -97,15 +97,25 @@ def _state_path(output_path: str, shard_id: str) -> str:
     return join(output_path, SHARD_STATE_DIR, f"{shard_id}.parquet")
 
 
+# State-file metadata of a shard whose files were not all read (a failed GET, a file moved meanwhile): its
+# records are folded like any others, but the shard is not done, so a resumed run runs it again.
+_UNREAD = b"medbatch.unread"
+
+
 def write_shard_state(
-    fs: fsspec.AbstractFileSystem, output_path: str, shard_id: str, records: pa.Table
+    fs: fsspec.AbstractFileSystem, output_path: str, shard_id: str, records: pa.Table, *, unread: int = 0
 ) -> None:
-    """Mark a shard done, with its records (written after its part is committed)."""
-    write_table(fs, _state_path(output_path, shard_id), records.cast(RECORD_SCHEMA))
+    """Mark a shard done, with its records (written after its part is committed); ``unread`` records
+    whose file could not be read leave it to be run again by a resumed run."""
+    table = records.cast(RECORD_SCHEMA)
+    if unread:
+        table = table.replace_schema_metadata({_UNREAD: str(unread).encode()})
+    write_table(fs, _state_path(output_path, shard_id), table)
 
 
 def done_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
-    """Shards whose state file exists and can be read: done by this run or by a stopped attempt.
+    """Shards whose state file exists and can be read, and whose files were all read: done by this run or
+    by a stopped attempt.
 
     State files are written whole (``write_table``), so a damaged one comes from outside (a disk error,
     a hand edit); it is removed with a warning and its shard runs again, which costs reading its records
@@ -120,14 +130,14 @@ def done_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
     def readable(shard_id: str) -> bool:
         try:
             with fs.open(_state_path(output_path, shard_id), "rb") as handle:
-                pq.read_metadata(handle)
+                metadata = pq.read_metadata(handle).metadata or {}
         except Exception as exc:
             log.warning(
                 "state file of shard %s is damaged (%s); the shard runs again", shard_id, type(exc).__name__
             )
             fs.rm(_state_path(output_path, shard_id))
             return False
-        return True
+        return _UNREAD not in metadata
 
     with ThreadPoolExecutor(16) as pool:
         return {shard for shard, ok in zip(shards, pool.map(readable, shards), strict=True) if ok}

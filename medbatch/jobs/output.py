@@ -51,7 +51,8 @@ class OutputRow(NoteOutput):
 
     text_hash: str = Field(
         description="SHA-256 of the note text (first 128 bits, hex); with id, the note's identity. For a "
-        "record without usable text, 'error:' and a hash of the error."
+        "record without usable text, 'error:' and a hash of the error; for one whose file could not be read "
+        "this run (retried by the next), 'unread:' and a hash of the error."
     )
     phi_counts: list[PhiCount] = Field(description="PHI spans found, by type (no values).")
     source_file: str = Field(description="Source file the note was read from, relative to source.uri.")

@@ -140,6 +140,7 @@ class ShardWorker:
                 },
                 schema=RECORD_SCHEMA,
             ),
+            unread=sum(r.unread for r in records),
         )
         log.info(
             "shard %s done: %d notes processed (%d failed), %d already committed",
@@ -169,10 +170,16 @@ class ShardWorker:
                 records.extend(read_slice(self.fs_in, self.source_base, spec, slice_))
             except Exception as exc:  # the file changed or broke since planning: its rows become error rows
                 error = safe_error(f"cannot read {spec.format.value} file", exc)
-                log.warning("shard %s: %s", shard.id, error)
+                log.warning("shard %s: %s (its notes are retried by the next run)", shard.id, error)
                 records.extend(
                     RawRecord(
-                        derived_id(slice_.relpath, row, spec.format), None, None, slice_.relpath, row, error
+                        derived_id(slice_.relpath, row, spec.format),
+                        None,
+                        None,
+                        slice_.relpath,
+                        row,
+                        error,
+                        unread=True,
                     )
                     for row in range(slice_.start, slice_.stop)
                 )

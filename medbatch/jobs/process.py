@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from medbatch.jobs.identity import note_key, text_hash, unusable_hash
+from medbatch.jobs.identity import note_key, text_hash, unread_hash, unusable_hash
 from medbatch.jobs.output import OutputRow
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import Note, NoteProcessor, Processed, Window
@@ -36,6 +36,8 @@ def record_hash(record: RawRecord) -> str:
     """The record's ``text_hash``: of its text, or of its error when it has no usable text."""
     if record.text is not None and record.error is None:
         return text_hash(record.text)
+    if record.unread:
+        return unread_hash(record.error or "file not read")
     return unusable_hash(record.error or "text is empty")
 
 

@@ -328,3 +328,32 @@ def test_a_worker_of_a_superseded_run_commits_nothing(tmp_path: Path) -> None:
     assert worker.run_shard(shard) == {"shard": shard.id, "superseded": True}
     assert not (corpus.out / "parts").exists()
     assert not (corpus.out / "_state" / "shards").exists()
+
+
+def test_notes_of_a_file_a_worker_could_not_read_are_read_by_the_next_run(tmp_path: Path) -> None:
+    """A file that cannot be read while its shard runs (a failed GET, a file moved for a moment) is not
+    settled: its error rows are retried, so the next run reads the file and every note gets its row."""
+    from medbatch.jobs.pipeline import ShardWorker
+    from medbatch.jobs.planning import Shard, shard_id
+    from medbatch.jobs.sources.listing import file_version
+    from medbatch.jobs.sources.slices import Slice
+    from medbatch.storage import filesystem
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(6)))
+    corpus.run()
+    corpus.write("b.jsonl", rows(notes(4, start=6)))
+    fs, path = filesystem(str(corpus.source / "b.jsonl"))
+    slices = [Slice(relpath="b.jsonl", version=file_version(fs.info(path)), start=0, stop=4)]
+    # The worker of a run that planned b.jsonl meets it moved away, and that run stops before finishing.
+    hidden = corpus.source / "b.jsonl.moving"
+    (corpus.source / "b.jsonl").rename(hidden)
+    worker = ShardWorker(corpus.config.model_dump_json(), str(corpus.source) + "/")
+    stats = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
+    assert stats["failed"] == 4
+    hidden.rename(corpus.source / "b.jsonl")
+
+    manifest, calls = corpus.run()
+    assert calls == 4, "the four notes of the unread file reach the engine"
+    assert manifest.records.failed == 0
+    corpus.check_one_row_per_note(manifest)

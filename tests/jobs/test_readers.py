@@ -220,3 +220,24 @@ def test_any_id_yields_one_safe_row(tmp_path: Path) -> None:
         "ids.csv:0",
         "id field 'note_id' is not valid UTF-8 (id derived from file and row)",
     )
+
+
+def test_a_line_too_deep_or_a_number_too_long_costs_one_row(tmp_path: Path) -> None:
+    """Python's JSON parser raises RecursionError on deep nesting and ValueError on integers past 4,300
+    digits; each such line is one error row and the other lines of the file are read."""
+    path = tmp_path / "n.jsonl"
+    deep = b'{"id": "deep", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    long_id = b'{"id": ' + b"7" * 5_000 + b', "text": "long id ' + SECRET.encode() + b'"}'
+    long_value = b'{"id": "v", "text": "ok", "score": ' + b"9" * 5_000 + b"}"
+    good = [b'{"id": "g%d", "text": "fine %d"}' % (i, i) for i in range(18)]
+    path.write_bytes(b"\n".join([good[0], deep, *good[1:9], long_id, *good[9:], long_value]) + b"\n")
+    records = read(path, SourceSpec(uri=str(path), format=SourceFormat.JSONL, id_field="id"))
+    assert len(records) == 21
+    errors = {r.id: r.error for r in records if r.error is not None}
+    assert errors == {
+        "n.jsonl:1": "line is nested too deeply to read",
+        "n.jsonl:10": "line holds a number too long to read",
+        "n.jsonl:20": "line holds a number too long to read",
+    }
+    assert all(SECRET not in (r.error or "") for r in records)
+    assert [r.id for r in records if r.error is None] == [f"g{i}" for i in range(18)]

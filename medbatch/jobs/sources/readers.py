@@ -29,6 +29,7 @@ class RawRecord:
     relpath: str
     row: int
     error: str | None = None
+    unread: bool = False  # the file could not be read this run: not the record's fault, retried
 
 
 def derived_id(relpath: str, row: int, source_format: SourceFormat) -> str:
@@ -166,6 +167,10 @@ def _jsonl_record(fields: _Fields, row: int, line: bytes) -> RawRecord:
         value = json.loads(decoded)
     except json.JSONDecodeError as exc:
         return fields.failed(row, f"line is not valid JSON (at column {exc.colno})")
+    except RecursionError:
+        return fields.failed(row, "line is nested too deeply to read")
+    except ValueError:  # an integer past Python's 4,300-digit limit for int/str conversions
+        return fields.failed(row, "line holds a number too long to read")
     if not isinstance(value, dict):
         return fields.failed(row, f"line is {_describe(value)}, not a JSON object")
     return fields.record(row, value)
