@@ -100,7 +100,8 @@ def plan_run(
         fs_in, base, [f for f in listed if f.relpath not in unchanged], config.spec.source.format
     )
     bytes_read += sum(f.bytes_read for f in counted)
-    unreadable_now = {f.relpath for f in counted if f.error is not None}
+    # A file read and found empty (emptied in place) is not unreadable: its notes left the source.
+    unreadable_now = {f.relpath for f in counted if f.error is not None and f.rows != 0}
     carried = RECORD_SCHEMA.empty_table()
     if in_source is not None:
         keep = pc.is_in(in_source["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string()))

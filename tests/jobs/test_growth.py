@@ -357,3 +357,26 @@ def test_notes_of_a_file_a_worker_could_not_read_are_read_by_the_next_run(tmp_pa
     assert calls == 4, "the four notes of the unread file reach the engine"
     assert manifest.records.failed == 0
     corpus.check_one_row_per_note(manifest)
+
+
+def test_a_file_emptied_in_place_removes_its_notes(tmp_path: Path) -> None:
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(5)))
+    corpus.write("b.jsonl", rows(notes(3, start=5)))
+    corpus.run()
+    (corpus.source / "b.jsonl").write_text("")  # `: > b.jsonl`: read, and found to hold nothing
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed) == (0, 3)
+    assert manifest.source_records == 5
+    corpus.check_one_row_per_note(manifest)
+
+
+def test_a_compressed_file_beside_plain_ones_is_processed(tmp_path: Path) -> None:
+    import gzip
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(4)))
+    packed = "".join(json.dumps(r) + "\n" for r in rows(notes(3, start=4)))
+    (corpus.source / "b.jsonl.gz").write_bytes(gzip.compress(packed.encode()))
+    manifest, calls = corpus.run()
+    assert (calls, manifest.records.total, manifest.records.failed) == (7, 7, 0)

@@ -241,3 +241,39 @@ def test_a_line_too_deep_or_a_number_too_long_costs_one_row(tmp_path: Path) -> N
     }
     assert all(SECRET not in (r.error or "") for r in records)
     assert [r.id for r in records if r.error is None] == [f"g{i}" for i in range(18)]
+
+
+def test_compressed_files_are_read_like_plain_ones(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    lines = b'{"id": "a", "text": "first"}\n{"id": "b", "text": "second"}\n'
+    for suffix, compress in ((".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)):
+        path = tmp_path / f"n.jsonl{suffix}"
+        path.write_bytes(compress(lines))
+        records = read(path, SourceSpec(uri=str(path), format=SourceFormat.JSONL, id_field="id"))
+        assert [(r.id, r.text, r.error) for r in records] == [("a", "first", None), ("b", "second", None)]
+    text = tmp_path / "visit.txt.gz"
+    text.write_bytes(gzip.compress(b"A short note."))
+    records = read(text, SourceSpec(uri=str(text), format=SourceFormat.TEXT))
+    assert [(r.id, r.text) for r in records] == [("visit", "A short note.")]
+
+
+def test_compressed_data_under_a_plain_name_is_named_as_such(tmp_path: Path) -> None:
+    import gzip
+
+    from medbatch.jobs.sources.listing import list_source_files, with_row_counts
+
+    (tmp_path / "plain.jsonl").write_bytes(b'{"id": "a", "text": "fine"}\n')
+    (tmp_path / "packed.jsonl").write_bytes(
+        gzip.compress(b'{"id": "b", "text": "' + SECRET.encode() + b'"}\n')
+    )
+    (tmp_path / "more.jsonl.gz").write_bytes(gzip.compress(b'{"id": "c", "text": "fine"}\n'))
+    fs, base, files = list_source_files(str(tmp_path), SourceFormat.JSONL)
+    counted = {f.relpath: (f.rows, f.error) for f in with_row_counts(fs, base, files, SourceFormat.JSONL)}
+    assert counted == {
+        "more.jsonl.gz": (1, None),
+        "packed.jsonl": (None, "file holds gz-compressed data; name it with .gz to have it read"),
+        "plain.jsonl": (1, None),
+    }

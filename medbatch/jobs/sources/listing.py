@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from medbatch.jobs.errors import JobError
+from medbatch.jobs.sources.compression import MisnamedCompressionError, read_bytes, without_compression
 from medbatch.notes.errors import safe_error
 from medbatch.spec import SourceFormat
 from medbatch.storage import StorageError, filesystem
@@ -59,6 +60,8 @@ def file_version(info: dict[str, Any]) -> str:
 
 def _is_data_file(relpath: str, source_format: SourceFormat) -> bool:
     name = relpath.rsplit("/", 1)[-1]
+    if source_format is not SourceFormat.PARQUET:  # Parquet compresses inside the file
+        name = without_compression(name)
     # Hidden files and markers such as _SUCCESS or our own _manifest.json are not data.
     return not name.startswith((".", "_")) and name.lower().endswith(EXTENSIONS[source_format])
 
@@ -111,7 +114,7 @@ def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFo
         with fs.open(path, "rb") as handle:
             metadata = pq.ParquetFile(handle).metadata
             return int(metadata.num_rows), int(metadata.serialized_size)
-    data = fs.cat_file(path)
+    data = read_bytes(fs, path)
     if source_format is SourceFormat.JSONL:
         return sum(1 for line in data.removeprefix(BOM).split(b"\n") if line.strip()), len(data)
     return sum(1 for _ in csv_rows(data)), len(data)
@@ -139,6 +142,8 @@ def with_row_counts(
     def one(file: SourceFile) -> SourceFile:
         try:
             rows, read = count_rows(fs, base + file.relpath, source_format)
+        except MisnamedCompressionError as exc:  # our own words, no content: said as they are
+            return file.model_copy(update={"error": str(exc)})
         except Exception as exc:  # a corrupt file is reported, not fatal: the other files still run
             return file.model_copy(
                 update={"error": safe_error(f"cannot read {source_format.value} file", exc)}

@@ -14,6 +14,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from medbatch.jobs.sources.compression import read_bytes, without_compression
 from medbatch.jobs.sources.listing import BOM, csv_rows
 from medbatch.jobs.sources.slices import Slice
 from medbatch.spec import SourceFormat, SourceSpec
@@ -35,7 +36,7 @@ class RawRecord:
 def derived_id(relpath: str, row: int, source_format: SourceFormat) -> str:
     """The id of a record whose source has no id field: its file and row (text files: the path sans .txt)."""
     if source_format is SourceFormat.TEXT:
-        return relpath.rsplit(".", 1)[0]
+        return without_compression(relpath).rsplit(".", 1)[0]
     return f"{relpath}:{row}"
 
 
@@ -137,11 +138,11 @@ def read_slice(fs: fsspec.AbstractFileSystem, base: str, spec: SourceSpec, slice
     fields = _Fields(spec, slice_)
     rows = range(slice_.start, slice_.stop)
     if spec.format is SourceFormat.TEXT:
-        data = fs.cat_file(path)
+        data = read_bytes(fs, path)
         return [fields.record(0, {spec.text_field: data})]
     if spec.format is SourceFormat.PARQUET:
         return _read_parquet(fs, path, spec, fields, rows)
-    data = fs.cat_file(path)
+    data = read_bytes(fs, path)
     if spec.format is SourceFormat.JSONL:
         lines = [line for line in data.removeprefix(BOM).split(b"\n") if line.strip()]
         return [_jsonl_record(fields, row, lines[row]) for row in rows]
