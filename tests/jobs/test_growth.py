@@ -380,3 +380,24 @@ def test_a_compressed_file_beside_plain_ones_is_processed(tmp_path: Path) -> Non
     (corpus.source / "b.jsonl.gz").write_bytes(gzip.compress(packed.encode()))
     manifest, calls = corpus.run()
     assert (calls, manifest.records.total, manifest.records.failed) == (7, 7, 0)
+
+
+def test_a_same_size_edit_that_keeps_the_old_mtime_is_processed(tmp_path: Path) -> None:
+    """`cp -p`, `rsync -a` and `touch -r` put the old mtime back on an edited file."""
+    import os
+
+    corpus = GrowingCorpus(tmp_path)
+    records = rows(notes(4))
+    corpus.write("a.jsonl", records)
+    corpus.run()
+    path = corpus.source / "a.jsonl"
+    before = path.stat()
+    text = records[2]["note_text"]
+    at = next(i for i, ch in enumerate(text) if ch.isascii() and ch.islower())
+    records[2]["note_text"] = text[:at] + ("q" if text[at] != "q" else "z") + text[at + 1 :]  # same size
+    corpus.write("a.jsonl", records)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    manifest, calls = corpus.run()
+    assert (calls, manifest.changes.rows_removed) == (1, 1)
+    corpus.check_one_row_per_note(manifest)

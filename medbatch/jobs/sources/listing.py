@@ -54,8 +54,18 @@ def file_version(info: dict[str, Any]) -> str:
     for name in _VERSION_FIELDS:
         value = info.get(name)
         if value:
-            return f"{size}:{str(value).strip(chr(34))}"
+            return f"{size}:{str(value).strip(chr(34))}" + _local_change(info)
     return str(size)  # a store that keeps neither: only a change of size is seen (documented)
+
+
+def _local_change(info: dict[str, Any]) -> str:
+    """On a local or mounted filesystem, the inode and its change time too: ``cp -p``, ``rsync -a`` and
+    ``touch -r`` give an edited file its old mtime, but the kernel sets the change time whatever is
+    done to the file, and a file replaced by ``mv`` has another inode. A change of either costs a
+    re-read of the file, never a rerun of its notes (their keys are unchanged)."""
+    if "ino" not in info or "created" not in info:  # fsspec's local filesystem: created is st_ctime
+        return ""
+    return f":{info['created']}:{info['ino']}"
 
 
 def _is_data_file(relpath: str, source_format: SourceFormat) -> bool:
