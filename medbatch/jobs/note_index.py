@@ -122,6 +122,7 @@ def done_shards(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
     (its notes are committed, so none reaches the engine again) instead of a failed end of run.
     """
     folder = join(output_path, SHARD_STATE_DIR)
+    fs.invalidate_cache(folder)  # written by workers in other processes since any listing of ours
     if not fs.exists(folder):
         return set()
     names = [p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
@@ -159,5 +160,6 @@ def clear_shard_states(fs: fsspec.AbstractFileSystem, output_path: str) -> None:
     """Remove the run's state folder: the shard state files (once the index holds what they said) and
     the run's ownership of the folder."""
     folder = join(output_path, STATE_DIR)
+    fs.invalidate_cache(folder)  # the workers wrote their states after the listing of planning
     if fs.exists(folder):
         fs.rm(folder, recursive=True)

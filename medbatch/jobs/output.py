@@ -88,8 +88,10 @@ def shard_of(part: str) -> str:
 
 
 def list_parts(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
-    """File names of the committed parts under ``output_path``."""
+    """File names of the committed parts under ``output_path``, listed afresh: workers in other processes
+    commit parts during the run, and an object-store client keeps the listing it took while planning."""
     parts = join(output_path, PARTS_DIR)
+    fs.invalidate_cache(parts)
     if not fs.exists(parts):
         return set()
     names = (p.rsplit("/", 1)[-1] for p in fs.ls(parts, detail=False))

@@ -197,3 +197,25 @@ def test_unusable_source_is_a_clear_error(bucket: str, uri: str, message: str) -
     write_jsonl(f"s3://{bucket}/wrong-format/n.jsonl", rows(notes(1)))
     with pytest.raises(JobError, match=message):
         run_job(config("src", {"uri": uri.format(bucket=bucket), "format": "csv"}, f"s3://{bucket}/out"))
+
+
+def test_an_s3_output_indexes_the_parts_committed_during_the_run(bucket: str) -> None:
+    """The driver listed parts/ while planning; the parts the workers commit after that must be in the
+    index and the manifest (an S3 client caches listings)."""
+    source = {"uri": f"s3://{bucket}/in/", "format": "jsonl", "idField": "note_id", "textField": "note_text"}
+    job = config("grow", source, f"s3://{bucket}/out", limits={"shardSize": 40})
+    write_jsonl(f"s3://{bucket}/in/a.jsonl", rows(notes(120)))
+    first = run_job(job, worker_cpus=0.5)
+    write_jsonl(f"s3://{bucket}/in/b.jsonl", rows(notes(30, start=120)))
+    second = run_job(job, worker_cpus=0.5)
+    manifest = read_manifest(f"s3://{bucket}/out")
+    fs, path = filesystem(f"s3://{bucket}/out")
+    fs.invalidate_cache()
+    on_s3 = {p.rsplit("/", 1)[-1] for p in fs.ls(path + "/parts", detail=False) if p.endswith(".parquet")}
+    assert (first.records.total, second.records.total) == (120, 150)
+    assert {p["file"].removeprefix("parts/") for p in manifest["parts"]} == on_s3
+    assert len(on_s3) == 4
+    index = pq.read_table(fs.open(path + "/_index.parquet", "rb"))
+    assert index["part"].null_count == 0
+    third = run_job(job, worker_cpus=0.5)
+    assert (third.shards_run, third.changes.files_read) == (0, 0)
