@@ -6,6 +6,7 @@ files failed; the manifest says which).
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import os
@@ -62,6 +63,13 @@ def _require(command: str, extra: str, *modules: str) -> None:
             err=True,
         )
         raise typer.Exit(EXIT_INVALID)
+
+
+def _os_failure(exc: OSError) -> str:
+    """An operating-system error in a line: "Read-only file system (EROFS)", "No space left on device
+    (ENOSPC)". The message names the condition, never the data being written."""
+    name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return f"{exc.strerror or type(exc).__name__} ({name})"
 
 
 def _describe(corpus: Corpus) -> str:
@@ -208,6 +216,9 @@ def run(
         manifest = run_job(config, worker_cpus=1.0 if ray_address else 0.5)
     except JobError as exc:
         typer.secho(f"failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    except OSError as exc:  # a read-only or full disk, a path through a file: the system's words, no data
+        typer.secho(f"failed: {_os_failure(exc)}; output: {config.output_uri}", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         ray.shutdown()

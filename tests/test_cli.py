@@ -132,3 +132,29 @@ def test_a_missing_extra_is_named_with_its_install_line(
         in (result.stderr)
     )
     assert "Traceback" not in result.stderr
+
+
+def test_validate_of_a_deeply_nested_document_says_so_in_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(
+        "apiVersion: medbatch.io/v1alpha1\nkind: Corpus\nspec:\n  source: " + "[" * 50_000 + "]" * 50_000
+    )
+    result = run_cli("validate", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path} is invalid:",
+        "  - (document): the document nests more than 64 levels (line 4); a custom resource is shallow",
+    ]
+
+
+@pytest.mark.ray
+def test_an_output_folder_that_cannot_be_written_fails_in_one_line(tmp_path: Path) -> None:
+    """What the system says (a read-only or full disk, a path through a file), not a traceback."""
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = run_cli("run", str(SAMPLE), "--output", str(tmp_path / "blocker" / "out"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"failed: Not a directory (ENOTDIR); output: {tmp_path / 'blocker' / 'out'}"
+    )
+    assert "Traceback" not in result.stderr
+    assert "│" not in result.stderr

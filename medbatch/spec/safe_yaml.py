@@ -1,4 +1,4 @@
-"""YAML for custom resources, hardened: bounded aliases, no duplicate keys, bounded size.
+"""YAML for custom resources, hardened: bounded aliases, no duplicate keys, bounded size and depth.
 
 A Corpus or ModelProfile is a small document written by a person. PyYAML's safe loader still expands
 aliases without limit (a "billion laughs" document of a few hundred bytes takes minutes and all memory)
@@ -17,6 +17,9 @@ from yaml.nodes import MappingNode, Node
 # A few aliases are legitimate (a shared block of tolerations, say); an expansion bomb needs many.
 MAX_ALIASES = 16
 MAX_DOCUMENT_CHARS = 1_000_000
+# A custom resource nests a dozen levels; PyYAML composes recursively, so a document of 50,000 "[" ends
+# in a RecursionError traceback instead of a message.
+MAX_DEPTH = 64
 
 
 class YamlError(ValueError):
@@ -27,6 +30,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.aliases = 0
+        self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -36,7 +40,17 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise YamlError(
                     f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}); write the values out"
                 )
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise YamlError(
+                    f"the document nests more than {MAX_DEPTH} levels (line {mark.line + 1}); "
+                    "a custom resource is shallow"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
