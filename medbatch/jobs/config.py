@@ -17,6 +17,7 @@ from medbatch.jobs.errors import JobError
 from medbatch.notes.engines import BaselineEngineConfig, RunnableEngineConfig
 from medbatch.notes.tasks.deid.key import SurrogateKeyError, check_key, key_fingerprint, key_from_env
 from medbatch.spec import Corpus, CorpusSpec, DeidStrategy
+from medbatch.spec.corpus import MIXED_OUTPUT, same_location
 
 
 class JobConfig(BaseModel):
@@ -120,10 +121,17 @@ def job_config_for(
         if output_uri
         else str((Path.cwd() / "medbatch-output" / corpus.metadata.name).resolve())
     )
+    source_uri = resolve_location(spec.source.uri, base_dir)
+    # Checked again on resolved paths: a symbolic link, or --output, can put the output inside the source
+    # where the spec's own check, on the paths as written, saw two places.
+    if same_location(output_uri, source_uri):
+        raise JobError(
+            MIXED_OUTPUT.replace("output.uri", "the output folder").replace("source.uri", "the source")
+        )
     return JobConfig(
         corpus=corpus.metadata.name,
         spec=spec,
-        source_uri=resolve_location(spec.source.uri, base_dir),
+        source_uri=source_uri,
         output_uri=output_uri,
         engine=engine or BaselineEngineConfig(),
         key_fingerprint=fingerprint_from_env(spec),

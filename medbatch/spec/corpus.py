@@ -354,7 +354,7 @@ class CredentialsSpec(SpecModel):
     )
 
 
-_MIXED_OUTPUT = (
+MIXED_OUTPUT = (
     "output.uri must not be source.uri, inside it or contain it: results would be mixed into the input "
     "(a rerun would read its own output back)"
 )
@@ -372,7 +372,7 @@ def _location(uri: str) -> tuple[str, str]:
     return scheme, normalized.rstrip("/") or "/"
 
 
-def _same_location(a: str, b: str) -> bool:
+def same_location(a: str, b: str) -> bool:
     """Whether two locations are the same, or one lies inside the other."""
     (scheme_a, path_a), (scheme_b, path_b) = _location(a), _location(b)
     if scheme_a != scheme_b:
@@ -385,7 +385,7 @@ def _same_location(a: str, b: str) -> bool:
 
 
 def _same_location_cel(a: str, b: str) -> str:
-    """``_same_location`` in CEL, up to one trailing slash (CEL cannot strip a run of them)."""
+    """``same_location`` in CEL, up to one trailing slash (CEL cannot strip a run of them)."""
 
     def norm(uri: str) -> str:
         return f"({uri}.startsWith('file://') ? {uri}.substring(7) : {uri})"
@@ -441,7 +441,7 @@ class CorpusSpec(SpecModel):
                 "!has(self.output) || !has(self.output.uri) || !("
                 + _same_location_cel("self.output.uri", "self.source.uri")
                 + ")",
-                _MIXED_OUTPUT,
+                MIXED_OUTPUT,
             )
         )
     }
@@ -457,8 +457,8 @@ class CorpusSpec(SpecModel):
 
     @model_validator(mode="after")
     def _output_differs_from_source(self) -> CorpusSpec:
-        if self.output.uri is not None and _same_location(self.output.uri, self.source.uri):
-            raise ValueError(_MIXED_OUTPUT)
+        if self.output.uri is not None and same_location(self.output.uri, self.source.uri):
+            raise ValueError(MIXED_OUTPUT)
         return self
 
 

@@ -277,3 +277,37 @@ def test_compressed_data_under_a_plain_name_is_named_as_such(tmp_path: Path) -> 
         "packed.jsonl": (None, "file holds gz-compressed data; name it with .gz to have it read"),
         "plain.jsonl": (1, None),
     }
+
+
+def test_a_link_out_of_the_source_is_listed_not_read(tmp_path: Path) -> None:
+    from medbatch.jobs.sources.listing import list_source_files, with_row_counts
+
+    source, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    source.mkdir()
+    elsewhere.mkdir()
+    (source / "a.jsonl").write_bytes(b'{"id": "a", "text": "fine"}\n')
+    (elsewhere / "other.jsonl").write_bytes(b'{"id": "x", "text": "' + SECRET.encode() + b'"}\n')
+    (source / "b.jsonl").symlink_to(elsewhere / "other.jsonl")
+    (source / "c.jsonl").symlink_to(source / "a.jsonl")  # inside the source: read like any file
+    fs, base, files = list_source_files(str(source), SourceFormat.JSONL)
+    counted = {f.relpath: (f.rows, f.error) for f in with_row_counts(fs, base, files, SourceFormat.JSONL)}
+    assert counted == {
+        "a.jsonl": (1, None),
+        "b.jsonl": (None, "a symbolic link to a file outside the source: not read"),
+        "c.jsonl": (1, None),
+    }
+
+
+def test_an_output_reached_through_a_link_into_the_source_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from medbatch.jobs import JobError
+    from medbatch.jobs.config import job_config_for
+    from medbatch.spec import Corpus
+    from tests.corpora import corpus_yaml
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "notes")
+    corpus = Corpus.model_validate(corpus_yaml("c", {"uri": "./notes/", "format": "jsonl"}))
+    with pytest.raises(JobError, match="the output folder must not be the source, inside it"):
+        job_config_for(corpus, tmp_path, output=str(tmp_path / "link" / "out"))

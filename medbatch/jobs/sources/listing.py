@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -104,7 +105,12 @@ def list_source_files(
         entries = [(root[len(base) :], fs.info(root))]
     files = sorted(
         (
-            SourceFile(relpath=rel, size=int(info.get("size") or 0), version=file_version(info))
+            SourceFile(
+                relpath=rel,
+                size=int(info.get("size") or 0),
+                version=file_version(info),
+                error=_outside_link(base + rel, root, info),
+            )
             for rel, info in entries
             if _is_data_file(rel, source_format)
         ),
@@ -114,6 +120,17 @@ def list_source_files(
         wanted = ", ".join(EXTENSIONS[source_format])
         raise JobError(f"source {uri} holds no {source_format.value} files ({wanted}); check source.format")
     return fs, base, files
+
+
+def _outside_link(path: str, root: str, info: dict[str, Any]) -> str | None:
+    """Why a symbolic link is not read: it leads out of the source folder (a link to another patient
+    population's files, or to the output, is not part of the corpus someone pointed us at)."""
+    if not info.get("islink"):
+        return None
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if real == top or real.startswith(top.rstrip("/") + "/"):
+        return None
+    return "a symbolic link to a file outside the source: not read"
 
 
 def count_rows(fs: fsspec.AbstractFileSystem, path: str, source_format: SourceFormat) -> tuple[int, int]:
@@ -150,6 +167,8 @@ def with_row_counts(
     """``files`` with ``rows`` filled in, or ``error`` for files that cannot be read (e.g. corrupt Parquet)."""
 
     def one(file: SourceFile) -> SourceFile:
+        if file.error is not None:  # known from the listing
+            return file
         try:
             rows, read = count_rows(fs, base + file.relpath, source_format)
         except MisnamedCompressionError as exc:  # our own words, no content: said as they are
