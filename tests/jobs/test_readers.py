@@ -7,13 +7,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medbatch.jobs.sources.listing import count_rows
+from medbatch.jobs.sources.listing import count_rows, list_source_files, with_row_counts
 from medbatch.jobs.sources.readers import RawRecord, read_slice
 from medbatch.jobs.sources.slices import Slice
 from medbatch.spec import SourceFormat, SourceSpec
 from medbatch.storage import filesystem
 
 SECRET = "ZEBRA-SENTINEL"
+
+
+def listed(source: Path) -> dict[str, tuple[int | None, str | None]]:
+    """relpath -> (records counted, error) of the JSONL files planning lists and counts in ``source``."""
+    fs, base, files = list_source_files(str(source), SourceFormat.JSONL)
+    return {f.relpath: (f.rows, f.error) for f in with_row_counts(fs, base, files, SourceFormat.JSONL)}
 
 
 def read(path: Path, spec: SourceSpec) -> list[RawRecord]:
@@ -263,16 +269,12 @@ def test_compressed_files_are_read_like_plain_ones(tmp_path: Path) -> None:
 def test_compressed_data_under_a_plain_name_is_named_as_such(tmp_path: Path) -> None:
     import gzip
 
-    from medbatch.jobs.sources.listing import list_source_files, with_row_counts
-
     (tmp_path / "plain.jsonl").write_bytes(b'{"id": "a", "text": "fine"}\n')
     (tmp_path / "packed.jsonl").write_bytes(
         gzip.compress(b'{"id": "b", "text": "' + SECRET.encode() + b'"}\n')
     )
     (tmp_path / "more.jsonl.gz").write_bytes(gzip.compress(b'{"id": "c", "text": "fine"}\n'))
-    fs, base, files = list_source_files(str(tmp_path), SourceFormat.JSONL)
-    counted = {f.relpath: (f.rows, f.error) for f in with_row_counts(fs, base, files, SourceFormat.JSONL)}
-    assert counted == {
+    assert listed(tmp_path) == {
         "more.jsonl.gz": (1, None),
         "packed.jsonl": (None, "file holds gz-compressed data; name it with .gz to have it read"),
         "plain.jsonl": (1, None),
@@ -280,8 +282,6 @@ def test_compressed_data_under_a_plain_name_is_named_as_such(tmp_path: Path) -> 
 
 
 def test_a_link_out_of_the_source_is_listed_not_read(tmp_path: Path) -> None:
-    from medbatch.jobs.sources.listing import list_source_files, with_row_counts
-
     source, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
     source.mkdir()
     elsewhere.mkdir()
@@ -289,9 +289,7 @@ def test_a_link_out_of_the_source_is_listed_not_read(tmp_path: Path) -> None:
     (elsewhere / "other.jsonl").write_bytes(b'{"id": "x", "text": "' + SECRET.encode() + b'"}\n')
     (source / "b.jsonl").symlink_to(elsewhere / "other.jsonl")
     (source / "c.jsonl").symlink_to(source / "a.jsonl")  # inside the source: read like any file
-    fs, base, files = list_source_files(str(source), SourceFormat.JSONL)
-    counted = {f.relpath: (f.rows, f.error) for f in with_row_counts(fs, base, files, SourceFormat.JSONL)}
-    assert counted == {
+    assert listed(source) == {
         "a.jsonl": (1, None),
         "b.jsonl": (None, "a symbolic link to a file outside the source: not read"),
         "c.jsonl": (1, None),
