@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 
 from tests.operator.cel_schema import CrdCel
 
@@ -101,3 +104,23 @@ def pruned(node: Any, schema: dict[str, Any], path: str = "") -> Iterator[str]:
             yield f"{path}.{key}"
         elif not (path == "" and key == "metadata"):
             yield from pruned(value, properties[key], f"{path}.{key}")
+
+
+@cache
+def crd_schema(path: Path, version: str = "v1") -> dict[str, Any]:
+    """The openAPIV3Schema of one version of a CRD file, parsed once per test session (KubeRay's CRDs
+    are megabytes of YAML: libyaml's loader, when PyYAML has it)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    crd = yaml.load(path.read_text(), Loader=loader)
+    (found,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    schema: dict[str, Any] = found["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def refused_or_pruned(node: Any, schema: dict[str, Any]) -> list[str]:
+    """What the API server's validation of ``node`` against ``schema`` would refuse, and what it would
+    prune: empty when the object goes through whole."""
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft4Validator(schema).iter_errors(node)
+    ]
+    return errors + [f"pruned: {p}" for p in pruned(node, schema)]
