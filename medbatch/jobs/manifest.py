@@ -58,7 +58,8 @@ class Changes(BaseModel):
     files_unchanged: int = Field(description="Source files not read: their version is the one indexed.")
     notes_processed: int = Field(description="Records this run sent through the note core (rows written).")
     notes_reused: int = Field(
-        description="Records this run read whose note (same id and text) already had its row."
+        description="Records whose note (same id and text) already had its row: read this run and found "
+        "committed, or in the shards a stopped attempt of this run committed (a resumed run)."
     )
     rows_removed: int = Field(
         description="Rows removed: notes edited (their old row), gone from the source, computed twice, or "

@@ -260,7 +260,8 @@ class _RunProgress:
         self.workers = min(config.num_workers, max(len(pending), 1))
         self.started = time.perf_counter()
         self.records_run = 0
-        self.reused = 0
+        # A resumed run does not read the shards a stopped attempt committed: their notes are done too.
+        self.reused = self.records_done
         self.tokens_cached = 0
         self.tokens_in = 0
         self.tokens_out = 0

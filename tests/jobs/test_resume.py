@@ -100,6 +100,11 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path) -> None:
     assert sorted(ids) == sorted(n.id for n in items)
     assert manifest.records.total == 40
     assert calls.read_text().count("phi") == 40 - 4 * len(before), "no committed note ran again"
+    # What the resumed run says it did: the stopped attempt's notes are done, not processed again.
+    assert (manifest.changes.notes_processed, manifest.changes.notes_reused) == (
+        40 - 4 * len(before),
+        4 * len(before),
+    )
     assert not (out / "parts" / "_tmp").exists()
 
     # The corpus grows and the next run is killed too: its resume still runs every new note once.
