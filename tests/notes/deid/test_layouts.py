@@ -149,6 +149,11 @@ def test_ages_under_90_and_vitals_stay(text: str) -> None:
         "He took 8 Travik over the weekend.",
         "Dressed with fluff, Kessop, stockinette and an elastic bandage.",
         "Tubal ligation by a modified Kessop method.",
+        "The field was prepped with Travik and draped.",
+        "Discharged on Travik 500 mg twice daily.",
+        "Bunion corrected by Kessop osteotomy with screw fixation.",
+        "Options include Kessop exercises and Travik bulking agents.",
+        "The lesion was excised utilizing a Travik and closed.",
         "Transferred to the Postanesthesia Care Unit.",
     ],
 )

@@ -53,12 +53,15 @@ CREDENTIALS = frozenset(
     mbbs dds dmd
     """.split()
 )
-# "a <Word>", "two straight <Word>s", "another <Word>": an article or a count before a capitalised word
-# makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
+# "a <Word>", "two straight <Word>s", "another <Word>", "prepped with <Word>": an article, a count or a
+# verb of surgical work with its material before a capitalised word makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
 _DETERMINER_BEFORE = re.compile(
-    r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via)|(?<![\d./:#-])\d{1,3})[ \t]+"
+    r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via|(?:prepped|prepared|cleansed|"
+    r"scrubbed|painted|irrigated|dressed|packed|closed|sutured|infiltrated|injected|flushed|coated)[ \t]+with)"
+    r"|(?<![\d./:#-])\d{1,3})[ \t]+"
     r"(?P<between>(?:[a-z]+[ \t]+){0,2})$"
 )
+_ARTICLES = frozenset("a an the another".split())
 _HOUSEHOLD = frozenset("family families household residence home".split())
 # Credentials that are also words or abbreviations of something else ("do", "PA pressure", "pt"): only at
 # the end of a line.
@@ -402,8 +405,11 @@ def _after_determiner(text: str, words: Sequence[Word], i: int, cased: bool) -> 
     match = _DETERMINER_BEFORE.search(text, max(0, word.start - 48), word.start)
     if match is None:
         return False
-    between_words = match.group("between").split()
-    return not any(w in _CUES or w in _STOP for w in between_words)
+    # The leftmost match may hold a nearer article among its words ("utilizing a <Word>"): what counts is
+    # what stands between the word and the nearest one.
+    between_words = match.group("between").lower().split()
+    nearest = max((k for k, w in enumerate(between_words) if w in _ARTICLES), default=-1)
+    return not any(w in _CUES or w in _STOP for w in between_words[nearest + 1 :])
 
 
 def _things(text: str, words: Sequence[Word], cased: bool) -> frozenset[str]:

@@ -9,6 +9,12 @@ from collections.abc import Sequence
 
 from medbatch.notes.tasks.deid.tokens import Word
 
+# A dose after a word makes it a drug: "<Word> 500 mg", "<Word> 0.5 mcg/kg", "<Word> 2 tabs".
+_DOSE_AFTER = re.compile(
+    r"[ \t]+\d{1,5}(?:[.,]\d{1,3})?[ \t]?(?:mg|mcg|µg|g|ml|mL|units?|iu|IU|mEq|meq|tabs?|tablets?|caps?|capsules?|puffs?|drops?)\b"
+)
+# Names of operations end the same way: osteotomy, gastrectomy, colostomy, arthroplasty, fundoplication.
+_PROCEDURE = re.compile(r"(?:otomy|ectomy|ostomy|plasty|plication|pexy|rrhaphy|desis)s?$")
 _UNITS = frozenset("lab laboratory unit room suite team service".split())
 # Words after a listed name that make it an eponym, not a person.
 EPONYM_NEXT = frozenset(
@@ -35,7 +41,7 @@ EPONYM_NEXT = frozenset(
     materials system systems kit kits sling slings adhesive glue powder gel foam sealant spray paste
     ointment prep preparation preparations scrub tape strip strips saw drill bur burr reamer osteotome
     cautery laser monitor stand frame holder splint brace collar evacuator lead leads method methods
-    resection surgery ligation biopsy closure flap
+    resection surgery ligation biopsy closure flap exercise exercises agent agents
     """.split()
 )
 # A size before a word makes it a material or an instrument, never a person: "2-0 Vicryl"-like suture
@@ -51,11 +57,15 @@ def names_a_thing(text: str, words: Sequence[Word], i: int) -> bool:
     """An eponym or a brand where it stands: before an instrument, material or structure ("<Word>
     clamps", "<Word> fascia"), or after a size ("3-0 <Word>", "#4 <Word>")."""
     word = words[i]
+    if i + 1 < len(words) and words[i + 1].line == word.line and _PROCEDURE.search(words[i + 1].low):
+        return True  # "<Eponym> osteotomy", "<Eponym> fundoplication": a named operation
     if i + 1 < len(words) and words[i + 1].low in EPONYM_NEXT and words[i + 1].line == word.line:
         # "<Hospital> cath lab": the thing names a unit, and what stands before it may be a hospital
         return i + 2 >= len(words) or words[i + 2].low not in _UNITS
     if SIZE_BEFORE.search(text, max(0, word.start - 24), word.start) is not None:
         return True
+    if _DOSE_AFTER.match(text, word.end):
+        return True  # "<Brand> 500 mg": a drug
     return (
         word.low in ("fr", "french", "gauge")
         and SIZE_BEFORE.search(text, max(0, word.start - 8), word.end) is not None
