@@ -217,3 +217,31 @@ def test_anatomy_and_hospital_units_are_not_places(text: str) -> None:
 
 def test_a_hospital_after_a_move_is_still_a_place() -> None:
     assert found("Transferred to Lakeview Memorial today.", "LOCATION") == ["Lakeview Memorial"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("Lives at 17 w elm st unit 3 with her son.", "ADDRESS", "17 w elm st unit 3"),
+        ("address: 4410 north cedar ridge road, apt 2b", "ADDRESS", "4410 north cedar ridge road, apt 2b"),
+        ("Moved to Larkfield IL 62704 last year.", "ZIP", "62704"),
+        ("Moved to Larkfield IL 62704 last year.", "LOCATION", "Larkfield"),
+        ("Her sister's postcode is SW1A 1AA.", "ZIP", "SW1A 1AA"),
+        ("Mailing code K1A 0B1 on file.", "ZIP", "K1A 0B1"),
+    ],
+)
+def test_addresses_in_any_case_and_postcodes_of_other_countries(text: str, kind: str, value: str) -> None:
+    assert value in found(text, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Took 2 tabs per day st",
+        "PT HAD 3 EPISODES ST IN 130S.",
+        "Drain output 60 minutes after ct placement.",
+        "given 20 mg po q day",
+    ],
+)
+def test_counts_and_abbreviations_are_not_addresses(text: str) -> None:
+    assert found(text, "ADDRESS") == []

@@ -268,6 +268,25 @@ def _labelled_name(value: str) -> bool:
     return not all(lex.is_everyday(w) and w not in lex.first_names for w in words)
 
 
+def _street_address(value: str) -> bool:
+    """A street address in lower case (capitalised ones have their own pattern), not a count of things
+    ("2 tabs per day st"), a time ("60 minutes after ct") or a dose: the words before the street word are
+    no units, no clinical words and no function words."""
+    if value != value.lower():
+        return False  # "3 EPISODES ST" is sinus tachycardia, "after CT" a scan
+    words = re.findall(r"[^\W\d_]+", value)
+    lex = lexicons()
+    named = words[1:-1] if len(words) > 2 and len(words[0]) == 1 else words[:-1]
+    street_words = [w for w in named if w not in ("apt", "apartment", "suite", "ste", "unit")]
+    return bool(street_words) and not any(w in lex.clinical or w in _NOT_STREET for w in street_words)
+
+
+_NOT_STREET = frozenset(
+    "mg mcg ml units unit tabs tab tablets times per day days hours hrs min mins minutes weeks wks months "
+    "years and or of the a in on at to for after before x q".split()
+)
+
+
 def _id_digits(value: str) -> bool:
     """A digit-group identifier, not a phone number, SSN or ISO date (their own recognizers take those)."""
     groups = [len(g) for g in value.split("-")]
@@ -429,16 +448,34 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
             r"(?:,?[ \t]+(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Floor|Fl|#)\.?[ \t]*#?[\w\-]{1,10})?"
         ),
     ),
+    # The same in any case, as portal messages and intake forms write it ("17 w elm st unit 3"): a number,
+    # a direction letter or none, one to three words, a street word; the unit after it.
+    PatternRecognizer(
+        "ADDRESS",
+        _rx(
+            r"(?i:\b\d{1,6}[a-z]?[ \t]+(?:[nsew]\.?[ \t]+)?(?:[a-z]{2,30}[ \t]+){1,3}"
+            r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|ct|terrace|ter|circle|cir|"
+            r"highway|hwy|parkway|pkwy)\b\.?"
+            r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*#?[\w\-]{1,10})?)"
+        ),
+        _street_address,
+        cues=frozenset(
+            "street st avenue ave road rd boulevard blvd lane ln drive court ct terrace ter circle cir highway hwy parkway pkwy".split()
+        ),
+    ),
     PatternRecognizer("ADDRESS", _rx(r"(?i:\bP\.?\s?O\.?\s+Box\s+\d+)"), cues=frozenset("box".split())),
     PatternRecognizer(
         "ADDRESS",
         _rx(r"\b(?:Apt|Apartment|Suite|Unit)\.?[ \t]*#[ \t]*[\w\-]{1,10}"),
         cues=frozenset("apartment apt suite unit".split()),
     ),
-    # City, ST 12345: the city and the ZIP go; the state may stay (Safe Harbor keeps states).
+    # City, ST 12345 (the comma or not): the city and the ZIP go; the state may stay (Safe Harbor keeps
+    # states).
     PatternRecognizer(
         "LOCATION",
-        _rx(rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}"),
+        _rx(
+            rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}"
+        ),
     ),
     # A place after a verb of living or moving ("moved here from Riverton", "grew up in Cedar Falls").
     _cued(
@@ -472,6 +509,8 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         cues=frozenset("cancer clinic health hospital infirmary medical nursing rehabilitation".split()),
     ),
     PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
+    # Postcodes of the UK ("SW1A 1AA") and Canada ("K1A 0B1"): shapes no lab code or dose has.
+    PatternRecognizer("ZIP", _rx(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]\d[A-Z]\d)\b")),
     _cued("ZIP", [r"zip(?:\s*code)?"], separator=r"[ \t]*:?[ \t]*", value=r"(?P<v>\d{5}(?:-\d{4})?)\b"),
     # Ages over 89 (Safe Harbor aggregates them into "90 or older"); the number goes, "year-old" stays.
     PatternRecognizer(
