@@ -79,10 +79,18 @@ def test_weekdays_are_part_of_a_date(text: str, weekday: str) -> None:
         "Pain 7/10 at rest.",
         "Sat 95% on RA.",
         "pH 7.35",
+        "3/6 systolic murmur at the apex.",
+        "A 2/6 holosystolic ejection murmur.",
+        "Now on day 4/10 of cefazolin.",
+        "Completed 7/10 days of therapy.",
     ],
 )
 def test_measurements_are_not_dates(text: str) -> None:
     assert found(text, "DATE") == []
+
+
+def test_a_slash_date_after_an_event_is_still_a_date() -> None:
+    assert found("Extubated 4/10 and doing well.", "DATE") == ["4/10"]
 
 
 @pytest.mark.parametrize(

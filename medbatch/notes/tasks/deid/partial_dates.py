@@ -21,12 +21,14 @@ _SLASH = re.compile(r"(?<![\d/.])(?P<m>\d{1,2})(?P<sep>[/-])(?P<d>\d{2}|\d)(?![\
 _BEFORE_NOT = re.compile(
     r"(?i)\b(?:peep|ps|psv|cpap|bipap|ipap|epap|simv|imv|vent|fio2|settings?|strength|strengths|murmur|"
     r"grade|pain|motor|pulses?|score|apgar|gcs|ratio|x|bp|abp|nbp|cvp|pap|pa|ra|rr|hr|bpm|map|mmhg|"
-    r"cuff|tab|tabs|sbp|dbp|i:e|ie|rate|ic|over|of|level|at)\W{0,3}$"
+    r"cuff|tab|tabs|sbp|dbp|i:e|ie|rate|ic|over|of|level|at|day|dose|cycle|course)\W{0,3}$"
 )
 _AFTER_NOT = re.compile(
     r"(?i)^\W{0,2}(?:ns|d5|lr|mg|mcg|g|gm|ml|cc|l|units?|u|tabs?|tablets?|caps?|mm|mmhg|cm|kg|strength|"
     r"murmur|sem|hsm|pulses?|peep|ps|cpap|bipap|x|%|normal|saline|str|pain|fio2|ratio|hrs?|min|"
-    r"assist|liters?|lpm)\b"
+    r"assist|liters?|lpm|days?|doses?|weeks?|cycles?)\b"
+    # a grade before a murmur with its adjectives: "3/6 systolic ejection murmur"
+    r"|^\W{0,2}(?:[a-z]+[ \t]+){1,2}(?:murmur|sem|hsm)\b"
 )
 # Words that make the next number pair a date whatever its values.
 _BEFORE_DATE = re.compile(
@@ -57,7 +59,7 @@ def _slash_date(text: str, match: re.Match[str]) -> bool:
     if not 1 <= month <= 12:
         return False
     before = text[max(0, match.start() - 14) : match.start()]
-    after = text[match.end() : match.end() + 12]
+    after = text[match.end() : match.end() + 40]
     if _BEFORE_DATE.search(before):
         return 1 <= day <= 31 or len(match.group("d")) == 2
     if match.group("sep") == "-" or _BEFORE_NOT.search(before) or _AFTER_NOT.search(after):
