@@ -253,3 +253,18 @@ def test_addresses_in_any_case_and_postcodes_of_other_countries(text: str, kind:
 )
 def test_counts_and_abbreviations_are_not_addresses(text: str) -> None:
     assert found(text, "ADDRESS") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("My knee still hurts.\nThanks,\nSunny\n", ["Sunny"]),
+        ("Thank you for the referral. Regards, Dana Pruitt", ["Dana Pruitt"]),
+        ("Sunny, her sister, visited today.", ["Sunny"]),
+        ("Spoke with her daughter Rose and son-in-law Bill.", ["Rose", "Bill"]),
+        ("Hi Dr. Okafor, my knee still hurts.", ["Okafor"]),
+        ("Thanks, Nurse", []),
+    ],
+)
+def test_signatures_of_messages_appositions_and_relatives_beside_names(text: str, names: list[str]) -> None:
+    assert found(text, "NAME") == names

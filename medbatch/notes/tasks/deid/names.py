@@ -229,7 +229,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             if _CREDENTIAL_INITIALS.match(text, word.start):
                 continue  # the M of "Ferrand, M.D." is no initial
             if (
-                word.low in PEOPLE
+                any(part in PEOPLE for part in word.low.split("-"))  # "son-in-law Bill"
                 or word.low in TITLES
                 or (cased and word.text.isupper() and len(word.text) > 1)
             ):
@@ -330,6 +330,35 @@ def _before_phone(text: str, words: Sequence[Word], phones: Sequence[PhiSpan], c
     return taken
 
 
+# Sign-offs after which a message or letter names its writer ("Thanks, <Name>", "Regards,\n<Name>").
+_SIGN_OFF = re.compile(
+    r"(?i)\b(?:thanks|thank[ \t]+you|regards|sincerely|cheers|best|love|respectfully|warmly)[ \t]*,?[ \t]*\n?[ \t]*$"
+)
+# "<Name>, her sister, ...": a relative in apposition names the word before it.
+_APPOSED_RELATIVE = re.compile(r"^,[ \t]+(?:his|her|their|the[ \t]+patient's|pt's|my)[ \t]+(?P<who>[a-z\-]+)")
+
+
+def _signed_or_apposed(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+    """A name after a sign-off, or before a relative in apposition: a first name even if it is a word
+    ("Thanks, Sunny"), or any capitalised word no dictionary has."""
+    word = words[i]
+    capital = word.text[0].isupper() or not cased
+    if (
+        not capital
+        or word.low in _STOP
+        or word.low in PEOPLE
+        or (word.text.isupper() and len(word.text) <= 3)
+    ):
+        return False
+    plausible = word.first or word.name or not word.common
+    if not plausible:
+        return False
+    if _SIGN_OFF.search(text, max(0, word.start - 24), word.start):
+        return True
+    apposed = _APPOSED_RELATIVE.match(text[word.end : word.end + 40])
+    return apposed is not None and any(part in PEOPLE for part in apposed.group("who").split("-"))
+
+
 def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
     """Names listed with a found one: "DR HALLORAN AND PIKE", "Sons Abel, Ivo and Lucas"."""
     for i in sorted(found):
@@ -340,8 +369,13 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
                 break
             k = j + 1 if words[j].low in ("and", "&") else j
             nxt = words[k]
-            listed = nxt.first or (nxt.name and ((cased and nxt.text[0].isupper()) or not nxt.common))
-            if nxt.low in _STOP or nxt.low in PEOPLE or not (listed or _proper(nxt)):
+            capital = cased and nxt.text[0].isupper()
+            # a first name that is an everyday word needs its capital in a cased note ("Okafor, my knee")
+            first = nxt.first and (capital or not cased or not nxt.everyday)
+            # a capitalised word no dictionary has, listed with names ("Abel, <Name> and Lucas")
+            listed = first or (nxt.name and (capital or not nxt.common)) or (capital and not nxt.common)
+            relative = any(part in PEOPLE for part in nxt.low.split("-"))  # "son-in-law Bill"
+            if nxt.low in _STOP or relative or not (listed or _proper(nxt)):
                 break
             found.add(k)
             j = k + 1
@@ -472,6 +506,7 @@ def find_names(
         or _after_cue(text, words, i)
         or _before_cue(words, i, cased, lower)
         or _signature(text, words, i, next_credential, cased)
+        or _signed_or_apposed(text, words, i, cased)
     }
     for i in range(len(words) - 1):
         if _full_name(words, i, cased, lower):
