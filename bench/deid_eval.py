@@ -53,10 +53,8 @@ from devtools.deid_scoring import Scores, score_medbatch
 from medbatch.notes import Note as CoreNote
 from medbatch.notes import process_notes
 from medbatch.notes.engines.baseline import BaselineEngine
-from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.tasks.deid.recognizers import find_phi
-from medbatch.notes.tasks.deid.replace import deidentify_text
-from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
+from medbatch.spec import LimitsSpec, TasksSpec
 
 Spans = list[tuple[int, int]]
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +121,17 @@ def per_note(find: Callable[[str], Spans]) -> System:
 
 def masked(text: str, spans: Spans) -> str:
     """``text`` with ``spans`` masked, as every system's output is scored."""
-    return deidentify_text(text, merge_phi([PhiSpan(s, e, "PHI") for s, e in spans]), DeidStrategy.MASK)
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):  # overlapping spans mask their union once
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [text[at:start], "[PHI]"]
+        at = end
+    return "".join([*out, text[at:]])
 
 
 def presidio(model: str | None) -> tuple[System, str]:

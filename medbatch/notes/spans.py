@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from medbatch.spec import PhiType
+
 
 class SpanSource(StrEnum):
     """Who found a PHI span."""
@@ -23,7 +25,7 @@ class PhiSpan:
 
     start: int
     end: int
-    type: str
+    type: PhiType
     source: SpanSource = SpanSource.RULE
 
     def shifted(self, by: int) -> PhiSpan:

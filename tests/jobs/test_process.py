@@ -23,7 +23,7 @@ from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.notes.spans import PhiSpan, SpanSource
 from medbatch.notes.tasks.chunking import chunk_by_chars
-from medbatch.spec import CorpusSpec
+from medbatch.spec import CorpusSpec, PhiType
 
 
 def spec(**overrides: Any) -> CorpusSpec:
@@ -60,7 +60,7 @@ class SpottingEngine:
 
     async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
         at = text.find("Zorblat")
-        spans = [PhiSpan(at, at + 7, "NAME", SpanSource.LLM)] if at >= 0 else []
+        spans = [PhiSpan(at, at + 7, PhiType.NAME, SpanSource.LLM)] if at >= 0 else []
         return TaskResult(value=spans, tokens_in=10, tokens_out=2)
 
     async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:

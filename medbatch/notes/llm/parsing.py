@@ -22,6 +22,7 @@ from medbatch.notes.llm.schemas import (
     SummaryAnswer,
 )
 from medbatch.notes.spans import Entity, PhiSpan, SpanSource
+from medbatch.spec import PhiType
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -83,7 +84,7 @@ def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError |
     output safer.
     """
     found, missing = _located(text, ((item.text, item.type.value) for item in answer.phi))
-    spans = [PhiSpan(start, end, kind, SpanSource.LLM) for start, end, kind, _ in found]
+    spans = [PhiSpan(start, end, PhiType(kind), SpanSource.LLM) for start, end, kind, _ in found]
     error = (
         ParseError(f"{missing} of {len(answer.phi)} quoted identifiers are not in the text")
         if missing

@@ -8,7 +8,7 @@ from medbatch.notes import Note, process_notes
 from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.notes.spans import Entity, PhiSpan
 from medbatch.notes.tasks.deid.scrub import Scrubber
-from medbatch.spec import LimitsSpec, TasksSpec
+from medbatch.spec import LimitsSpec, PhiType, TasksSpec
 
 NOTE = (
     "Insurance member ID BCB911862527 verified. Account number ACCT-0342366 on file. "
@@ -20,7 +20,7 @@ IDENTIFIERS = ["BCB911862527", "ACCT-0342366", "Ann Lee", "Mercy General", "KW"]
 
 def test_scrubber_replaces_values_as_text_deid_did() -> None:
     text = "Seen by Dr. Lee at KW."
-    spans = [PhiSpan(12, 15, "NAME"), PhiSpan(19, 21, "LOCATION")]
+    spans = [PhiSpan(12, 15, PhiType.NAME), PhiSpan(19, 21, PhiType.LOCATION)]
     scrub = Scrubber(text, spans, ["[NAME]", "[LOCATION]"])
     assert (
         scrub("Lee saw the patient at KW; awkward gait improved.")

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.tasks.deid.things import EPONYM_NEXT, names_a_thing
 from medbatch.notes.tasks.deid.tokens import Word, between
+from medbatch.spec import PhiType
 
 TITLES = frozenset(["dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"])
 _HONORIFICS = frozenset(["mr", "mrs", "ms", "miss"])
@@ -524,7 +525,7 @@ def find_names(
     _and_more(text, words, found, cased)
     for word in words:
         if _relative_hyphen(word):
-            yield PhiSpan(word.start + word.text.index("-") + 1, word.end, "NAME")
+            yield PhiSpan(word.start + word.text.index("-") + 1, word.end, PhiType.NAME)
     _propagate(text, words, found, things)
     # One span per name: words joined by a space, an initial's period or a comma ("McAllister, Jane").
     run: list[int] = []
@@ -546,4 +547,4 @@ def _span(text: str, words: Sequence[Word], run: list[int]) -> PhiSpan:
     initial = _INITIAL_BEFORE.search(text, max(0, start - 4), start)
     if initial is not None:
         start = initial.start()  # "q. vargo rrt": a lower-case initial is no word of its own
-    return PhiSpan(start, end, "NAME")
+    return PhiSpan(start, end, PhiType.NAME)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Set
 
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.locales.en_us import MONTHS_ABBR, MONTHS_FULL
+from medbatch.spec import PhiType
 
 MONTH_WORDS = frozenset(m.lower() for m in MONTHS_FULL + MONTHS_ABBR)
 MONTH_NAMES = "|".join(dict.fromkeys(m.lower() for m in MONTHS_FULL + MONTHS_ABBR))
@@ -82,16 +83,16 @@ def find_partial_dates(text: str, vocabulary: Set[str] | None = None) -> Iterato
     """
     for match in _SLASH.finditer(text):
         if _slash_date(text, match):
-            yield PhiSpan(match.start(), match.end(), "DATE")
+            yield PhiSpan(match.start(), match.end(), PhiType.DATE)
     months = vocabulary is None or not MONTH_WORDS.isdisjoint(vocabulary)
     for match in _MONTH_WORD.finditer(text) if months else ():
         group = "v" if match.group("v") else "w"
         word = match.group(group)
         if word.rstrip(".").lower() in _CASE_SENSITIVE_MONTHS and word.islower() and group == "w":
             continue  # "may", "mar", "dec" in lower case are mostly verbs and abbreviations
-        yield PhiSpan(*match.span(group), "DATE")
+        yield PhiSpan(*match.span(group), PhiType.DATE)
     for pattern in (_DAY_MONTH, _ORDINAL, _YEAR_APOSTROPHE) if months else (_ORDINAL, _YEAR_APOSTROPHE):
         for match in pattern.finditer(text):
-            yield PhiSpan(*match.span("v"), "DATE")
+            yield PhiSpan(*match.span("v"), PhiType.DATE)
     for match in _HOLIDAY.finditer(text):
-        yield PhiSpan(match.start(), match.end(), "DATE")
+        yield PhiSpan(match.start(), match.end(), PhiType.DATE)

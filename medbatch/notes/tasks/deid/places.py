@@ -22,6 +22,7 @@ from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.lexicons import Lexicons, PhraseIndex
 from medbatch.notes.tasks.deid.things import names_a_thing
 from medbatch.notes.tasks.deid.tokens import Word, between
+from medbatch.spec import PhiType
 
 _INSTITUTION = re.compile(
     r"hosp\w*|medical|med|health|healthcare|rehab\w*|clinic|infirmary|nursing|hospice|sanitarium|"
@@ -281,6 +282,6 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     run: list[int] = []
     for i in [*sorted(found), -1]:
         if run and (i != run[-1] + 1 or not _joined(text, words[run[-1]], words[i])):
-            yield PhiSpan(words[run[0]].start, words[run[-1]].end, "LOCATION")
+            yield PhiSpan(words[run[0]].start, words[run[-1]].end, PhiType.LOCATION)
             run = []
         run.append(i)

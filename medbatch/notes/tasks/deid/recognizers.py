@@ -166,7 +166,7 @@ class PatternRecognizer:
             start, end = match.span(group)
             value = text[start:end]
             if self.accept is None or self.accept(value):
-                yield PhiSpan(start, end, self.type)
+                yield PhiSpan(start, end, PhiType(self.type))
 
 
 def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -643,7 +643,7 @@ def find_phones(text: str) -> Iterator[PhiSpan]:
             formatted = any(ch in raw for ch in "()-. +")
             if digits < 10 or not (formatted or _PHONE_CONTEXT.search(before)):
                 continue
-            yield PhiSpan(begin, end, "FAX" if _FAX_CONTEXT.search(before) else "PHONE")
+            yield PhiSpan(begin, end, PhiType.FAX if _FAX_CONTEXT.search(before) else PhiType.PHONE)
 
 
 def _trim_name(text: str, span: PhiSpan) -> PhiSpan | None:
