@@ -176,3 +176,22 @@ def test_a_weekday_names_the_weekday_of_its_shifted_date() -> None:
     weekday = surrogates.replace("Monday", "DATE", "p")
     assert weekday == shifted.strftime("%A")
     assert surrogates.replace("Mon", "DATE", "p") == shifted.strftime("%a")
+
+
+def test_a_date_without_a_year_lands_on_the_day_of_its_dated_twin() -> None:
+    """A year-less date is read in the year of the note's other dates, so across Feb 28 of a common year
+    it moves like its twin that has the year."""
+    assert shift_date_text("2/28", 1, year=2023) == "3/01"  # a two-digit day stays two digits
+    assert shift_date_text("2/28/2023", 1) == "3/01/2023"
+    assert shift_date_text("Feb 28", 1, year=2023) == "Mar 01"
+    assert shift_date_text("2/28", 1) == "2/29"  # no year known: a leap year, as before
+    assert shift_date_text("2/29", 1, year=2023) == "3/01"  # Feb 29 is read in a leap year
+    surrogates = Surrogates(KEY)
+    note = "Admitted 02/20/2023. Seen again 2/20 for follow-up."
+    spans = [s for s in find_phi(note) if s.type == "DATE"]
+    out = deidentify_text(note, spans, DeidStrategy.SURROGATE, surrogates, patient="p")
+    full = re.search(r"(\d{2})/(\d{2})/\d{4}", out)
+    bare = re.search(r"again (\d{1,2})/(\d{1,2}) for", out)
+    assert full is not None
+    assert bare is not None
+    assert (int(full[1]), int(full[2])) == (int(bare[1]), int(bare[2]))

@@ -21,7 +21,8 @@ _MONTH_NAMES = (
 _MONTH = r"(?P<month>[A-Za-z]+)(?P<dot>\.?)"
 _ORD = r"(?P<ord>st|nd|rd|th)?"
 
-# A year is needed to shift; dates written without one are shifted within a leap year.
+# A year is needed to shift: a date written without one is shifted within the year the note's other
+# dates give, so it lands on the same day as its dated twin; within a leap year when the note has none.
 _NO_YEAR = 2000
 
 
@@ -46,7 +47,19 @@ def _year(value: int, like: str) -> str:
     return f"{value % 100:02d}" if len(like) == 2 else f"{value:04d}"
 
 
-Shift = Callable[[date], date]
+class Shift:
+    """Moves a date by the patient's offset; ``year`` is where a date without one is placed."""
+
+    def __init__(self, days: int, year: int | None) -> None:
+        self.days = days
+        self.year = year if year is not None else _NO_YEAR
+
+    def __call__(self, value: date) -> date:
+        return value + timedelta(days=self.days)
+
+    def year_for(self, month: int, day: int) -> int:
+        """The year a month and day without one are read in (Feb 29 needs a leap year)."""
+        return _NO_YEAR if (month, day) == (2, 29) and not calendar.isleap(self.year) else self.year
 
 
 def _numeric(m: re.Match[str], shift: Shift) -> str | None:
@@ -89,7 +102,8 @@ def _named(m: re.Match[str], shift: Shift) -> str | None:
     groups = m.groupdict()
     has_day = groups.get("day") is not None
     has_year = groups.get("year") is not None
-    year = int(m["year"]) if has_year else _NO_YEAR
+    day_given = int(m["day"]) if has_day else 15
+    year = int(m["year"]) if has_year else shift.year_for(month, day_given)
     if has_day:
         new = shift(date(year, month, min(int(m["day"]), calendar.monthrange(year, month)[1])))
     else:
@@ -108,7 +122,8 @@ def _named(m: re.Match[str], shift: Shift) -> str | None:
 
 
 def _month_day(m: re.Match[str], shift: Shift) -> str | None:
-    new = shift(date(_NO_YEAR, int(m["a"]), int(m["b"])))
+    month, day = int(m["a"]), int(m["b"])
+    new = shift(date(shift.year_for(month, day), month, day))
     return f"{_pad(new.month, m['a'])}/{_pad(new.day, m['b'])}"
 
 
@@ -209,14 +224,13 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], Shift], str | None
 )
 
 
-def shift_date_text(text: str, days: int) -> str | None:
-    """``text`` (a date as found by the recognizers) moved by ``days``, in its original format.
+def shift_date_text(text: str, days: int, year: int | None = None) -> str | None:
+    """``text`` (a date as found by the recognizers) moved by ``days``, in its original format; a date
+    without a year is read in ``year`` (the note's), so it moves like its dated twin.
 
     Returns None when the text is not a valid calendar date (e.g. 02/30/2024); callers then mask it.
     """
-
-    def shift(value: date) -> date:
-        return value + timedelta(days=days)
+    shift = Shift(days, year)
 
     for pattern, render in _FORMS:
         match = pattern.match(text)
@@ -229,7 +243,7 @@ def shift_date_text(text: str, days: int) -> str | None:
     # A range ("1/3-1/9", "1/3 - 1/9", "March 3 to March 9"): both ends shifted, or the whole masked.
     for match in _RANGE.finditer(text):
         first, second = text[: match.start()], text[match.end() :]
-        ends = shift_date_text(first, days), shift_date_text(second, days)
+        ends = shift_date_text(first, days, year), shift_date_text(second, days, year)
         if ends[0] is not None and ends[1] is not None:
             return f"{ends[0]}{match.group()}{ends[1]}"
     return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.surrogates import Surrogates
-from medbatch.spec import DeidStrategy
+from medbatch.spec import DeidStrategy, PhiType
 
 
 def replacements(
@@ -24,7 +26,22 @@ def replacements(
     if strategy is DeidStrategy.REDACT:
         return ["[REDACTED]"] * len(spans)
     assert surrogates is not None
-    return [surrogates.replace(text[span.start : span.end], span.type, patient) for span in spans]
+    year = note_year(text, spans)
+    return [surrogates.replace(text[span.start : span.end], span.type, patient, year) for span in spans]
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def note_year(text: str, spans: Sequence[PhiSpan]) -> int | None:
+    """The year most of the note's full dates carry: where its dates without a year are read."""
+    years = Counter(
+        int(found)
+        for span in spans
+        if span.type == PhiType.DATE
+        for found in _YEAR.findall(text[span.start : span.end])
+    )
+    return years.most_common(1)[0][0] if years else None
 
 
 def apply_replacements(text: str, spans: Sequence[PhiSpan], values: Sequence[str]) -> str:

@@ -75,9 +75,10 @@ class Surrogates:
         days = n % self._max_days + 1
         return days if (n >> 32) & 1 else -days
 
-    def date(self, value: str, patient: str) -> str | None:
-        """``value`` shifted by the patient's offset in its own format; None if it is not a valid date."""
-        return shift_date_text(value, self.date_offset(patient))
+    def date(self, value: str, patient: str, year: int | None = None) -> str | None:
+        """``value`` shifted by the patient's offset in its own format (a date without a year read in
+        ``year``); None if it is not a valid date."""
+        return shift_date_text(value, self.date_offset(patient), year)
 
     def name(self, value: str) -> str:
         """Token by token, keyed by the token alone, from the pool of its role and sex
@@ -151,10 +152,11 @@ class Surrogates:
                 out.append(ch)
         return "".join(out)
 
-    def replace(self, value: str, phi_type: str, patient: str) -> str:
-        """The surrogate for ``value`` of ``phi_type``; ``patient`` keys the date shift."""
+    def replace(self, value: str, phi_type: str, patient: str, year: int | None = None) -> str:
+        """The surrogate for ``value`` of ``phi_type``; ``patient`` keys the date shift, ``year`` (the
+        note's) places a date written without one."""
         if phi_type == "DATE":
-            shifted = self.date(value, patient)
+            shifted = self.date(value, patient, year)
             return shifted if shifted is not None else "[DATE]"
         make = self._by_type.get(phi_type)
         if make is not None:
