@@ -35,6 +35,7 @@ from medbatch.jobs.run_lease import owns, take_over
 from medbatch.jobs.run_plan import plan_run
 from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
+from medbatch.jobs.sources.slices import Slice
 from medbatch.logs import configure_logging
 from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engines import Occupancy
@@ -56,6 +57,10 @@ def _occupancy_report(taken: Occupancy) -> dict[str, float]:
         "engine_request_s": taken.request_seconds,
         "engine_capacity": taken.capacity,
     }
+
+
+# Waits between the attempts at reading a slice before its records become error rows for the next run.
+_READ_RETRY_DELAYS_S = (0.5, 2.0)
 
 
 class ShardWorker:
@@ -162,12 +167,23 @@ class ShardWorker:
             "seconds": time.perf_counter() - started,
         }
 
+    def _read_slice(self, slice_: Slice) -> list[RawRecord]:
+        """One slice's records, retried with backoff: a throttled or failed GET, a file moved for a moment."""
+        spec = self.config.spec.source
+        for delay in _READ_RETRY_DELAYS_S:
+            try:
+                return read_slice(self.fs_in, self.source_base, spec, slice_)
+            except Exception as exc:
+                log.info("reading a slice failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+                time.sleep(delay)
+        return read_slice(self.fs_in, self.source_base, spec, slice_)
+
     def _read(self, shard: Shard) -> list[RawRecord]:
         spec = self.config.spec.source
         records: list[RawRecord] = []
         for slice_ in shard.slices:
             try:
-                records.extend(read_slice(self.fs_in, self.source_base, spec, slice_))
+                records.extend(self._read_slice(slice_))
             except Exception as exc:  # the file changed or broke since planning: its rows become error rows
                 error = safe_error(f"cannot read {spec.format.value} file", exc)
                 log.warning("shard %s: %s (its notes are retried by the next run)", shard.id, error)

@@ -401,3 +401,35 @@ def test_a_same_size_edit_that_keeps_the_old_mtime_is_processed(tmp_path: Path) 
     manifest, calls = corpus.run()
     assert (calls, manifest.changes.rows_removed) == (1, 1)
     corpus.check_one_row_per_note(manifest)
+
+
+def test_a_read_that_fails_once_is_retried_in_the_worker(tmp_path: Path) -> None:
+    """A throttled or failed GET that succeeds on the next attempt costs nothing: every note is read."""
+    from medbatch.jobs.pipeline import ShardWorker
+    from medbatch.jobs.planning import Shard, shard_id
+    from medbatch.jobs.sources.listing import file_version
+    from medbatch.jobs.sources.slices import Slice
+    from medbatch.storage import filesystem
+
+    corpus = GrowingCorpus(tmp_path)
+    corpus.write("a.jsonl", rows(notes(3)))
+    fs, path = filesystem(str(corpus.source / "a.jsonl"))
+    slices = [Slice(relpath="a.jsonl", version=file_version(fs.info(path)), start=0, stop=3)]
+    worker = ShardWorker(corpus.config.model_dump_json(), str(corpus.source) + "/")
+
+    class OneFailure:
+        """The worker's source filesystem, whose first read fails as a throttled GET would."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.failures = inner, 1
+
+        def cat_file(self, path: str) -> bytes:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("throttled")
+            data: bytes = self.inner.cat_file(path)
+            return data
+
+    worker.fs_in = OneFailure(worker.fs_in)
+    stats = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
+    assert (stats["records"], stats["failed"]) == (3, 0)
