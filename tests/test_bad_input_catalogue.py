@@ -12,6 +12,7 @@ Every note's text carries a name no error message, log line or manifest may repe
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from dataclasses import dataclass, field
@@ -102,6 +103,28 @@ def _cases() -> list[Case]:
         ),
         Case("line-not-json", "jsonl", b"{not json\n", [("line-not-json.jsonl:0", "line is not valid JSON")]),
         Case("line-not-object", "jsonl", b"[1, 2]\n", [("line-not-object.jsonl:0", "is a list, not a JSON")]),
+        Case(
+            "line-too-deep",
+            "jsonl",
+            b'{"note_id": "deep", "note_text": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}\n"
+            + jsonl(note("deep-ok")),
+            [("line-too-deep.jsonl:0", "line is nested too deeply to read"), ("deep-ok", None)],
+        ),
+        Case(
+            "line-huge-number",
+            "jsonl",
+            b'{"note_id": ' + b"7" * 5_000 + b', "note_text": "x"}\n' + jsonl(note("huge-ok")),
+            [("line-huge-number.jsonl:0", "line holds a number too long to read"), ("huge-ok", None)],
+        ),
+        Case(
+            "gzip-under-plain-name",
+            "jsonl",
+            gzip.compress(jsonl(note("g-1"))),
+            source_error="file holds gz-compressed data; name it with .gz to have it read",
+        ),
         Case(
             "text-missing", "jsonl", jsonl({"note_id": "t-1"}), [("t-1", "text field 'note_text' is missing")]
         ),
