@@ -255,7 +255,15 @@ def test_compressed_files_are_read_like_plain_ones(tmp_path: Path) -> None:
     import lzma
 
     lines = b'{"id": "a", "text": "first"}\n{"id": "b", "text": "second"}\n'
-    for suffix, compress in ((".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)):
+
+    def zstd(data: bytes) -> bytes:
+        sink = pa.BufferOutputStream()
+        with pa.CompressedOutputStream(sink, "zstd") as out:
+            out.write(data)
+        return bytes(sink.getvalue().to_pybytes())
+
+    compressors = ((".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress), (".zst", zstd))
+    for suffix, compress in compressors:
         path = tmp_path / f"n.jsonl{suffix}"
         path.write_bytes(compress(lines))
         records = read(path, SourceSpec(uri=str(path), format=SourceFormat.JSONL, id_field="id"))

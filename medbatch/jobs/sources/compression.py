@@ -1,5 +1,6 @@
-"""Compressed source files: ``notes.jsonl.gz``, ``notes.csv.bz2``, ``note.txt.xz`` are read like the
-uncompressed file; compressed data under an uncompressed name is reported as such, not as bad UTF-8."""
+"""Compressed source files: ``notes.jsonl.gz``, ``notes.csv.bz2``, ``note.txt.xz``, ``notes.jsonl.zst``
+are read like the uncompressed file; compressed data under an uncompressed name is reported as such, not
+as bad UTF-8."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ import lzma
 from collections.abc import Callable
 
 import fsspec
+import pyarrow as pa
+
+
+def _zstd(data: bytes) -> bytes:
+    """Zstandard through pyarrow's codec (no stdlib module before Python 3.14)."""
+    return bytes(pa.input_stream(pa.py_buffer(data), compression="zstd").read())
+
 
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     ".gz": gzip.decompress,
     ".bz2": bz2.decompress,
     ".xz": lzma.decompress,
+    ".zst": _zstd,
 }
 # What each format's data starts with, to name it when it hides under a plain name.
-_MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz"}
+_MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz", b"\x28\xb5\x2f\xfd": ".zst"}
 
 
 class MisnamedCompressionError(ValueError):
@@ -24,7 +33,7 @@ class MisnamedCompressionError(ValueError):
 
 
 def compression_suffix(relpath: str) -> str:
-    """The compression suffix of a file name (``.gz``, ``.bz2``, ``.xz``), or ''."""
+    """The compression suffix of a file name (``.gz``, ``.bz2``, ``.xz``, ``.zst``), or ''."""
     lower = relpath.lower()
     return next((suffix for suffix in _DECOMPRESS if lower.endswith(suffix)), "")
 
