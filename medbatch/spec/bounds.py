@@ -38,6 +38,12 @@ LabelValue = Annotated[str, Field(max_length=LABEL_CHARS)]
 AnnotationValue = Annotated[str, Field(max_length=4096)]
 
 
-def cel(*rules: tuple[str, str]) -> dict[str, Any]:
-    """``json_schema_extra`` carrying CEL rules as (rule, message) pairs."""
-    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+def cel(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
+    """``json_schema_extra`` carrying CEL rules as (rule, message) pairs, or (rule, message, fieldPath)
+    when one field is at fault: the API server then names that field instead of the object."""
+    return {
+        "x-kubernetes-validations": [
+            {"rule": rule[0], "message": rule[1], **({"fieldPath": rule[2]} if len(rule) == 3 else {})}
+            for rule in rules
+        ]
+    }

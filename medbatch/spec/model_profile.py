@@ -84,12 +84,18 @@ class ModelProfileSpec(SpecModel):
 
     model_config = SpecModel.model_config | {
         "json_schema_extra": cel(
-            (f"{_NOT_VLLM} || has(self.source)", _NEEDS_SOURCE),
+            (f"{_NOT_VLLM} || has(self.source)", _NEEDS_SOURCE, ".source"),
             (
-                f"{_NOT_VLLM} || {_GPUS} % {_TP} == 0",
+                # a size under 1 is refused by its own minimum; the guard keeps this rule from dividing by it
+                f"{_NOT_VLLM} || {_TP} < 1 || {_GPUS} % {_TP} == 0",
                 "gpu.count must be a multiple of tensorParallelSize",
+                ".tensorParallelSize",
             ),
-            ("!has(self.engine) || self.engine != 'openai' || has(self.endpoint)", _NEEDS_ENDPOINT),
+            (
+                "!has(self.engine) || self.engine != 'openai' || has(self.endpoint)",
+                _NEEDS_ENDPOINT,
+                ".endpoint",
+            ),
         )
     }
 

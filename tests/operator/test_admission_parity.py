@@ -120,6 +120,7 @@ PROFILE_CASES: list[tuple[str, Change, str]] = [
     ("two weight sources", _set("spec.source", {"hub": "org/model", "pvc": "weights"}), CRD),
     ("no weight source", _set("spec.source", {}), CRD),
     ("gpus not a multiple of tensor parallelism", _set("spec.gpu", {"count": 3}), CRD),
+    ("tensor parallelism of 0 (a minimum, not a division by zero)", _set("spec.tensorParallelSize", 0), CRD),
     ("openai without endpoint", _both(_set("spec.engine", "openai"), _drop("spec.source")), CRD),
     ("unknown engine", _set("spec.engine", "tgi"), CRD),
     ("too many node selector labels", _set("spec.nodeSelector", {f"k{i}": "v" for i in range(65)}), CRD),
@@ -168,3 +169,24 @@ def test_validate_and_the_api_server_refuse_the_same_resources(
     else:
         assert refused_by.startswith(OPERATOR + ": ")
         assert not _api_server_refuses(crd, document), "CEL covers this now: move the row to CRD"
+
+
+def test_a_size_below_its_minimum_is_refused_by_the_minimum_not_a_rule_that_divides_by_it() -> None:
+    """tensorParallelSize 0 once reached `gpu.count % tensorParallelSize`: the API server answered
+    'modulus by zero evaluating rule'. The rule now guards the division; the minimum speaks."""
+    profile = _profile()
+    profile["spec"]["tensorParallelSize"] = 0
+    crd = model_profile_crd()
+    assert cel_failures(crd, profile) == []
+    assert any("tensorParallelSize" in e for e in schema_errors(crd, profile))
+
+
+def test_rules_about_one_field_name_that_field() -> None:
+    rules = model_profile_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "x-kubernetes-validations"
+    ]
+    assert {r["message"]: r.get("fieldPath") for r in rules} == {
+        "engine vllm needs source (hub, uri or pvc)": ".source",
+        "gpu.count must be a multiple of tensorParallelSize": ".tensorParallelSize",
+        "engine openai needs endpoint (the server's base URL, e.g. http://vllm:8000/v1)": ".endpoint",
+    }
