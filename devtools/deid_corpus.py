@@ -187,7 +187,7 @@ COUNTIES = [
 ]
 HOSPITALS = [
     "Mercy General Hospital",
-    "St. Mary's Medical Center",
+    "St. Brigid's Medical Center",
     "Riverside Community Hospital",
     "Lakeview Regional Medical Center",
     "Brookhaven Memorial Hospital",

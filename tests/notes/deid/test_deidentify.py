@@ -145,7 +145,7 @@ def test_place_surrogates_keep_the_kind_of_place() -> None:
     assert hospital.endswith(" Hospital")
     assert "Mercy" not in hospital
     assert surrogates.replace("Suffolk County", "LOCATION", "p").endswith(" County")
-    assert surrogates.replace("St. Mary's Medical Center", "LOCATION", "p").endswith(" Medical Center")
+    assert surrogates.replace("St. Brigid's Medical Center", "LOCATION", "p").endswith(" Medical Center")
 
 
 def test_surrogates_are_consistent_across_a_patients_notes_and_keyed() -> None:

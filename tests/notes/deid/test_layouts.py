@@ -261,7 +261,7 @@ def test_counts_and_abbreviations_are_not_addresses(text: str) -> None:
         ("My knee still hurts.\nThanks,\nSunny\n", ["Sunny"]),
         ("Thank you for the referral. Regards, Dana Pruitt", ["Dana Pruitt"]),
         ("Sunny, her sister, visited today.", ["Sunny"]),
-        ("Spoke with her daughter Rose and son-in-law Bill.", ["Rose", "Bill"]),
+        ("Spoke with her daughter Rose and son-in-law Walt.", ["Rose", "Walt"]),
         ("Hi Dr. Okafor, my knee still hurts.", ["Okafor"]),
         ("Thanks, Nurse", []),
     ],

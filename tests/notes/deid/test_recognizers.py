@@ -56,7 +56,7 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Moved here from Cedar Falls in 2019.", ("LOCATION", "Cedar Falls")),
         ("Grew up in Riverton, then the army.", ("LOCATION", "Riverton")),
         ("Presented to Mercy General Hospital overnight.", ("LOCATION", "Mercy General Hospital")),
-        ("Transferred from St. Mary's Medical Center today.", ("LOCATION", "St. Mary's Medical Center")),
+        ("Transferred from St. Brigid's Medical Center today.", ("LOCATION", "St. Brigid's Medical Center")),
         ("Seen at Cedar Valley Clinic last year.", ("LOCATION", "Cedar Valley Clinic")),
         ("Symptoms started since March 3 and worsened.", ("DATE", "March 3")),
         ("Seen 3/14 by cardiology.", ("DATE", "3/14")),

@@ -2,7 +2,7 @@
 
 Three kinds of evidence, each enough on its own:
 - **the lists**: a word that is a first name or surname (US Census) and is not an English, clinical or
-  drug word ("Kowalski", "kestley"). A listed word that is also a common word ("Bill", "King", "Foley")
+  drug word ("Kowalski", "kestley"). A listed word that is also a common word ("Mark", "Hope", "Foley")
   needs a cue; so does an eponym ("Parkinson disease", "Foley catheter"): the word after it says so;
 - **a cue**: a title (``Dr``, ``Mrs``), a role (``Attending:``, ``PCP:``, ``cc:``, ``RN``), a relative
   (``husband John``, ``daughter, Mary``), in any case, before a word that is a listed name or no common
@@ -43,7 +43,7 @@ _TALK = frozenset(
     contacts contact updated notified paged consult consulted
     """.split()
 )
-# "bill called", "Bob visited": a first name before a verb of contact.
+# "walt called", "Bob visited": a first name before a verb of contact.
 _CONTACT_NEXT = frozenset(
     ["called", "visited", "phoned", "spoke", "calls", "visits", "came", "updated", "notified", "informed"]
 )
@@ -139,13 +139,13 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if word.low in _STOP:
         return False
     if prev.low in TITLES and gap.strip(" .") == "":  # "ms: alert" is mental status, not Ms. Alert
-        # "Dr. King", "dr varnell"; not "Dr aware" (a common word that is no name)
+        # "Dr. Hope", "dr varnell"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
     if prev.low in CREDENTIALS or prev.low in _TALK:
         # "NP GRETA", "contacts ODETTE RAE ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
     if any(part in PEOPLE for part in prev.low.split("-")):
-        # after a relative, a first name even if it is a word ("son bill", "COPING-SISTER, MIRIAM"), or
+        # after a relative, a first name even if it is a word ("son walt", "COPING-SISTER, MIRIAM"), or
         # a word that is no common word ("SONS ZOOKIE"); not a reply after a speaker label ("Nurse: Okay")
         return word.first or not (word.common or word.everyday)
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
@@ -154,7 +154,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
 
 
 def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
-    """A first name before a verb of contact ("bill called"), a name before "family"."""
+    """A first name before a verb of contact ("walt called"), a name before "family"."""
     if i + 1 >= len(words) or words[i + 1].low not in _AFTER_CUES or words[i].line != words[i + 1].line:
         return False
     if words[i].low in PEOPLE:
@@ -230,14 +230,14 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             if _CREDENTIAL_INITIALS.match(text, word.start):
                 continue  # the M of "Ferrand, M.D." is no initial
             if (
-                any(part in PEOPLE for part in word.low.split("-"))  # "son-in-law Bill"
+                any(part in PEOPLE for part in word.low.split("-"))  # "son-in-law Walt"
                 or word.low in TITLES
                 or (cased and word.text.isupper() and len(word.text) > 1)
             ):
                 continue  # "John Smith  MRN": an acronym in a cased note is no part of a name
             capital = cased and word.text[0].isupper()
             listed = (word.first or word.name) and capital and not word.everyday
-            # "Dr. Art White": a capitalised surname right after a found first name
+            # "Dr. Joy White": a capitalised surname right after a found first name
             listed = listed or (j == i + 1 and words[i].first and word.name and capital)
             # "ODETTE RAE PELTONEN": a first name beside a found first name, in any case
             listed = listed or (abs(j - i) == 1 and words[i].first and word.first and not word.everyday)
@@ -247,7 +247,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
 
 
 def _full_name(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
-    """A first name then a surname, with no cue ("anna louise verhagen", "pat dunmore"): the first is a
+    """A first name then a surname, with no cue ("anna louise verhagen", "lou dunmore"): the first is a
     listed first name, the next a listed surname that is no common word or a word in no vocabulary."""
     if i + 1 >= len(words) or words[i].line != words[i + 1].line or words[i + 1].start - words[i].end != 1:
         return False
@@ -375,7 +375,7 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
             first = nxt.first and (capital or not cased or not nxt.everyday)
             # a capitalised word no dictionary has, listed with names ("Abel, <Name> and Lucas")
             listed = first or (nxt.name and (capital or not nxt.common)) or (capital and not nxt.common)
-            relative = any(part in PEOPLE for part in nxt.low.split("-"))  # "son-in-law Bill"
+            relative = any(part in PEOPLE for part in nxt.low.split("-"))  # "son-in-law Walt"
             if nxt.low in _STOP or relative or not (listed or _proper(nxt)):
                 break
             found.add(k)

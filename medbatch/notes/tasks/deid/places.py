@@ -1,11 +1,11 @@
 """Places and institutions: from a gazetteer, before institution words, and after verbs of moving.
 
 - **the gazetteer** (GeoNames US places, US counties): a place name that is not a common word, in any case
-  ("Pikesville", "SPOKANE"); a place of several words ("San Diego", "Bel Air") when written with
+  ("Pikesville", "SPOKANE"); a place of several words ("Salt Lake City", "Eau Claire") when written with
   capitals, or in lower case when one of its words is no common word;
 - **institutions**: ``hospital``, ``hosp``, ``rehab``, ``memorial`` ... with up to three proper words
   before it ("brinley hosp", "Lakeview Methodist Hospital", "HARLAN HOSPIATAL"); a saint's name
-  ("St. Mary's"); hospital names without such a word from a short list ("Johns Hopkins", "Mass General");
+  ("St. Brigid's"); hospital names without such a word from a short list ("Johns Hopkins", "Mass General");
 - **moves and stays**: after "transferred to", "admitted from the", "transplant at" ..., a word in no
   vocabulary (an abbreviated or unlisted hospital: "TRANS TO KW"), or up to three capitalised words in a
   note that capitalises names ("accepted at Lantern Cross"; also after a bare "at"/"to"); hospital units
@@ -146,7 +146,7 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
 
 
 def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
-    """ "St. Mary's", "ST BRIGID": a saint's name, not a street ("19 Kestrel St. in")."""
+    """ "St. Brigid's", "ST BRIGID": a saint's name, not a street ("19 Kestrel St. in")."""
     if words[i].low not in _SAINT or i + 1 >= len(words) or not _joined(text, words[i], words[i + 1]):
         return False
     nxt = words[i + 1]
@@ -278,7 +278,7 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
     # A word the note uses for an instrument or a material ("<Word> scissors") is no place anywhere in it.
     things = {words[i].low for i in found if names_a_thing(text, words, i)}
     found = {i for i in found if words[i].low not in things}
-    # One span per place: words joined by spaces, periods or hyphens ("St. Mary's", "Harlow-Methodist").
+    # One span per place: words joined by spaces, periods or hyphens ("St. Brigid's", "Harlow-Methodist").
     run: list[int] = []
     for i in [*sorted(found), -1]:
         if run and (i != run[-1] + 1 or not _joined(text, words[run[-1]], words[i])):
