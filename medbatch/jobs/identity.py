@@ -27,15 +27,18 @@ def text_hash(text: str) -> str:
 def unusable_hash(error: str) -> str:
     """``text_hash`` of a record that has no usable text: a hash of why, so that the same bad record is
     not redone on every run, and a repaired one (or one failing differently) is."""
-    digest = hashlib.sha256(error.encode("utf-8")).hexdigest()
-    return UNUSABLE_PREFIX + digest[: TEXT_HASH_HEX - len(UNUSABLE_PREFIX)]
+    return _error_hash(UNUSABLE_PREFIX, error)
 
 
 def unread_hash(error: str) -> str:
     """``text_hash`` of a record whose file could not be read: retried by the next run (see
     ``output.retryable``), and a different key from the note's once read, so the note is processed then."""
+    return _error_hash(UNREAD_PREFIX, error)
+
+
+def _error_hash(prefix: str, error: str) -> str:
     digest = hashlib.sha256(error.encode("utf-8")).hexdigest()
-    return UNREAD_PREFIX + digest[: TEXT_HASH_HEX - len(UNREAD_PREFIX)]
+    return prefix + digest[: TEXT_HASH_HEX - len(prefix)]
 
 
 def note_key(note_id: str, hashed_text: str) -> bytes:

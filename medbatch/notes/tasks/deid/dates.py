@@ -43,6 +43,14 @@ def _pad(value: int, like: str) -> str:
     return f"{value:0{len(like)}d}" if like.startswith("0") or len(like) == 2 else str(value)
 
 
+def _full_year(text: str) -> int:
+    """A year as written: "2024", or two digits read in 1931-2030 ("93" -> 1993, "24" -> 2024)."""
+    year = int(text)
+    if len(text) == 2:
+        year += 1900 if year > 30 else 2000
+    return year
+
+
 def _year(value: int, like: str) -> str:
     return f"{value % 100:02d}" if len(like) == 2 else f"{value:04d}"
 
@@ -66,10 +74,7 @@ def _numeric(m: re.Match[str], shift: Shift) -> str | None:
     a, b, year_text, sep = m["a"], m["b"], m["year"], m["sep"]
     month_first = int(a) <= 12
     month_text, day_text = (a, b) if month_first else (b, a)
-    year = int(year_text)
-    if len(year_text) == 2:
-        year += 1900 if year > 30 else 2000
-    new = shift(date(year, int(month_text), int(day_text)))
+    new = shift(date(_full_year(year_text), int(month_text), int(day_text)))
     month_out, day_out = _pad(new.month, month_text), _pad(new.day, day_text)
     first, second = (month_out, day_out) if month_first else (day_out, month_out)
     return f"{first}{sep}{second}{sep}{_year(new.year, year_text)}"
@@ -151,7 +156,7 @@ def _dashed(m: re.Match[str], shift: Shift) -> str | None:
     if month is None:
         return None
     sep, year_text, day_text = m["sep"], m["year"], m.groupdict().get("day")
-    year = int(year_text) + (0 if len(year_text) == 4 else (1900 if int(year_text) > 30 else 2000))
+    year = _full_year(year_text)
     new = _month_shift(shift, year, month) if day_text is None else shift(date(year, month, int(day_text)))
     name = _letter_case(_month_name(new.month, m["month"]), m["month"])
     year_out = _year(new.year, year_text)

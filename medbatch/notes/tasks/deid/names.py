@@ -55,7 +55,8 @@ CREDENTIALS = frozenset(
     """.split()
 )
 # "a <Word>", "two straight <Word>s", "another <Word>", "prepped with <Word>": an article, a count or a
-# verb of surgical work with its material before a capitalised word makes it a thing; people in notes are not "a <Surname>" (a family is: "the <Surname> family").
+# verb of surgical work with its material before a capitalised word makes it a thing; people in notes
+# are not "a <Surname>" (a family is: "the <Surname> family").
 _DETERMINER_BEFORE = re.compile(
     r"(?i:\b(?:a|an|the|another|two|three|four|second|third|using|utilizing|via|(?:prepped|prepared|cleansed|"
     r"scrubbed|painted|irrigated|dressed|packed|closed|sutured|infiltrated|injected|flushed|coated)[ \t]+with)"
@@ -90,6 +91,11 @@ def note_case(text: str) -> tuple[bool, bool]:
     upper = len(_UPPER.findall(text))
     letters = upper + len(_LOWER.findall(text))
     return upper < 0.6 * letters, upper < 0.03 * letters
+
+
+def _relative(low: str) -> bool:
+    """A relative or a role, alone or in a hyphenated word ("son-in-law", "COPING-SISTER")."""
+    return any(part in PEOPLE for part in low.split("-"))
 
 
 def _proper(word: Word) -> bool:
@@ -144,7 +150,7 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if prev.low in CREDENTIALS or prev.low in _TALK:
         # "NP GRETA", "contacts ODETTE RAE ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
-    if any(part in PEOPLE for part in prev.low.split("-")):
+    if _relative(prev.low):
         # after a relative, a first name even if it is a word ("son walt", "COPING-SISTER, MIRIAM"), or
         # a word that is no common word ("SONS ZOOKIE"); not a reply after a speaker label ("Nurse: Okay")
         return word.first or not (word.common or word.everyday)
@@ -230,7 +236,7 @@ def _grow(text: str, words: Sequence[Word], found: set[int], cased: bool) -> Non
             if _CREDENTIAL_INITIALS.match(text, word.start):
                 continue  # the M of "Ferrand, M.D." is no initial
             if (
-                any(part in PEOPLE for part in word.low.split("-"))  # "son-in-law Walt"
+                _relative(word.low)  # "son-in-law Walt"
                 or word.low in TITLES
                 or (cased and word.text.isupper() and len(word.text) > 1)
             ):
@@ -357,7 +363,7 @@ def _signed_or_apposed(text: str, words: Sequence[Word], i: int, cased: bool) ->
     if _SIGN_OFF.search(text, max(0, word.start - 24), word.start):
         return True
     apposed = _APPOSED_RELATIVE.match(text[word.end : word.end + 40])
-    return apposed is not None and any(part in PEOPLE for part in apposed.group("who").split("-"))
+    return apposed is not None and _relative(apposed.group("who"))
 
 
 def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) -> None:
@@ -375,8 +381,7 @@ def _and_more(text: str, words: Sequence[Word], found: set[int], cased: bool) ->
             first = nxt.first and (capital or not cased or not nxt.everyday)
             # a capitalised word no dictionary has, listed with names ("Abel, <Name> and Lucas")
             listed = first or (nxt.name and (capital or not nxt.common)) or (capital and not nxt.common)
-            relative = any(part in PEOPLE for part in nxt.low.split("-"))  # "son-in-law Walt"
-            if nxt.low in _STOP or relative or not (listed or _proper(nxt)):
+            if nxt.low in _STOP or _relative(nxt.low) or not (listed or _proper(nxt)):  # "son-in-law Walt"
                 break
             found.add(k)
             j = k + 1
@@ -397,7 +402,7 @@ def _propagate(text: str, words: Sequence[Word], found: set[int], things: frozen
     for i, word in enumerate(words):
         if i in found:
             continue
-        if word.low in plain and not names_a_thing(text, words, i):
+        if word.low in plain:
             found.add(i)
         elif word.text in worded:
             nxt = words[i + 1].low if i + 1 < len(words) else ""
@@ -416,15 +421,18 @@ def _inside(words: Sequence[Word], spans: Sequence[PhiSpan]) -> Iterator[int]:
             yield i
 
 
-def _unknown_capitalised(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
+def _unknown_capitalised(
+    text: str, words: Sequence[Word], i: int, cased: bool, things: frozenset[str]
+) -> bool:
     """Recall first (Philter's idea): a capitalised word in no vocabulary, inside a sentence of a note
-    that capitalises names ("Family meeting with Oyelaran today"), whatever its cue."""
+    that capitalises names ("Family meeting with Oyelaran today"), whatever its cue, unless the note uses
+    it for a thing."""
     word = words[i]
     if not cased or not word.unknown or not word.text[0].isupper() or len(word.low) < 3:
         return False
     if word.text.isupper() or _sentence_start(text, word):
         return False  # acronyms, and capitals that only start a sentence
-    if names_a_thing(text, words, i):
+    if word.low in things:
         return False
     return not any(ch.isdigit() for ch in text[word.end : word.end + 1])
 
@@ -516,11 +524,7 @@ def find_names(
     found |= _last_line(text, words)
     found |= _before_phone(text, words, phones, cased)
     if recall_first:
-        found.update(
-            i
-            for i in range(len(words))
-            if words[i].low not in things and _unknown_capitalised(text, words, i, cased)
-        )
+        found.update(i for i in range(len(words)) if _unknown_capitalised(text, words, i, cased, things))
     _grow(text, words, found, cased)
     _and_more(text, words, found, cased)
     for word in words:
