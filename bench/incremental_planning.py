@@ -46,13 +46,13 @@ def _write_corpus(
 
 def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str], list[str]]]) -> None:
     """The folder a completed run over ``corpus`` leaves: parts, index, job file."""
-    from medbatch.jobs.identity import KEY_BYTES, note_key, text_hash
-    from medbatch.jobs.note_index import write_index
-    from medbatch.jobs.output import new_part_name, output_schema, write_part
+    from medbatch.jobs.ledger.index import commit_index
+    from medbatch.jobs.ledger.keys import KEY_BYTES, note_key, text_hash
+    from medbatch.jobs.ledger.parts import new_part_name, output_schema, write_part
+    from medbatch.jobs.ledger.store import Store
     from medbatch.jobs.sources.listing import file_version
-    from medbatch.storage import filesystem
 
-    fs, path = filesystem(str(out))
+    store = Store.at_uri(str(out))
     schema = output_schema()
     index_parts = []
     for name, ids, texts in corpus:
@@ -73,8 +73,8 @@ def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str],
             source_row=list(range(n)),
             shard=[part] * n,
         )
-        write_part(fs, path, part, pa.table(columns, schema=schema))
-        version = file_version(fs.info(str(source / name)))
+        write_part(store, part, pa.table(columns, schema=schema))
+        version = file_version(store.fs.info(str(source / name)))
         index_parts.append(
             pa.table(
                 {
@@ -90,18 +90,16 @@ def _finished_output(out: Path, source: Path, corpus: list[tuple[str, list[str],
                 }
             )
         )
-    write_index(fs, path, pa.concat_tables(index_parts))
+    assert commit_index(store, pa.concat_tables(index_parts), None)
 
 
 def _plan(config: Any, out: str) -> dict[str, Any]:
-    from medbatch.jobs.run_plan import plan_run
+    from medbatch.jobs.ledger import OutputFolder
     from medbatch.jobs.sources.listing import list_source_files
-    from medbatch.storage import filesystem
 
     started = time.perf_counter()
     fs_in, base, listed = list_source_files(config.source_uri, config.spec.source.format)
-    fs_out, path = filesystem(out)
-    plan = plan_run(config, fs_in, base, listed, fs_out, path)
+    plan = OutputFolder(out).plan(config, fs_in, base, listed)
     keys = plan.committed_keys()  # what the workers receive: part of the planning cost
     return {
         "seconds": time.perf_counter() - started,

@@ -44,19 +44,30 @@ def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, path
 
 
-def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: dict[str, Any]) -> None:
-    """Write a state file so that a reader sees the old content or the new, never a part of it.
+def write_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old content or the new, never a part of it.
 
-    Local files are written under a temporary name and renamed into place (atomic on POSIX); object
-    stores get one PUT, and an object appears whole or not at all.
+    Local files are written under a hidden temporary name beside the target (readers of a Parquet folder
+    skip names starting with a dot) and renamed into place (atomic on POSIX); object stores get one PUT (or one multipart upload), and an object appears whole or not at all.
+    This is the only way the job writes a file it may later read back.
     """
-    data = json.dumps(payload, indent=2).encode()
     if isinstance(fs, LocalFileSystem):
-        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-        fs.pipe_file(tmp, data)
-        os.replace(tmp, path)
+        folder, name = path.rsplit("/", 1)
+        fs.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        try:
+            fs.pipe_file(tmp, data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     else:
         fs.pipe_file(path, data)
+
+
+def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: dict[str, Any]) -> None:
+    """Write a JSON state file atomically (``write_atomic``)."""
+    write_atomic(fs, path, json.dumps(payload, indent=2).encode())
 
 
 def read_json(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any] | None:

@@ -1,15 +1,14 @@
 """The Ray Data batch job: public surface.
 
 Build a ``JobConfig`` (or let ``medbatch run`` build it from a Corpus YAML) and call ``run_job`` on a Ray
-cluster. Everything else in this package is internal: sources/ (listing and reading the notes), planning,
-the output folder's ledger (output, note_index, reconcile, finish, run_lease, manifest) and the Ray wiring
-(pipeline). The tasks and engines are the note core's (``medbatch.notes``).
+cluster. Everything else in this package is internal: sources/ (listing and reading the notes), planning
+(shards), ledger/ (the output folder: plan, commit, finish, manifest), the shard worker and progress, and
+the Ray wiring (pipeline). The tasks and engines are the note core's (``medbatch.notes``).
 """
 
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.errors import JobError
-from medbatch.jobs.manifest import Manifest
-from medbatch.jobs.output import OutputRow, output_schema
+from medbatch.jobs.ledger import Manifest, OutputRow, output_schema
 from medbatch.jobs.pipeline import run_job
 from medbatch.notes.engines import (
     AnyEngineConfig,

@@ -10,26 +10,25 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from medbatch.jobs.identity import note_key, text_hash, unread_hash, unusable_hash
-from medbatch.jobs.output import OutputRow
+from pydantic import BaseModel, Field
+
+from medbatch.jobs.ledger.keys import note_key, text_hash, unread_hash, unusable_hash
+from medbatch.jobs.ledger.parts import OutputRow
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import Note, NoteProcessor, Processed, Window
 
 
-@dataclass
-class ShardStats:
-    """Counts for one shard, aggregated by the driver into the manifest and Ray metrics."""
+class ShardStats(BaseModel):
+    """Counts of the notes one shard processed, aggregated by the driver into the Ray metrics."""
 
     records: int = 0
     failed: int = 0
-    phi_by_type: Counter[str] = field(default_factory=Counter)
+    phi_by_type: dict[str, int] = Field(default_factory=dict, description="PHI spans by type (counts).")
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-    reused: int = 0
 
 
 def record_hash(record: RawRecord) -> str:
@@ -42,7 +41,7 @@ def record_hash(record: RawRecord) -> str:
 
 
 def record_key(record: RawRecord) -> bytes:
-    """The record's note key (see ``identity.note_key``)."""
+    """The record's note key (see ``keys.note_key``)."""
     return note_key(record.id, record_hash(record))
 
 
@@ -59,6 +58,7 @@ async def process_shard(
 
     done = await asyncio.gather(*(one(record) for record in records))
     stats = ShardStats(records=len(done))
+    phi: Counter[str] = Counter()
     rows = []
     for record, processed in zip(records, done, strict=True):
         output = processed.output
@@ -73,8 +73,9 @@ async def process_shard(
             ).model_dump()
         )
         stats.failed += output.error is not None
-        stats.phi_by_type.update(processed.phi_by_type)
+        phi.update(processed.phi_by_type)
         stats.tokens_in += output.tokens_in
         stats.tokens_out += output.tokens_out
         stats.tokens_cached += processed.tokens_cached
+    stats.phi_by_type = dict(phi)
     return rows, stats

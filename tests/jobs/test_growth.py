@@ -159,8 +159,8 @@ def _stop_after_index(real: Any) -> Any:
 @pytest.mark.parametrize(
     ("target", "wrap"),
     [
-        ("write_index", _stop_before_index),
-        ("write_index", _stop_after_index),
+        ("commit_index", _stop_before_index),
+        ("commit_index", _stop_after_index),
         ("clear_shard_states", _stop_after_index),
     ],
     ids=["parts-rewritten", "index-written", "old-parts-removed"],
@@ -168,7 +168,7 @@ def _stop_after_index(real: Any) -> Any:
 def test_a_run_stopped_while_finishing_is_completed_by_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, wrap: Any
 ) -> None:
-    import medbatch.jobs.finish as finish
+    import medbatch.jobs.ledger.finish as finish
 
     corpus = GrowingCorpus(tmp_path)
     records = rows(notes(8))
@@ -238,12 +238,12 @@ def test_kept_departed_notes_stay_until_they_return(tmp_path: Path) -> None:
 def test_a_damaged_shard_state_reruns_its_shard_without_the_engine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import medbatch.jobs.pipeline as pipeline
+    import medbatch.jobs.ledger.folder as folder
 
     corpus = GrowingCorpus(tmp_path)
     corpus.write("a.jsonl", rows(notes(8)))
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "finish_run", _stop_before_index(None))
+        patch.setattr(folder, "finish_run", _stop_before_index(None))
         with pytest.raises(RuntimeError):
             corpus.run()
     states = sorted((corpus.out / "_state" / "shards").glob("*.parquet"))
@@ -290,16 +290,14 @@ def test_a_run_superseded_by_a_newer_one_stops_without_finishing(tmp_path: Path)
     """Two runs on one folder (a second `medbatch run`, a RayJob retried while the old driver lives):
     the last to start owns it; the older one commits nothing more and does not fold the folder."""
     from medbatch.jobs import JobError
-    from medbatch.jobs.run_lease import take_over
-    from medbatch.storage import filesystem
+    from medbatch.jobs.ledger import OutputFolder
 
     corpus = GrowingCorpus(tmp_path)
     corpus.write("a.jsonl", rows(notes(16)))
-    fs, path = filesystem(str(corpus.out))
 
     def newer_run_starts(shards_done: int, *_: int) -> None:
         if shards_done == 1:
-            take_over(fs, path)
+            OutputFolder(str(corpus.out)).take_over()
 
     with pytest.raises(JobError, match=r"another run started on output .* and owns it now"):
         run_job(corpus.config, worker_cpus=0.5, on_progress=newer_run_starts)
@@ -313,22 +311,22 @@ def test_a_run_superseded_by_a_newer_one_stops_without_finishing(tmp_path: Path)
 
 
 def test_a_worker_of_a_superseded_run_commits_nothing(tmp_path: Path) -> None:
-    from medbatch.jobs.pipeline import ShardWorker
+    from medbatch.jobs.ledger import OutputFolder
     from medbatch.jobs.planning import plan_shards
-    from medbatch.jobs.run_lease import take_over
     from medbatch.jobs.sources.listing import list_source_files, with_row_counts
-    from medbatch.storage import filesystem
+    from medbatch.jobs.worker import ShardReport, ShardWorker
 
     corpus = GrowingCorpus(tmp_path)
     corpus.write("a.jsonl", rows(notes(4)))
     fs_in, base, listed = list_source_files(str(corpus.source), corpus.config.spec.source.format)
     [shard] = plan_shards(with_row_counts(fs_in, base, listed, corpus.config.spec.source.format), 4)
-    fs_out, path = filesystem(str(corpus.out))
-    mine = take_over(fs_out, path)
-    worker = ShardWorker(corpus.config.model_dump_json(), base, run_id=mine)
-    take_over(fs_out, path)  # a newer run starts while the shard is being processed
+    output = OutputFolder(str(corpus.out))
+    mine = output.take_over()
+    worker = ShardWorker(corpus.config.model_dump_json(), base, lease=mine)
+    newer = output.take_over()  # a newer run starts while the shard is being processed
+    assert newer.generation == mine.generation + 1
 
-    assert worker.run_shard(shard) == {"shard": shard.id, "superseded": True}
+    assert worker.run_shard(shard) == ShardReport(shard=shard.id, superseded=True)
     assert not (corpus.out / "parts").exists()
     assert not (corpus.out / "_state" / "shards").exists()
 
@@ -336,10 +334,10 @@ def test_a_worker_of_a_superseded_run_commits_nothing(tmp_path: Path) -> None:
 def test_notes_of_a_file_a_worker_could_not_read_are_read_by_the_next_run(tmp_path: Path) -> None:
     """A file that cannot be read while its shard runs (a failed GET, a file moved for a moment) is not
     settled: its error rows are retried, so the next run reads the file and every note gets its row."""
-    from medbatch.jobs.pipeline import ShardWorker
     from medbatch.jobs.planning import Shard, shard_id
     from medbatch.jobs.sources.listing import file_version
     from medbatch.jobs.sources.slices import Slice
+    from medbatch.jobs.worker import ShardWorker
     from medbatch.storage import filesystem
 
     corpus = GrowingCorpus(tmp_path)
@@ -352,8 +350,8 @@ def test_notes_of_a_file_a_worker_could_not_read_are_read_by_the_next_run(tmp_pa
     hidden = corpus.source / "b.jsonl.moving"
     (corpus.source / "b.jsonl").rename(hidden)
     worker = ShardWorker(corpus.config.model_dump_json(), str(corpus.source) + "/")
-    stats = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
-    assert stats["failed"] == 4
+    report = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
+    assert report.stats.failed == 4
     hidden.rename(corpus.source / "b.jsonl")
 
     manifest, calls = corpus.run()
@@ -408,10 +406,10 @@ def test_a_same_size_edit_that_keeps_the_old_mtime_is_processed(tmp_path: Path) 
 
 def test_a_read_that_fails_once_is_retried_in_the_worker(tmp_path: Path) -> None:
     """A throttled or failed GET that succeeds on the next attempt costs nothing: every note is read."""
-    from medbatch.jobs.pipeline import ShardWorker
     from medbatch.jobs.planning import Shard, shard_id
     from medbatch.jobs.sources.listing import file_version
     from medbatch.jobs.sources.slices import Slice
+    from medbatch.jobs.worker import ShardWorker
     from medbatch.storage import filesystem
 
     corpus = GrowingCorpus(tmp_path)
@@ -434,5 +432,5 @@ def test_a_read_that_fails_once_is_retried_in_the_worker(tmp_path: Path) -> None
             return data
 
     worker.fs_in = OneFailure(worker.fs_in)
-    stats = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
-    assert (stats["records"], stats["failed"]) == (3, 0)
+    report = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
+    assert (report.stats.records, report.stats.failed) == (3, 0)

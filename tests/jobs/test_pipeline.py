@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medbatch.jobs import JobConfig, JobError, Outcome, output_schema, run_job
-from medbatch.jobs.output import OutputRow
+from medbatch.jobs.ledger.parts import OutputRow
 from medbatch.spec import Corpus
 from medbatch.storage import filesystem
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl, write_parquet

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from medbatch.jobs.output import OutputRow
+from medbatch.jobs.ledger.parts import OutputRow
 from medbatch.jobs.process import ShardStats, process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import NoteProcessor, Window

@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from medbatch.jobs.identity import KEY_BYTES, note_key, text_hash
-from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
-from medbatch.jobs.reconcile import CONTENTS_SCHEMA, departed, reconcile
-from medbatch.jobs.run_plan import RunPlan
+from medbatch.jobs.ledger.index import DEPARTED, RECORD_SCHEMA
+from medbatch.jobs.ledger.keys import KEY_BYTES, note_key, text_hash
+from medbatch.jobs.ledger.plan import RunPlan
+from medbatch.jobs.ledger.reconcile import CONTENTS_SCHEMA, departed, reconcile
 
 
 def key(note_id: str, text: str) -> bytes:
@@ -122,6 +122,7 @@ def test_committed_keys_are_unique_sorted_and_exact(chunks: list[tuple[int, int]
         shards=[],
         pending=[],
         bytes_read=0,
+        index_version=None,
     )
     got = plan.committed_keys()
     assert [bytes(k).ljust(KEY_BYTES, b"\0") for k in got] == sorted(keys[5:])

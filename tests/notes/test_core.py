@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from medbatch.jobs.config import job_config_for
-from medbatch.jobs.pipeline import ShardWorker
 from medbatch.jobs.process import process_shard
 from medbatch.jobs.sources.readers import RawRecord
+from medbatch.jobs.worker import ShardWorker
 from medbatch.notes import Note, NoteProcessor, Window
 from medbatch.notes.engines import BaselineEngineConfig
 from medbatch.notes.engines.fake import FakeEngine, FakeEngineConfig

@@ -20,7 +20,7 @@ pytest.importorskip("vllm")
 
 from devtools.tiny_model import build_tiny_llama
 from medbatch.jobs import JobConfig, Outcome, VllmEngineConfig, run_job
-from medbatch.jobs.output import OutputRow
+from medbatch.jobs.ledger.parts import OutputRow
 from medbatch.notes.llm.prompts import PROMPT_VERSION
 from medbatch.spec import Corpus
 from tests.corpora import corpus_yaml, notes, read_output, rows, write_bytes, write_jsonl

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from medbatch.jobs.identity import KEY_BYTES
-from medbatch.jobs.note_index import DEPARTED, RECORD_SCHEMA
+from medbatch.jobs.ledger.index import DEPARTED, RECORD_SCHEMA
+from medbatch.jobs.ledger.keys import KEY_BYTES
 
 DROP_SCHEMA = pa.schema([pa.field("key", pa.binary(KEY_BYTES)), pa.field("part", pa.string())])
 CONTENTS_SCHEMA = DROP_SCHEMA.append(pa.field("retry", pa.bool_()))

@@ -1,18 +1,18 @@
-"""The output contract (one Parquet dataset per Corpus) and the atomic commit of parts.
+"""The output contract (one Parquet dataset per Corpus) and the parts that hold it.
 
 Layout under the output URI::
 
     _job.json                          config hash and provenance of the run that owns this folder
     _index.parquet                     every source record and the part holding its note's row
     parts/part-<shard>-<tag>.parquet   committed parts; together exactly one row per current note
-    parts/_tmp/...                     parts being written (a crash leaves them; they are never read)
     _state/shards/<shard>.parquet      shards done by a run in progress (folded into the index at its end)
     _progress.json                     counts while running
     _manifest.json                     the final summary (written last)
 
-A part is written under a temporary name and then moved into place, so a part that exists is complete.
-Parts are never changed in place: a part that loses rows (an edited or deleted note) is written again
-under a new name before the old one is removed.
+A part is written atomically (``Store.write``: a local rename, or one PUT), so a part that exists is
+complete; its name is new (shard id and a random tag), so two writers never write the same part. Parts are
+never changed in place: a part that loses rows (an edited or deleted note) is written again under a new
+name before the old one is removed.
 """
 
 from __future__ import annotations
@@ -23,20 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
-from medbatch.jobs.identity import UNUSABLE_PREFIX, note_key
-from medbatch.jobs.note_index import INDEX_SCHEMA
-from medbatch.jobs.part_stats import stats_metadata
+from medbatch.jobs.ledger.index import INDEX_SCHEMA, table_bytes
+from medbatch.jobs.ledger.keys import UNUSABLE_PREFIX, note_key
+from medbatch.jobs.ledger.part_stats import stats_metadata
+from medbatch.jobs.ledger.store import Store
 from medbatch.notes.output import NoteOutput
-from medbatch.storage import join
 
 PARTS_DIR = "parts"
-TMP_DIR = "parts/_tmp"
 
 
 class PhiCount(BaseModel):
@@ -87,31 +85,15 @@ def shard_of(part: str) -> str:
     return part.removeprefix("part-").rsplit("-", 1)[0]
 
 
-def list_parts(fs: fsspec.AbstractFileSystem, output_path: str) -> set[str]:
-    """File names of the committed parts under ``output_path``, listed afresh: workers in other processes
-    commit parts during the run, and an object-store client keeps the listing it took while planning."""
-    parts = join(output_path, PARTS_DIR)
-    fs.invalidate_cache(parts)
-    if not fs.exists(parts):
-        return set()
-    names = (p.rsplit("/", 1)[-1] for p in fs.ls(parts, detail=False))
-    return {n for n in names if n.startswith("part-") and n.endswith(".parquet")}
+def list_parts(store: Store) -> set[str]:
+    """File names of the committed parts, listed afresh (workers commit parts during the run)."""
+    return {n for n in store.listing(PARTS_DIR) if n.startswith("part-") and n.endswith(".parquet")}
 
 
-def write_part(fs: fsspec.AbstractFileSystem, output_path: str, name: str, table: pa.Table) -> str:
-    """Commit ``table`` as part ``name``: written under a temporary name, then moved into place.
-
-    The footer carries the part's stats (counted from its rows), so they commit together with the rows.
-    Returns the committed path.
-    """
-    table = table.replace_schema_metadata(stats_metadata(table))
-    final = join(output_path, PARTS_DIR, name)
-    tmp = join(output_path, TMP_DIR, f"{uuid.uuid4().hex}.{name}")
-    fs.makedirs(join(output_path, TMP_DIR), exist_ok=True)
-    with fs.open(tmp, "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
-    fs.mv(tmp, final)
-    return final
+def write_part(store: Store, name: str, table: pa.Table) -> None:
+    """Commit ``table`` as part ``name``, atomically; the footer carries the part's stats (counted from
+    its rows), so they commit together with the rows."""
+    store.write(f"{PARTS_DIR}/{name}", table_bytes(table.replace_schema_metadata(stats_metadata(table))))
 
 
 def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -134,12 +116,12 @@ def retryable(rows: pa.Table) -> pa.Array:
     return pc.and_(pc.is_valid(rows["error"]), pc.invert(unusable)).combine_chunks()
 
 
-def part_rows(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[str]) -> pa.Table:
+def part_rows(store: Store, names: Iterable[str]) -> pa.Table:
     """Every row of the given parts as index records (source file and row, id, key, part; the file's
     version is unknown here, so empty), reading no text: for parts the index does not know."""
 
     def one(name: str) -> pa.Table:
-        with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
+        with store.fs.open(store.path(PARTS_DIR, name), "rb") as handle:
             table = pq.read_table(handle, columns=["source_file", "source_row", "id", "text_hash", "error"])
         return pa.table(
             {
@@ -158,15 +140,15 @@ def part_rows(fs: fsspec.AbstractFileSystem, output_path: str, names: Iterable[s
     return pa.concat_tables(tables).cast(INDEX_SCHEMA) if tables else INDEX_SCHEMA.empty_table()
 
 
-def rewrite_part(fs: fsspec.AbstractFileSystem, output_path: str, name: str, drop: set[bytes]) -> str | None:
+def rewrite_part(store: Store, name: str, drop: set[bytes]) -> str | None:
     """Commit the rows of part ``name`` whose key is not in ``drop`` as a new part; the old one stays until
     the caller removes it. Returns the new name, or None when no row is left (nothing is written)."""
-    with fs.open(join(output_path, PARTS_DIR, name), "rb") as handle:
+    with store.fs.open(store.path(PARTS_DIR, name), "rb") as handle:
         table = pq.read_table(handle).cast(output_schema())
     keep = pa.array([key not in drop for key in _keys(table)], pa.bool_())
     kept = table.filter(keep)
     if kept.num_rows == 0:
         return None
     new_name = new_part_name(shard_of(name))
-    write_part(fs, output_path, new_name, kept)
+    write_part(store, new_name, kept)
     return new_name

@@ -9,22 +9,21 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from medbatch import __version__
-from medbatch.jobs.note_index import DEPARTED
-from medbatch.jobs.output import PARTS_DIR, list_parts, shard_of
-from medbatch.jobs.part_stats import read_part_stats
+from medbatch.jobs.ledger.index import DEPARTED
+from medbatch.jobs.ledger.part_stats import read_part_stats
+from medbatch.jobs.ledger.parts import PARTS_DIR, list_parts, shard_of
+from medbatch.jobs.ledger.plan import RunPlan
+from medbatch.jobs.ledger.store import Store
 from medbatch.jobs.sources.listing import SourceFile
 from medbatch.spec.run_files import Outcome
-from medbatch.storage import join
 
 if TYPE_CHECKING:
     from medbatch.jobs.config import JobConfig
-    from medbatch.jobs.run_plan import RunPlan
 
 
 class PartInfo(BaseModel):
@@ -155,14 +154,13 @@ def build_manifest(
     plan: RunPlan,
     index: pa.Table,
     changes: Changes,
-    fs: fsspec.AbstractFileSystem,
-    output_path: str,
+    store: Store,
     timings: Timings,
     *,
     shards_run: int,
 ) -> Manifest:
     """The manifest of a finished run, from the committed parts' footers and the index."""
-    parts = read_part_stats(fs, join(output_path, PARTS_DIR), list_parts(fs, output_path))
+    parts = read_part_stats(store, PARTS_DIR, list_parts(store))
     counts = Counts(total=sum(p.records for p in parts), failed=sum(p.failed for p in parts))
     counts.ok = counts.total - counts.failed
     phi: Counter[str] = Counter()

@@ -11,11 +11,12 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
+
+from medbatch.jobs.ledger.store import Store
 
 STATS_KEY = b"medbatch.stats"
 # The footer keeps the most frequent error messages of a part (a message never holds note text).
@@ -67,11 +68,11 @@ def stats_metadata(table: pa.Table) -> dict[bytes, bytes]:
     return {STATS_KEY: count_stats(table).model_dump_json(exclude={"part"}).encode()}
 
 
-def read_part_stats(fs: fsspec.AbstractFileSystem, parts_path: str, names: Iterable[str]) -> list[PartStats]:
+def read_part_stats(store: Store, parts_dir: str, names: Iterable[str]) -> list[PartStats]:
     """The footer stats of the given parts (read concurrently; no column is read)."""
 
     def one(name: str) -> PartStats:
-        with fs.open(f"{parts_path}/{name}", "rb") as handle:
+        with store.fs.open(store.path(parts_dir, name), "rb") as handle:
             metadata = pq.ParquetFile(handle).schema_arrow.metadata or {}
         return PartStats(part=name, **json.loads(metadata[STATS_KEY]))
 

@@ -32,7 +32,7 @@ def unusable_hash(error: str) -> str:
 
 def unread_hash(error: str) -> str:
     """``text_hash`` of a record whose file could not be read: retried by the next run (see
-    ``output.retryable``), and a different key from the note's once read, so the note is processed then."""
+    ``parts.retryable``), and a different key from the note's once read, so the note is processed then."""
     return _error_hash(UNREAD_PREFIX, error)
 
 

@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medbatch.jobs.config import JobConfig
-from medbatch.jobs.identity import KEY_BYTES
-from medbatch.jobs.note_index import DEPARTED, INDEX_SCHEMA, RECORD_SCHEMA, done_shards, read_index
-from medbatch.jobs.output import list_parts, part_rows
+from medbatch.jobs.ledger.index import DEPARTED, INDEX_SCHEMA, RECORD_SCHEMA, done_shards, read_index
+from medbatch.jobs.ledger.keys import KEY_BYTES
+from medbatch.jobs.ledger.parts import list_parts, part_rows
+from medbatch.jobs.ledger.reconcile import contents_of
+from medbatch.jobs.ledger.store import Store
 from medbatch.jobs.planning import Shard, plan_shards
-from medbatch.jobs.reconcile import contents_of
 from medbatch.jobs.sources.listing import SourceFile, with_row_counts
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class RunPlan:
         parts: the part files on disk at planning.
         shards: the shards over the files read this run; ``pending``: those not done yet.
         bytes_read: bytes planning read (index, part key columns, record counting).
+        index_version: the version of the index planning read (None: there was none), which the run's
+            commit must still find.
     """
 
     files: list[SourceFile]
@@ -55,6 +58,7 @@ class RunPlan:
     shards: list[Shard]
     pending: list[Shard]
     bytes_read: int
+    index_version: str | None
 
     def committed_keys(self) -> np.ndarray:
         """The keys of committed rows that need no retry, sorted, for the workers' membership test (16
@@ -87,11 +91,11 @@ def plan_run(
     fs_in: fsspec.AbstractFileSystem,
     base: str,
     listed: list[SourceFile],
-    fs_out: fsspec.AbstractFileSystem,
-    output_path: str,
+    store: Store,
 ) -> RunPlan:
-    """Plan a run over ``listed`` against what ``output_path`` already holds."""
-    index, bytes_read = read_index(fs_out, output_path)
+    """Plan a run over ``listed`` against what the output folder already holds."""
+    read = read_index(store)
+    index, bytes_read = read.table, read.bytes_read
     # Departed notes belong to no listed file; finishing decides whether they stay.
     in_source = index.filter(pc.not_equal(index["source_version"], DEPARTED)) if index is not None else None
     complete = _complete_versions(in_source) if in_source is not None else {}
@@ -107,13 +111,13 @@ def plan_run(
         keep = pc.is_in(in_source["source_file"], pa.array(sorted(unchanged | unreadable_now), pa.string()))
         carried = in_source.filter(keep).select(RECORD_SCHEMA.names)
 
-    parts = list_parts(fs_out, output_path)
+    parts = list_parts(store)
     indexed_parts = set(index["part"].drop_null().to_pylist()) if index is not None else set()
-    unindexed = part_rows(fs_out, output_path, parts - indexed_parts)
+    unindexed = part_rows(store, parts - indexed_parts)
     contents = contents_of(index, parts, unindexed)
 
     shards = plan_shards([f for f in counted if f.error is None], config.spec.limits.shard_size)
-    done = done_shards(fs_out, output_path)
+    done = done_shards(store)
     pending = [s for s in shards if s.id not in done]
     files = sorted([*counted, *(f for f in listed if f.relpath in unchanged)], key=lambda f: f.relpath)
     log.info(
@@ -134,4 +138,5 @@ def plan_run(
         shards=shards,
         pending=pending,
         bytes_read=bytes_read,
+        index_version=read.version,
     )

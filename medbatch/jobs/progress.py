@@ -1,0 +1,121 @@
+"""What a run has done so far: fed by the shard workers' reports, written to ``_progress.json`` (which
+the operator polls) and to the Ray metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from medbatch.jobs.config import JobConfig
+from medbatch.jobs.ledger import OutputFolder, Timings
+from medbatch.jobs.planning import Shard
+from medbatch.jobs.worker import ShardReport
+from medbatch.spec.run_files import ProgressReport
+
+# Progress is written at most this often (seconds); the operator polls it.
+PROGRESS_INTERVAL_S = 2.0
+
+ProgressCallback = Callable[[int, int, int, int], None]
+
+
+def now() -> str:
+    """The current UTC time as the run files write it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunProgress:
+    """The counts of a run in progress."""
+
+    def __init__(
+        self,
+        config: JobConfig,
+        output: OutputFolder,
+        shards: list[Shard],
+        pending: list[Shard],
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        from medbatch.jobs.metrics import JobMetrics
+
+        self.metrics = JobMetrics(config.corpus)
+        self.output = output
+        self.on_progress = on_progress
+        self.shards_total = len(shards)
+        self.records_total = sum(s.rows for s in shards)
+        self.shards_done = len(shards) - len(pending)
+        self.records_done = self.records_total - sum(s.rows for s in pending)
+        self.failed = 0
+        self.engine_busy_s = 0.0
+        self.engine_request_s = 0.0
+        self.engine_capacity = 1
+        self.workers = min(config.num_workers, max(len(pending), 1))
+        self.started = time.perf_counter()
+        self.records_run = 0
+        # A resumed run does not read the shards a stopped attempt committed: their notes are done too.
+        self.reused = self.records_done
+        self.tokens_cached = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self._last_write = 0.0
+
+    def shard_committed(self, done: ShardReport) -> None:
+        """Account one shard worker's report."""
+        stats = done.stats
+        self.metrics.add(stats)
+        self.engine_busy_s += done.engine_busy_s
+        self.engine_request_s += done.engine_request_s
+        self.engine_capacity = done.engine_capacity
+        self.records_run += stats.records
+        self.reused += done.reused
+        self.tokens_cached += stats.tokens_cached
+        elapsed = time.perf_counter() - self.started
+        if elapsed > 0:
+            self.metrics.occupied(self.engine_request_s / (elapsed * self.workers * self.engine_capacity))
+        self.tokens_in += stats.tokens_in
+        self.tokens_out += stats.tokens_out
+        self.shards_done += 1
+        self.records_done += stats.records + done.reused
+        self.failed += stats.failed
+        self.report()
+
+    def timings(self, started_at: str, t0: float, planning_s: float, *, ran: bool) -> Timings:
+        """The run's timings: ``t0`` when it started (perf counter), ``ran`` whether any shard ran."""
+        processing_s = time.perf_counter() - self.started
+        per_note = max(self.records_run, 1)
+        return Timings(
+            started_at=started_at,
+            finished_at=now(),
+            elapsed_s=round(time.perf_counter() - t0, 3),
+            planning_s=round(planning_s, 3),
+            processing_s=round(processing_s, 3),
+            engine_busy_s=round(self.engine_busy_s, 3),
+            engine_utilization=round(self.engine_busy_s / (processing_s * self.workers), 3) if ran else 0.0,
+            engine_occupancy=round(
+                self.engine_request_s / (processing_s * self.workers * self.engine_capacity), 3
+            )
+            if ran
+            else 0.0,
+            tokens_per_s=round((self.tokens_in + self.tokens_out) / processing_s, 1) if ran else 0.0,
+            prompt_tokens_cached_per_note=round(self.tokens_cached / per_note, 1),
+            prompt_tokens_computed_per_note=round((self.tokens_in - self.tokens_cached) / per_note, 1),
+        )
+
+    def report(self, final: bool = False) -> None:
+        """Call the callback; write _progress.json at most every PROGRESS_INTERVAL_S (and at the end)."""
+        if self.on_progress is not None:
+            self.on_progress(self.shards_done, self.shards_total, self.records_done, self.failed)
+        clock = time.perf_counter()
+        if final or clock - self._last_write >= PROGRESS_INTERVAL_S:
+            self._last_write = clock
+            self.output.write_progress(
+                ProgressReport(
+                    shards_total=self.shards_total,
+                    shards_done=self.shards_done,
+                    records_total=self.records_total,
+                    records_done=self.records_done,
+                    records_failed_this_run=self.failed,
+                    tokens_in=self.tokens_in,
+                    tokens_out=self.tokens_out,
+                    updated_at=now(),
+                )
+            )
