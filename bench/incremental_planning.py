@@ -8,7 +8,9 @@ adds a file with ``new_fraction`` x N new notes and times, alternating, ``plan_r
 - the full run: the same corpus into an empty output (every file counted, every note to do);
 - the incremental run: the grown corpus against the finished folder.
 
-Printed: planning seconds (median and range over the rounds), bytes planning read, notes to process.
+Printed: planning seconds (median and range over the rounds), bytes planning read, notes to process;
+and the cost of the ledger's conditional commit of the 1M-record index against an unconditional atomic
+write of the same bytes (local disk, and moto's S3 server when moto is installed), alternated.
 Used by ``bench/pipeline_overhead.py --incremental-notes``.
 """
 
@@ -109,6 +111,51 @@ def _plan(config: Any, out: str) -> dict[str, Any]:
     }
 
 
+def _commit_cost(uri: str, index: pa.Table, rounds: int) -> dict[str, Any]:
+    """Seconds to commit ``index`` by compare-and-swap vs to write it unconditionally, alternated."""
+    from medbatch.jobs.ledger.index import commit_index, read_index, table_bytes
+    from medbatch.jobs.ledger.store import Store
+
+    store = Store.at_uri(uri)
+    conditional, plain = [], []
+    for _ in range(rounds):
+        version = read_index(store).version
+        started = time.perf_counter()
+        assert commit_index(store, index, version)
+        conditional.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        store.write("_index_unconditional.parquet", table_bytes(index))
+        plain.append(time.perf_counter() - started)
+    return {
+        "conditional_s_median": round(statistics.median(conditional), 4),
+        "conditional_s_range": [round(min(conditional), 4), round(max(conditional), 4)],
+        "unconditional_s_median": round(statistics.median(plain), 4),
+        "unconditional_s_range": [round(min(plain), 4), round(max(plain), 4)],
+        "index_bytes": len(table_bytes(index)),
+    }
+
+
+def _s3_commit_cost(index: pa.Table, rounds: int) -> dict[str, Any] | None:
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        return None
+    import os
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="bench")
+        return _commit_cost("s3://bench/out", index, rounds)
+    finally:
+        server.stop()
+
+
 def measure(
     notes: int = 1_000_000, files: int = 100, new_fraction: float = 0.01, rounds: int = 3
 ) -> dict[str, Any]:
@@ -153,6 +200,11 @@ def measure(
             }
 
         full_s, incr_s = summary(full), summary(incremental)
+        from medbatch.jobs.ledger.index import read_index
+        from medbatch.jobs.ledger.store import Store
+
+        index = read_index(Store.at_uri(str(finished))).table
+        assert index is not None
         return {
             "notes_committed": notes,
             "notes_new": new,
@@ -162,6 +214,8 @@ def measure(
             "incremental_planning": incr_s,
             "bytes_read_ratio": round(incr_s["bytes_read"] / full_s["bytes_read"], 4),
             "time_ratio_median": round(incr_s["planning_s_median"] / full_s["planning_s_median"], 3),
+            "index_commit_local": _commit_cost(str(root / "commits"), index, rounds * 3),
+            "index_commit_s3_moto": _s3_commit_cost(index, rounds * 3),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)

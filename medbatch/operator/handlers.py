@@ -185,10 +185,15 @@ async def track(
     """Follow a started Corpus until it finishes: status from its job and files, an Event per phase change."""
     runtime = _runtime(memo)
     phase = body.status.get("phase")
-    while not stopped:
+    # The operator's cleanup closes the client, and kopf may signal a daemon only after that: a closed
+    # client means the operator is stopping, so the daemon ends instead of failing every poll until it is
+    # cancelled (which kopf does late, and which held up the operator's exit).
+    while not stopped and not runtime.kube.closed:
         try:
             observation = await observe(runtime.kube, body, runtime.config)
         except Exception as exc:  # a poll that fails is retried at the next tick; the job runs on regardless
+            if runtime.kube.closed:
+                return
             metrics.OBSERVE_ERRORS.labels("job").inc()
             logger.warning(f"cannot read the job's state: {type(exc).__name__}")
         else:

@@ -92,6 +92,7 @@ class Kube:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        self.closed = False
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -99,7 +100,8 @@ class Kube:
         return cls(AsyncClient(KubeConfig.from_env(), field_manager="medbatch-operator"))
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (the operator is stopping: nothing may use the client after this)."""
+        self.closed = True
         await self._client.close()
 
     async def _get(self, resource: Any, name: str, namespace: str | None = None) -> Any | None:
