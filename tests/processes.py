@@ -28,3 +28,14 @@ def kill_processes(matches: Callable[[list[str]], bool], roots: Iterable[int] = 
         with contextlib.suppress(psutil.Error):
             process.send_signal(signal.SIGKILL)
     psutil.wait_procs(doomed, timeout=30)
+
+
+def processes_with_env(name: str, value: str) -> list[psutil.Process]:
+    """Running processes whose environment has ``name=value`` (Ray passes the driver's RAY_TMPDIR on to
+    its daemons and workers, whose command lines, ``ray::...``, do not name it)."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get(name) == value:
+                found.append(process)
+    return found

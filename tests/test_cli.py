@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
 from tests.cli_helpers import ROOT, run_cli
 from tests.corpora import corpus_yaml, read_output
+from tests.processes import processes_with_env
 
 SAMPLE = ROOT / "manifests" / "examples" / "sample-local.yaml"
 
@@ -39,7 +43,15 @@ def test_validate_explains_what_is_wrong(tmp_path: Path) -> None:
 
 @pytest.mark.ray
 def test_run_the_sample_as_in_the_readme(tmp_path: Path) -> None:
-    result = run_cli("run", str(SAMPLE), cwd=tmp_path)
+    ray_tmp = tempfile.mkdtemp(prefix="mb-cli-")
+    try:
+        result = run_cli("run", str(SAMPLE), cwd=tmp_path, ray_tmp=ray_tmp)
+        # No Ray daemon or worker (a ray::MapWorker of the shard pool) outlives the command.
+        left = processes_with_env("RAY_TMPDIR", ray_tmp)
+        _, alive = psutil.wait_procs(left, timeout=5)
+        assert not alive, [p.name() for p in alive]
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-3000:]
     output = tmp_path / "medbatch-output" / "sample-local"
     assert "Succeeded" in result.stdout
