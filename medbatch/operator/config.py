@@ -32,6 +32,10 @@ class OperatorConfig(BaseSettings):
             namespace.
         ray_head_url: how the Jobs API of a RayCluster's head is reached (``{service}``, ``{namespace}``,
             ``{port}``); change it for a cluster domain other than the default.
+        allowed_service_accounts: ServiceAccount names a Corpus may run its Ray pods as
+            (``spec.serviceAccountName``); empty allows none (the pods run with no token).
+        credentials_secret_label: a label a Secret must carry with the value ``true`` before a Corpus may
+            inject it (``spec.credentials``) and the operator reads it; empty allows every Secret.
     """
 
     model_config = SettingsConfigDict(env_prefix="MEDBATCH_", extra="ignore")
@@ -54,6 +58,8 @@ class OperatorConfig(BaseSettings):
     peering_name: str = "medbatch"
     ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
     ray_head_url: str = "http://{service}.{namespace}.svc:{port}"
+    allowed_service_accounts: list[str] = Field(default_factory=list)
+    credentials_secret_label: str = "medbatch.io/credentials"  # noqa: S105 (a label key, not a secret)
 
     def allows_ray_cluster(self, labels: Mapping[str, str]) -> bool:
         """Whether a RayCluster with ``labels`` matches ``ray_cluster_selector``."""

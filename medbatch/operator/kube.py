@@ -61,6 +61,14 @@ PERMISSIONS: tuple[Access, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class SecretView:
+    """What the operator uses of a Secret: its labels (who marked it for what) and its data."""
+
+    labels: dict[str, str]
+    data: dict[str, str]
+
+
 def _plain(obj: Any) -> dict[str, Any]:
     """A lightkube object as a plain dict."""
     return dict(obj.to_dict())
@@ -119,14 +127,14 @@ class Kube:
         found = await self._get(ModelProfileResource, name)
         return None if found is None else _plain(found)
 
-    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """The Secret's decoded data, or None when there is none. Never log or store the result."""
+    async def secret(self, namespace: str, name: str) -> SecretView | None:
+        """The Secret's labels and decoded data, or None when there is none. Never log or store the data."""
         found = await self._get(Secret, name, namespace)
         if found is None:
             return None
         data = {key: base64.b64decode(value).decode() for key, value in (found.data or {}).items()}
         data.update(found.stringData or {})
-        return data
+        return SecretView(labels=dict((found.metadata.labels if found.metadata else None) or {}), data=data)
 
     async def create_or_get(self, document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the object (namespace from its metadata); when one with its name exists, return that one.

@@ -89,17 +89,44 @@ async def resolve_profile(kube: Kube, corpus: Corpus) -> ModelProfile:
         raise LaunchError("InvalidModelProfile", "; ".join(exc.problems), retry=True) from None
 
 
-async def read_secret(kube: Kube, namespace: str, name: str, purpose: str) -> dict[str, str]:
-    """A Secret's data, or a retryable LaunchError naming it (never its content)."""
-    data = await kube.secret_data(namespace, name)
-    if data is None:
+async def read_secret(
+    kube: Kube, namespace: str, name: str, purpose: str, *, marked_by: str = ""
+) -> dict[str, str]:
+    """A Secret's data, or a retryable LaunchError naming it (never its content).
+
+    ``marked_by``: a label the Secret must carry with the value ``true`` (the platform's mark that a
+    Corpus may use it); a Secret without it is refused and its data not used.
+    """
+    found = await kube.secret(namespace, name)
+    if found is None:
         raise LaunchError(
             "SecretNotFound",
             f"Secret '{name}' ({purpose}) does not exist in namespace {namespace}; "
             "the Corpus starts once it is created",
             retry=True,
         )
-    return data
+    if marked_by and found.labels.get(marked_by) != "true":
+        raise LaunchError(
+            "Forbidden",
+            f"Secret '{name}' ({purpose}) is not marked for Corpora: the platform allows a Secret by labelling "
+            f"it {marked_by}=true; the Corpus starts once it is",
+            retry=True,
+        )
+    return found.data
+
+
+def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
+    """Refuse a ``spec.serviceAccountName`` the platform has not allowed (creating a Corpus runs pods as
+    that account, with its token)."""
+    account = corpus.spec.service_account_name
+    if account and account not in config.allowed_service_accounts:
+        allowed = ", ".join(config.allowed_service_accounts) or "none"
+        raise LaunchError(
+            "Forbidden",
+            f"spec.serviceAccountName '{account}' is not a ServiceAccount Corpora may run as (allowed by the "
+            f"platform: {allowed}); remove it to run without a token, or ask for it to be allowed",
+            retry=True,
+        )
 
 
 # KubeRay's names: the Secret it makes for a cluster with authOptions.mode token (named after the cluster
@@ -195,10 +222,15 @@ async def launch(
     """
     corpus = parse_corpus(body)
     namespace = str(body["metadata"]["namespace"])
+    check_identity(corpus, config)
     profile = await resolve_profile(kube, corpus)
     if corpus.spec.credentials is not None:
         await read_secret(
-            kube, namespace, corpus.spec.credentials.secret_ref.name, "object-storage credentials"
+            kube,
+            namespace,
+            corpus.spec.credentials.secret_ref.name,
+            "object-storage credentials",
+            marked_by=config.credentials_secret_label,
         )
     if corpus.spec.ray is not None:
         return await _submit(kube, corpus, profile, body, submission_id, config)

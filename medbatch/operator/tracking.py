@@ -55,12 +55,16 @@ async def _rayjob_status(
     return jobs_api_as_rayjob_status(info.status, info.message, client.address, corpus.spec.suspend)
 
 
-async def _run_files(kube: Kube, corpus: Corpus, namespace: str) -> RunFiles:
+async def _run_files(kube: Kube, corpus: Corpus, namespace: str, config: OperatorConfig) -> RunFiles:
     assert corpus.spec.output.uri is not None  # parse_corpus refuses a Corpus without one
     credentials: dict[str, str] = {}
     if corpus.spec.credentials is not None:
         credentials = await read_secret(
-            kube, namespace, corpus.spec.credentials.secret_ref.name, "object-storage credentials"
+            kube,
+            namespace,
+            corpus.spec.credentials.secret_ref.name,
+            "object-storage credentials",
+            marked_by=config.credentials_secret_label,
         )
     try:
         return await read_run_files(corpus.spec.output.uri, credentials)
@@ -89,7 +93,7 @@ async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -
     corpus = parse_corpus(body)
     namespace = str(body["metadata"]["namespace"])
     rayjob_status = await _rayjob_status(kube, corpus, body, config)
-    files = await _run_files(kube, corpus, namespace)
+    files = await _run_files(kube, corpus, namespace, config)
     if rayjob_status is None:
         rayjob_status = _gone(files)
     outcome = files.outcome

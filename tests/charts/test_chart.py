@@ -51,7 +51,7 @@ def test_derived_chart_files_are_current() -> None:
         assert path.read_text() == text, f"{path} is stale: run python -m devtools.bundle"
 
 
-def test_defaults_install_a_secure_cluster_wide_operator() -> None:
+def test_defaults_install_a_secure_operator_of_its_own_namespace() -> None:
     objects = helm_template()
     container = operator_container(objects)
     (deployment,) = by_kind(objects, "Deployment")
@@ -65,12 +65,16 @@ def test_defaults_install_a_secure_cluster_wide_operator() -> None:
     assert container["resources"]["limits"]["memory"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert "--all-namespaces" in container["args"]
+    assert "--all-namespaces" not in container["args"]
+    assert [a for a in container["args"] if a.startswith("--namespace")] == [f"--namespace={NAMESPACE}"]
     assert "--module=medbatch.operator.handlers" in container["args"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["MEDBATCH_JOB_IMAGE"] == "ghcr.io/medbatch/medbatch-job:0.1.0"
-    assert by_kind(objects, "Role") == []
-    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterKopfPeering")] == ["medbatch"]
+    assert [r["metadata"]["namespace"] for r in by_kind(objects, "Role")] == [NAMESPACE]
+    assert by_kind(objects, "ClusterKopfPeering") == []
+    assert [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in by_kind(objects, "KopfPeering")] == [
+        (NAMESPACE, "medbatch")
+    ]
     profiles = sorted(o["metadata"]["name"] for o in by_kind(objects, "ModelProfile"))
     assert profiles == ["meditron3-70b", "openbiollm-70b", "openbiollm-70b-fp8", "openbiollm-8b"]
     assert by_kind(objects, "ServiceMonitor") == []
@@ -89,6 +93,15 @@ def test_namespace_limited_watch() -> None:
         "team-b",
     ]
     assert by_kind(objects, "ClusterKopfPeering") == []
+
+
+def test_cluster_wide_watch_is_an_explicit_choice() -> None:
+    objects = helm_template("--set", "clusterWide=true", "--set", "watchNamespaces={team-a}")
+    args = operator_container(objects)["args"]
+    assert "--all-namespaces" in args
+    assert not [a for a in args if a.startswith("--namespace")]
+    assert by_kind(objects, "Role") == []
+    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterKopfPeering")] == ["medbatch"]
 
 
 def test_image_resource_and_profile_overrides() -> None:
@@ -138,10 +151,10 @@ def test_two_releases_coexist_in_one_cluster() -> None:
     assert names(first) & names(second) == set()
     assert by_kind(second, "ModelProfile") == []
     for objects in (first, second):
-        (peering,) = by_kind(objects, "ClusterKopfPeering")
+        (peering,) = by_kind(objects, "KopfPeering")
         env = {e["name"]: e["value"] for e in operator_container(objects)["env"]}
         assert env["MEDBATCH_PEERING_NAME"] == peering["metadata"]["name"]
-    assert by_kind(first, "ClusterKopfPeering") != by_kind(second, "ClusterKopfPeering")
+    assert by_kind(first, "KopfPeering") != by_kind(second, "KopfPeering")
 
 
 def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,6 +164,8 @@ def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatc
         "--set", "jobDefaults.imagePullSecrets={registry-creds}",
         "--set", "jobDefaults.head.memory=32Gi",
         "--set", "rayClusters.selector=team=ml",
+        "--set", "tenancy.serviceAccounts={ray-reader,ray-writer}",
+        "--set", "tenancy.credentialsSecretLabel=example.org/for-batch",
     )  # fmt: skip
     (deployment,) = by_kind(objects, "Deployment")
     assert deployment["spec"]["template"]["spec"]["priorityClassName"] == "platform-critical"
@@ -166,6 +181,8 @@ def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatc
     assert config.network_policy is True
     assert config.allows_ray_cluster({"team": "ml"})
     assert not config.allows_ray_cluster({"medbatch.io/allow-corpora": "true"})
+    assert config.allowed_service_accounts == ["ray-reader", "ray-writer"]
+    assert config.credentials_secret_label == "example.org/for-batch"
 
 
 def test_profiles_can_be_switched_off() -> None:
@@ -198,7 +215,7 @@ def test_invalid_values_are_refused(setting: str, complaint: str) -> None:
     assert complaint in result.stderr
 
 
-@pytest.mark.parametrize("values", [(), ("--set", "watchNamespaces={team-a}")])
+@pytest.mark.parametrize("values", [(), ("--set", "watchNamespaces={team-a}"), ("--set", "clusterWide=true")])
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_builtin_objects_validate(values: tuple[str, ...], version: str) -> None:
     for obj in helm_template(*values):
@@ -235,9 +252,14 @@ def needed(*, cluster: bool | None = None) -> set[tuple[str, str, str]]:
     }
 
 
+def operator_cluster_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [r for r in by_kind(objects, "ClusterRole") if r["metadata"]["name"] == "medbatch"]
+    return role
+
+
 def test_rbac_grants_what_the_operator_uses_cluster_wide() -> None:
-    objects = helm_template()
-    (role,) = by_kind(objects, "ClusterRole")
+    objects = helm_template("--set", "clusterWide=true")
+    role = operator_cluster_role(objects)
     assert needed() - granted(role["rules"]) == set()
     (binding,) = by_kind(objects, "ClusterRoleBinding")
     (account,) = by_kind(objects, "ServiceAccount")
@@ -245,16 +267,53 @@ def test_rbac_grants_what_the_operator_uses_cluster_wide() -> None:
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
 
 
-def test_rbac_of_a_namespace_limited_install_is_least_privilege() -> None:
-    objects = helm_template("--set", "watchNamespaces={team-a}")
-    (cluster_role,) = by_kind(objects, "ClusterRole")
-    (role,) = by_kind(objects, "Role")
-    assert needed(cluster=True) - granted(cluster_role["rules"]) == set()
-    assert granted(cluster_role["rules"]) & needed(cluster=False) == set(), "no cluster-wide Secrets"
-    assert needed(cluster=False) - granted(role["rules"]) == set()
-    (binding,) = by_kind(objects, "RoleBinding")
-    assert binding["metadata"]["namespace"] == "team-a"
-    assert binding["subjects"][0]["namespace"] == NAMESPACE
+@pytest.mark.parametrize(
+    ("values", "watched"),
+    [((), [NAMESPACE]), (("--set", "watchNamespaces={team-a,team-b}"), ["team-a", "team-b"])],
+)
+def test_rbac_of_the_default_install_grants_nothing_outside_the_watched_namespaces(
+    values: tuple[str, ...], watched: list[str]
+) -> None:
+    objects = helm_template(*values)
+    cluster_role = operator_cluster_role(objects)
+    assert granted(cluster_role["rules"]) == needed(cluster=True), "cluster-wide: the cluster-scoped only"
+    roles = by_kind(objects, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == watched
+    for role in roles:
+        assert granted(role["rules"]) == needed(cluster=False), "every verb the operator uses, and no more"
+    bindings = by_kind(objects, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == watched
+    assert {b["subjects"][0]["namespace"] for b in bindings} == {NAMESPACE}
+    (cluster_binding,) = by_kind(objects, "ClusterRoleBinding")
+    assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+
+
+def test_user_roles_aggregate_into_admin_edit_and_view() -> None:
+    """Namespace users get Corpora through Kubernetes' own roles; none may write a Corpus's status."""
+    roles = {r["metadata"]["name"]: r for r in by_kind(helm_template(), "ClusterRole")}
+    edit, view = roles["medbatch-edit"], roles["medbatch-view"]
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {k for k, v in edit["metadata"]["labels"].items() if v == "true"} >= {
+        aggregate + "admin",
+        aggregate + "edit",
+    }
+    assert view["metadata"]["labels"][aggregate + "view"] == "true"
+    assert ("medbatch.io", "corpora", "create") in granted(edit["rules"])
+    assert granted(view["rules"]) == {
+        ("medbatch.io", r, v)
+        for r in ("corpora", "corpora/status", "modelprofiles")
+        for v in ("get", "list", "watch")
+    }
+    for role in (edit, view):
+        assert {(g, r, v) for g, r, v in granted(role["rules"]) if r == "corpora/status"} <= {
+            ("medbatch.io", "corpora/status", v) for v in ("get", "list", "watch")
+        }
+        assert {g for g, _, _ in granted(role["rules"])} == {"medbatch.io"}
+    assert not [
+        r
+        for r in by_kind(helm_template("--set", "userRoles.aggregate=false"), "ClusterRole")
+        if "edit" in r["metadata"]["name"]
+    ]
 
 
 def test_plain_manifests_are_current_and_install_what_the_chart_installs() -> None:

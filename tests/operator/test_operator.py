@@ -65,7 +65,8 @@ def secret(s3_endpoint: str, name: str = "s3-creds") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": NAMESPACE},
+        # The platform's mark that Corpora may use this Secret (the chart's tenancy.credentialsSecretLabel).
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"medbatch.io/credentials": "true"}},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }
 
@@ -365,6 +366,11 @@ async def test_a_corpus_that_cannot_start_fails_with_a_reason_an_event_and_no_ra
     [
         ({"model": "no-such-model"}, "ModelProfileNotFound", "ModelProfile 'no-such-model' does not exist"),
         ({"credentials": {"secretRef": {"name": "nope"}}}, "SecretNotFound", "Secret 'nope'"),
+        (
+            {"serviceAccountName": "deployer"},
+            "Forbidden",
+            "spec.serviceAccountName 'deployer' is not a ServiceAccount Corpora may run as",
+        ),
     ],
 )
 async def test_a_corpus_that_waits_is_pending_not_failed(
@@ -390,6 +396,52 @@ async def test_a_corpus_that_waits_is_pending_not_failed(
         event = next(e for e in await cluster.events("waits") if e["reason"] == reason)
         assert event["type"] == "Warning"
         assert await cluster.list_all("RayJob") == []
+
+
+async def test_a_secret_the_platform_has_not_marked_is_not_injected(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """Creating a Corpus must not be a way to mount any Secret of the namespace into pods: one without the
+    platform's label is refused (Pending, Forbidden) with no RayJob, and used once it is labelled."""
+    await install(cluster, s3_endpoint)
+    unmarked = secret(s3_endpoint, "db-creds")
+    del unmarked["metadata"]["labels"]
+    await cluster.apply(unmarked)
+    async with running_operator():
+        await cluster.apply(corpus("borrow", credentials={"secretRef": {"name": "db-creds"}}))
+
+        async def forbidden() -> dict[str, Any] | None:
+            found = await phase_is(cluster, "borrow", "Pending")
+            return found if found and found["status"].get("reason") == "Forbidden" else None
+
+        status = (await eventually(forbidden, "Corpus borrow refused"))["status"]
+        assert "Secret 'db-creds' (object-storage credentials) is not marked for Corpora" in status["message"]
+        assert "medbatch.io/credentials=true" in status["message"]
+        assert await cluster.list_all("RayJob") == []
+
+        await cluster.patch(
+            "Secret", "db-creds", {"metadata": {"labels": {"medbatch.io/credentials": "true"}}}
+        )
+        job = await rayjob(cluster, "borrow")
+        head = job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+        assert head["containers"][0]["envFrom"] == [{"secretRef": {"name": "db-creds"}}]
+
+
+async def test_a_service_account_the_platform_allows_runs_the_pods(
+    cluster: Cluster, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDBATCH_ALLOWED_SERVICE_ACCOUNTS", '["batch-runner"]')
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("identity", serviceAccountName="batch-runner"))
+        job = await rayjob(cluster, "identity")
+        spec = job["spec"]["rayClusterSpec"]
+        for pod in (
+            spec["headGroupSpec"]["template"]["spec"],
+            spec["workerGroupSpecs"][0]["template"]["spec"],
+        ):
+            assert pod["serviceAccountName"] == "batch-runner"
+            assert "automountServiceAccountToken" not in pod
 
 
 @pytest.mark.parametrize(

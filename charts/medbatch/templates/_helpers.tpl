@@ -50,3 +50,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $rules := .Files.Get "files/rbac.yaml" | fromYaml }}
 {{- toYaml (index $rules .scope) }}
 {{- end }}
+
+{{/* The namespaces a namespace-limited install watches, as a JSON list: watchNamespaces, or the release's own. */}}
+{{- define "medbatch.watchedNamespaces" -}}
+{{- if .Values.watchNamespaces -}}
+{{- toJson .Values.watchNamespaces -}}
+{{- else -}}
+{{- toJson (list .Release.Namespace) -}}
+{{- end -}}
+{{- end }}
