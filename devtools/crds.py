@@ -93,6 +93,11 @@ def status_schema() -> dict[str, Any]:
         return node
 
     schema: dict[str, Any] = optional(openapi_schema(CorpusStatus, mode="serialization"))
+    # One condition per type, merged by type (server-side apply and kubectl see them as a map).
+    conditions = schema["properties"]["conditions"]
+    conditions["x-kubernetes-list-type"] = "map"
+    conditions["x-kubernetes-list-map-keys"] = ["type"]
+    conditions["items"]["required"] = ["type"]
     return schema
 
 
@@ -114,6 +119,8 @@ def corpus_rules() -> list[dict[str, str]]:
             "rule": f"size(self.metadata.name) <= {LABEL_CHARS} && self.metadata.name.matches('{DNS1123_LABEL}')",
             "message": f"metadata.name must be a DNS-1123 label (at most {LABEL_CHARS} lowercase letters, digits "
             "and '-'): medbatch names the Corpus's Ray objects after it",
+            # No fieldPath: the API server accepts only paths its schema declares, and metadata's fields are
+            # Kubernetes' own. A root rule without one is reported at the object (the server's "<nil>").
         },
         {
             # Until the operator has started the job, the spec may be fixed (it then starts); afterwards the
@@ -123,6 +130,23 @@ def corpus_rules() -> list[dict[str, str]]:
             + ")",
             "message": "a Corpus that has started cannot change except spec.suspend: create a new Corpus (or delete "
             "and re-create this one) to change it",
+            "fieldPath": ".spec",
+        },
+        {
+            # The spec freeze above reads these: whoever may write the status must not be able to lift it.
+            "rule": "!has(oldSelf.status) || !has(oldSelf.status.rayJob) || "
+            "(has(self.status) && has(self.status.rayJob) && self.status.rayJob == oldSelf.status.rayJob)",
+            "message": "status.rayJob cannot change or be removed once set: it records the started job and "
+            "keeps the spec frozen",
+            "fieldPath": ".status.rayJob",
+        },
+        {
+            # A resumed Jobs API run gets a new submission id, so it may change, but never go.
+            "rule": "!has(oldSelf.status) || !has(oldSelf.status.submissionId) || "
+            "(has(self.status) && has(self.status.submissionId))",
+            "message": "status.submissionId cannot be removed once set: it records the started job and keeps "
+            "the spec frozen",
+            "fieldPath": ".status.submissionId",
         },
     ]
 

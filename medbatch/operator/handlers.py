@@ -40,7 +40,7 @@ from medbatch.operator.launch import (
     parse_corpus,
     ray_cluster,
 )
-from medbatch.operator.status import STARTED_MARKERS, TERMINAL, Phase, Verdict, corpus_status
+from medbatch.operator.status import STARTED_MARKERS, TERMINAL, Phase, Verdict, corpus_status, replacing
 from medbatch.operator.tracking import current_submission, now_iso, observe
 
 
@@ -149,20 +149,22 @@ async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int,
     runtime = _runtime(memo)
     if body.spec.get("suspend") and _on_ray_cluster(body.spec):
         # A submission cannot be created paused: submit nothing until the Corpus is resumed.
-        patch.status.update(_status(body, _HELD, started=False, previous=dict(body.status)))
+        patch.status.update(
+            replacing(body.status, _status(body, _HELD, started=False, previous=dict(body.status)))
+        )
         return
     try:
         launched = await launch(runtime.kube, body, runtime.config)
     except LaunchError as problem:
         metrics.LAUNCH_PROBLEMS.labels(problem.reason).inc()
-        patch.status.update(_not_started_status(body, problem))
+        patch.status.update(replacing(body.status, _not_started_status(body, problem)))
         if retry == 0 or body.status.get("reason") != problem.reason:
             kopf.warn(body, reason=problem.reason, message=problem.message)
         if problem.retry:
             raise kopf.TemporaryError(problem.message, delay=runtime.config.retry_delay_s) from None
         raise kopf.PermanentError(problem.message) from None
     metrics.LAUNCHES.labels("rayjob" if launched.rayjob else "jobs-api").inc()
-    patch.status.update(_started_status(body, launched))
+    patch.status.update(replacing(body.status, _started_status(body, launched)))
     if launched.rayjob:
         verb = "created" if launched.created else "found (created earlier)"
         kopf.info(body, reason="RayJobCreated", message=f"RayJob {launched.rayjob} {verb}")
@@ -199,7 +201,9 @@ async def track(
         else:
             current = {key: body.status.get(key) for key in observation.status}
             if current != observation.status:
-                await runtime.kube.patch_corpus_status(str(namespace), name, observation.status)
+                await runtime.kube.patch_corpus_status(
+                    str(namespace), name, replacing(body.status, observation.status)
+                )
             result = observation.verdict
             if result.phase != phase:
                 metrics.TRANSITIONS.labels(result.phase.value).inc()

@@ -12,6 +12,7 @@ the status never depends on a pod being reachable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -298,6 +299,18 @@ _JOBS_API_AS_RAYJOB = {
     "FAILED": ("Complete", "FAILED"),
     "STOPPED": ("Complete", "STOPPED"),
 }
+
+
+def replacing(current: Mapping[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch that makes each map of ``new`` replace the one in ``current`` instead of merging into
+    it: keys ``current`` has and ``new`` lacks are sent as null, so a count that is gone goes (a merge patch
+    alone keeps every key it does not mention)."""
+    patch = dict(new)
+    for key, value in new.items():
+        old = current.get(key)
+        if isinstance(value, dict) and isinstance(old, Mapping):
+            patch[key] = {**dict.fromkeys(set(old) - set(value)), **replacing(old, value)}
+    return patch
 
 
 def jobs_api_as_rayjob_status(

@@ -162,7 +162,11 @@ def test_cel_freezes_a_started_corpus_except_suspend() -> None:
     assert cel_failures(corpus_crd(), suspended, old=running) == []
     started = copy.deepcopy(running)
     started["status"] = {"phase": "Pending", "submissionId": "medbatch-uid"}
-    assert len(cel_failures(corpus_crd(), changed, old=started)) == 1, "started, though not running yet"
+    started_changed = copy.deepcopy(started)
+    started_changed["spec"]["replicas"] = 8
+    assert len(cel_failures(corpus_crd(), started_changed, old=started)) == 1, (
+        "started, though not running yet"
+    )
     never_started = copy.deepcopy(running)
     never_started["status"] = {"phase": "Failed", "reason": "ModelProfileNotFound"}
     assert cel_failures(corpus_crd(), changed, old=never_started) == [], (
@@ -171,3 +175,8 @@ def test_cel_freezes_a_started_corpus_except_suspend() -> None:
     removed = copy.deepcopy(running)
     del removed["spec"]["credentials"]
     assert len(cel_failures(corpus_crd(), removed, old=running)) == 1
+    unfrozen = copy.deepcopy(changed)
+    del unfrozen["status"]["rayJob"]
+    assert "status.rayJob cannot change or be removed once set" in " ".join(
+        cel_failures(corpus_crd(), unfrozen, old=running)
+    ), "clearing the status does not lift the freeze"
