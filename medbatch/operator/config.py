@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medbatch.operator.render import KUBERAY_OPERATOR_PEER, RenderSettings
+from medbatch.operator.render import HTTPS_EGRESS, KUBERAY_OPERATOR_PEER, RenderSettings
 
 
 class OperatorConfig(BaseSettings):
@@ -23,7 +23,8 @@ class OperatorConfig(BaseSettings):
         head_cpu, head_memory: requests of the Ray head pod (it runs the driver, not the engines).
         priority_class_name, image_pull_secrets: defaults for the Ray pods (a ModelProfile may override).
         network_policy: render a NetworkPolicy per Corpus that admits only its own pods and
-            ``dashboard_peers`` (NetworkPolicy peers allowed to reach the head's dashboard port).
+            ``dashboard_peers`` (NetworkPolicy peers allowed to reach the head's dashboard port), and lets
+            its pods reach only each other, DNS and ``egress`` (NetworkPolicy egress rules).
         delete_timeout_s: how long deleting (or suspending) a Jobs API Corpus waits for its Ray job to stop.
         peering_name: the KopfPeering object replicas of one release share.
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
@@ -54,6 +55,7 @@ class OperatorConfig(BaseSettings):
     image_pull_secrets: list[str] = Field(default_factory=list)
     network_policy: bool = True
     dashboard_peers: list[dict[str, Any]] = Field(default_factory=lambda: [KUBERAY_OPERATOR_PEER])
+    egress: list[dict[str, Any]] = Field(default_factory=lambda: [HTTPS_EGRESS])
     delete_timeout_s: float = Field(default=30.0, gt=0)
     peering_name: str = "medbatch"
     ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
@@ -82,4 +84,5 @@ class OperatorConfig(BaseSettings):
             priority_class_name=self.priority_class_name,
             image_pull_secrets=tuple(self.image_pull_secrets),
             dashboard_peers=tuple(self.dashboard_peers),
+            egress=tuple(self.egress),
         )

@@ -32,10 +32,25 @@ CONTENT_HASH = "medbatch.io/content-hash"
 DASHBOARD_PORT = 8265
 # The job image's user (Ray's images run as uid 1000); a numeric id lets the kubelet check runAsNonRoot.
 RAY_UID = 1000
-# KubeRay's operator polls the head's dashboard for the job's state; its chart labels its pods so.
+# KubeRay's operator polls the head's dashboard for the job's state; its chart labels its pods so. The
+# namespace is named too (the API server sets kubernetes.io/metadata.name, no user can), so a pod elsewhere
+# that labels itself like KubeRay's operator is not let in.
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
 KUBERAY_OPERATOR_PEER: dict[str, Any] = {
-    "namespaceSelector": {},
+    "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: "kuberay-system"}},
     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
+}
+# Egress the Ray pods need besides each other and DNS: object storage and model hubs over HTTPS.
+HTTPS_EGRESS: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": 443}]}
+# The cluster DNS (kube-dns / CoreDNS in kube-system, labelled k8s-app=kube-dns by every distribution).
+DNS_EGRESS: dict[str, Any] = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
 }
 
 
@@ -54,6 +69,8 @@ class RenderSettings:
         image_pull_secrets: pull Secrets for the job image (a profile may add more).
         dashboard_peers: NetworkPolicy peers, besides the Corpus's own pods, allowed to reach the head's
             dashboard and Jobs API (KubeRay's operator polls it).
+        egress: NetworkPolicy egress rules of the Ray pods besides each other and DNS (object storage,
+            model hub, an OpenAI-compatible endpoint).
     """
 
     image: str = f"ghcr.io/medbatch/medbatch-job:{__version__}"
@@ -69,6 +86,7 @@ class RenderSettings:
     priority_class_name: str | None = None
     image_pull_secrets: tuple[str, ...] = ()
     dashboard_peers: tuple[dict[str, Any], ...] = field(default=(KUBERAY_OPERATOR_PEER,))
+    egress: tuple[dict[str, Any], ...] = field(default=(HTTPS_EGRESS,))
 
 
 def child_name(corpus: Corpus, suffix: str = "") -> str:
@@ -194,22 +212,26 @@ def _template(corpus: Corpus, profile: ModelProfile, pod: dict[str, Any]) -> dic
 
 
 def render_network_policy(corpus: Corpus, settings: RenderSettings | None = None) -> dict[str, Any]:
-    """Ingress to the Corpus's Ray pods only from each other and from the dashboard peers.
+    """Traffic of the Corpus's Ray pods: in only from each other and the dashboard peers; out only to each
+    other, DNS and the egress rules of the settings (object storage, model hub).
 
     The head's GCS, dashboard and Jobs API would otherwise be reachable by any pod in the cluster; Ray's
-    token authentication guards them too, this keeps the traffic from reaching them at all. Egress stays
-    open (object storage, model hub). ``kubectl port-forward`` to the dashboard still works: it does not
-    pass through the pod network.
+    token authentication guards them too, this keeps the traffic from reaching them at all. "Each other"
+    is the pods of the templates rendered here (head, workers, submitter), by the labels they carry: a
+    pod of the same namespace given the same labels is let in too (only someone who may create pods in
+    the namespace can do that). ``kubectl port-forward`` to the dashboard still works: it does not pass
+    through the pod network.
     """
     settings = settings or RenderSettings()
-    own = {"podSelector": {"matchLabels": {LABEL_CORPUS: corpus.metadata.name}}}
+    pods = {"matchLabels": {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}}
+    own = {"podSelector": pods}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": child_name(corpus, "-ray"), "labels": _labels(corpus)},
         "spec": {
-            "podSelector": {"matchLabels": {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}},
-            "policyTypes": ["Ingress"],
+            "podSelector": pods,
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {"from": [own]},
                 {
@@ -217,6 +239,7 @@ def render_network_policy(corpus: Corpus, settings: RenderSettings | None = None
                     "ports": [{"protocol": "TCP", "port": DASHBOARD_PORT}],
                 },
             ],
+            "egress": [{"to": [own]}, DNS_EGRESS, *(dict(rule) for rule in settings.egress)],
         },
     }
 

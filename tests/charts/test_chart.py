@@ -178,6 +178,10 @@ def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatc
     assert settings.dashboard_peers[0]["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "kuberay-operator"
     }
+    assert settings.dashboard_peers[0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "kuberay-system"
+    }
+    assert settings.egress == ({"ports": [{"protocol": "TCP", "port": 443}]},)
     assert config.network_policy is True
     assert config.allows_ray_cluster({"team": "ml"})
     assert not config.allows_ray_cluster({"medbatch.io/allow-corpora": "true"})

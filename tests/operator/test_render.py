@@ -152,17 +152,34 @@ def test_network_policy_admits_only_the_corpus_pods_and_the_dashboard_peers(vers
     policy = render_network_policy(corpus)
     kubernetes_validate.validate(policy, version, strict=True)
     spec = policy["spec"]
-    assert spec["policyTypes"] == ["Ingress"], "egress stays open for object storage"
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
     job = render_rayjob(corpus, load_model_profile(PROFILES[0]))
     for where, template in pod_templates(job).items():
         labels = template["metadata"]["labels"]
         assert spec["podSelector"]["matchLabels"].items() <= labels.items(), f"{where} is not covered"
     own, dashboard = spec["ingress"]
-    assert own == {"from": [{"podSelector": {"matchLabels": {"medbatch.io/corpus": "cardiology-2024"}}}]}
+    pods = {"app.kubernetes.io/managed-by": "medbatch", "medbatch.io/corpus": "cardiology-2024"}
+    assert own == {"from": [{"podSelector": {"matchLabels": pods}}]}
     assert dashboard["ports"] == [{"protocol": "TCP", "port": 8265}]
-    assert dashboard["from"][0]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "kuberay-operator"
-    }
+    # Peers name their namespace by the label the API server sets, so a look-alike pod elsewhere is not in.
+    assert dashboard["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kuberay-system"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
+        }
+    ]
+    to_own, dns, https = spec["egress"]
+    assert to_own == {"to": [{"podSelector": {"matchLabels": pods}}]}
+    assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+    assert sorted(p["protocol"] for p in dns["ports"] if p["port"] == 53) == ["TCP", "UDP"]
+    assert https == {"ports": [{"protocol": "TCP", "port": 443}]}, "object storage and hubs over HTTPS only"
+    assert all(rule.get("to") or rule.get("ports") for rule in spec["egress"]), "no rule opens everything"
+
+
+def test_network_policy_egress_comes_from_the_settings() -> None:
+    minio = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 9000}]}
+    policy = render_network_policy(load_corpus(CORPUS), RenderSettings(egress=(minio,)))
+    assert policy["spec"]["egress"][2:] == [minio]
 
 
 def test_content_hash_changes_with_content_only() -> None:
