@@ -28,9 +28,11 @@ class OperatorConfig(BaseSettings):
         delete_timeout_s: how long deleting (or suspending) a Jobs API Corpus waits for its Ray job to stop.
         peering_name: the KopfPeering object replicas of one release share.
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
-        ray_cluster_selector: labels (``key=value`` or ``key``, comma-separated) a RayCluster must carry
-            before a Corpus may run on it through ``spec.ray``; empty allows every RayCluster in a watched
-            namespace.
+        allowed_ray_clusters: the RayClusters a Corpus may run on through ``spec.ray``, as
+            ``namespace/name`` (or ``namespace/*``), set by the platform in the chart's values; empty
+            allows none. A label alone is not enough: whoever creates a RayCluster sets its labels.
+        ray_cluster_selector: labels (``key=value`` or ``key``, comma-separated) an allowed RayCluster must
+            carry as well; empty adds no condition.
         ray_head_url: how the Jobs API of a RayCluster's head is reached (``{service}``, ``{namespace}``,
             ``{port}``); change it for a cluster domain other than the default.
         allowed_service_accounts: ServiceAccount names a Corpus may run its Ray pods as
@@ -58,13 +60,19 @@ class OperatorConfig(BaseSettings):
     egress: list[dict[str, Any]] = Field(default_factory=lambda: [HTTPS_EGRESS])
     delete_timeout_s: float = Field(default=30.0, gt=0)
     peering_name: str = "medbatch"
+    allowed_ray_clusters: list[str] = Field(default_factory=list)
     ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
     ray_head_url: str = "http://{service}.{namespace}.svc:{port}"
     allowed_service_accounts: list[str] = Field(default_factory=list)
     credentials_secret_label: str = "medbatch.io/credentials"  # noqa: S105 (a label key, not a secret)
 
-    def allows_ray_cluster(self, labels: Mapping[str, str]) -> bool:
-        """Whether a RayCluster with ``labels`` matches ``ray_cluster_selector``."""
+    def allows_ray_cluster(self, namespace: str, name: str, labels: Mapping[str, str]) -> bool:
+        """Whether the RayCluster ``namespace/name`` is allowed and its ``labels`` match the selector."""
+        if (
+            f"{namespace}/{name}" not in self.allowed_ray_clusters
+            and f"{namespace}/*" not in self.allowed_ray_clusters
+        ):
+            return False
         for term in filter(None, (t.strip() for t in self.ray_cluster_selector.split(","))):
             key, equals, value = term.partition("=")
             if key.strip() not in labels or (equals and labels[key.strip()] != value.strip()):

@@ -15,7 +15,7 @@ from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
-from lightkube.resources.core_v1 import Secret
+from lightkube.resources.core_v1 import Secret, Service
 from lightkube.types import PatchType
 
 GROUP, VERSION = "medbatch.io", "v1alpha1"
@@ -55,6 +55,8 @@ PERMISSIONS: tuple[Access, ...] = (
     Access("", "configmaps", ("get", "create", "patch")),
     Access("ray.io", "rayjobs", ("get", "create", "patch")),
     Access("ray.io", "rayclusters", ("get",)),
+    # The head Service of a RayCluster named in spec.ray: checked to be the cluster's own and in-cluster.
+    Access("", "services", ("get",)),
     Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch")),
     Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
     Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch"), cluster=True),
@@ -63,10 +65,16 @@ PERMISSIONS: tuple[Access, ...] = (
 
 @dataclass(frozen=True)
 class SecretView:
-    """What the operator uses of a Secret: its labels (who marked it for what) and its data."""
+    """What the operator uses of a Secret: its labels (who marked it for what), the uids of its owners
+    and its data."""
 
     labels: dict[str, str]
+    owners: frozenset[str]
     data: dict[str, str]
+
+
+def _owner_uids(metadata: Any) -> frozenset[str]:
+    return frozenset(ref.uid for ref in (getattr(metadata, "ownerReferences", None) or []))
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -134,7 +142,16 @@ class Kube:
             return None
         data = {key: base64.b64decode(value).decode() for key, value in (found.data or {}).items()}
         data.update(found.stringData or {})
-        return SecretView(labels=dict((found.metadata.labels if found.metadata else None) or {}), data=data)
+        return SecretView(
+            labels=dict((found.metadata.labels if found.metadata else None) or {}),
+            owners=_owner_uids(found.metadata),
+            data=data,
+        )
+
+    async def service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Service as a dict, or None when there is none."""
+        found = await self._get(Service, name, namespace)
+        return None if found is None else _plain(found)
 
     async def create_or_get(self, document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the object (namespace from its metadata); when one with its name exists, return that one.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -133,6 +134,7 @@ def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
 # unless authOptions.secretName says otherwise) holds the token under this key.
 KUBERAY_TOKEN_KEY = "auth_token"  # noqa: S105 (the name of a Secret key, not a secret)
 DASHBOARD_PORT = 8265
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -153,11 +155,13 @@ def _dashboard_port(cluster: Mapping[str, Any]) -> int:
 
 
 async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: OperatorConfig) -> RayTarget:
-    """The head service and token of ``spec.ray.clusterName``, if the platform team allows the cluster.
+    """The head service and token of ``spec.ray.clusterName``, if the platform allows the cluster.
 
-    The Corpus only names a RayCluster in its own namespace: the address comes from KubeRay's head service
-    and the token from the Secret KubeRay keeps for that cluster, so a Corpus can neither point the operator
-    at another URL nor make it read another Secret's key.
+    Trust comes from the platform and from ownership, not from what the Corpus's author controls: the
+    cluster must be on the chart's allow-list (``rayClusters.allowed``); the head Service must be owned by
+    that RayCluster (KubeRay's) and in-cluster (an ExternalName Service can point anywhere); the token
+    Secret must be owned by it too. So a Corpus can neither point the operator at another URL nor make
+    it read and send another Secret.
     """
     name = target_name(corpus)
     cluster = await kube.ray_cluster(namespace, name)
@@ -167,29 +171,74 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
             f"RayCluster '{name}' does not exist in namespace {namespace}; the Corpus starts once it does",
             retry=True,
         )
-    labels = (cluster.get("metadata") or {}).get("labels") or {}
-    if not config.allows_ray_cluster(labels):
+    metadata = cluster.get("metadata") or {}
+    if not config.allows_ray_cluster(namespace, name, metadata.get("labels") or {}):
         raise LaunchError(
             "RayClusterNotAllowed",
-            f"RayCluster '{name}' is not open to Corpora; a platform team opens a cluster by labelling it "
-            f"{config.ray_cluster_selector}",
+            f"RayCluster '{name}' is not open to Corpora; a platform team opens a cluster by listing it as "
+            f"{namespace}/{name} in rayClusters.allowed"
+            + (f" and labelling it {config.ray_cluster_selector}" if config.ray_cluster_selector else ""),
             retry=True,
         )
+    uid = str(metadata.get("uid") or "")
+    address = await _head_address(kube, cluster, namespace, uid, config)
     auth = (cluster.get("spec") or {}).get("authOptions") or {}
     token = None
     if auth.get("mode") == "token":
         secret = str(auth.get("secretName") or name)
-        data = await read_secret(kube, namespace, secret, f"Ray token of RayCluster '{name}'")
-        token = data.get(KUBERAY_TOKEN_KEY)
+        found = await kube.secret(namespace, secret)
+        if found is None or uid not in found.owners:
+            raise LaunchError(
+                "RayTokenNotOwned",
+                f"Secret '{secret}' (Ray token of RayCluster '{name}') "
+                + ("does not exist" if found is None else f"is not owned by RayCluster '{name}'")
+                + "; the operator reads only the token Secret KubeRay made for the cluster",
+                retry=True,
+            )
+        token = found.data.get(KUBERAY_TOKEN_KEY)
         if not token:
             raise LaunchError(
                 "RayTokenNotFound",
                 f"Secret '{secret}' has no {KUBERAY_TOKEN_KEY} (Ray token of RayCluster '{name}')",
                 retry=True,
             )
-    service = ((cluster.get("status") or {}).get("head") or {}).get("serviceName") or f"{name}-head-svc"
-    address = config.ray_head_url.format(service=service, namespace=namespace, port=_dashboard_port(cluster))
     return RayTarget(address=address, token=token)
+
+
+async def _head_address(
+    kube: Kube, cluster: Mapping[str, Any], namespace: str, uid: str, config: OperatorConfig
+) -> str:
+    """The Jobs API address of the cluster's head, from a Service the cluster owns and that stays in the
+    cluster."""
+    name = str((cluster.get("metadata") or {}).get("name"))
+    service_name = str(
+        ((cluster.get("status") or {}).get("head") or {}).get("serviceName") or f"{name}-head-svc"
+    )
+    if not _DNS_LABEL.fullmatch(service_name):
+        raise LaunchError(
+            "RayHeadServiceInvalid",
+            f"RayCluster '{name}' names a head Service that is not a DNS label",
+            retry=True,
+        )
+    service = await kube.service(namespace, service_name)
+    owners = {ref.get("uid") for ref in ((service or {}).get("metadata") or {}).get("ownerReferences") or []}
+    if service is None or uid not in owners:
+        raise LaunchError(
+            "RayHeadServiceNotOwned",
+            f"Service '{service_name}' "
+            + ("does not exist" if service is None else f"is not owned by RayCluster '{name}'")
+            + "; the operator talks only to the head Service KubeRay made for the cluster",
+            retry=True,
+        )
+    if (service.get("spec") or {}).get("type") == "ExternalName":
+        raise LaunchError(
+            "RayHeadServiceExternal",
+            f"Service '{service_name}' is an ExternalName Service: it could point outside the cluster",
+            retry=True,
+        )
+    return config.ray_head_url.format(
+        service=service_name, namespace=namespace, port=_dashboard_port(cluster)
+    )
 
 
 def target_name(corpus: Corpus) -> str:

@@ -326,14 +326,15 @@ class RaySpec(SpecModel):
     """Run on an existing KubeRay RayCluster through its Jobs API instead of a RayJob of its own.
 
     The Corpus names a cluster, not an address: the operator submits to that cluster's head service in the
-    Corpus's namespace, only if the platform team has allowed the cluster (a label the operator is configured
-    to require), and takes the Ray token only from the Secret KubeRay keeps for that cluster.
+    Corpus's namespace, only if the platform team has allowed the cluster (listed in the chart's
+    rayClusters.allowed, and labelled), and only through the head Service and token Secret KubeRay made for it.
     """
 
     cluster_name: LabelName = Field(
-        description="A RayCluster in the Corpus's namespace, labelled for medbatch by the platform team "
-        "(medbatch.io/allow-corpora=true unless the chart says otherwise). With token authentication "
-        "(authOptions.mode: token) the operator reads the token from the Secret KubeRay made for it.",
+        description="A RayCluster in the Corpus's namespace that the platform team allows (listed in the "
+        "chart's rayClusters.allowed and labelled medbatch.io/allow-corpora=true unless the chart says "
+        "otherwise). With token authentication (authOptions.mode: token) the operator reads the token from "
+        "the Secret KubeRay made for it (owned by the RayCluster).",
         json_schema_extra={"pattern": DNS1123_LABEL},
     )
 

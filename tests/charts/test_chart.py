@@ -164,6 +164,7 @@ def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatc
         "--set", "jobDefaults.imagePullSecrets={registry-creds}",
         "--set", "jobDefaults.head.memory=32Gi",
         "--set", "rayClusters.selector=team=ml",
+        "--set", "rayClusters.allowed={team-a/shared,team-b/*}",
         "--set", "tenancy.serviceAccounts={ray-reader,ray-writer}",
         "--set", "tenancy.credentialsSecretLabel=example.org/for-batch",
     )  # fmt: skip
@@ -183,8 +184,12 @@ def test_job_defaults_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatc
     }
     assert settings.egress == ({"ports": [{"protocol": "TCP", "port": 443}]},)
     assert config.network_policy is True
-    assert config.allows_ray_cluster({"team": "ml"})
-    assert not config.allows_ray_cluster({"medbatch.io/allow-corpora": "true"})
+    assert config.allows_ray_cluster("team-a", "shared", {"team": "ml"})
+    assert config.allows_ray_cluster("team-b", "any", {"team": "ml"})
+    assert not config.allows_ray_cluster("team-a", "other", {"team": "ml"}), (
+        "not listed: the label is not enough"
+    )
+    assert not config.allows_ray_cluster("team-a", "shared", {"medbatch.io/allow-corpora": "true"})
     assert config.allowed_service_accounts == ["ray-reader", "ray-writer"]
     assert config.credentials_secret_label == "example.org/for-batch"
 

@@ -31,6 +31,24 @@ SECRET_VALUE = "db-password-do-not-leak"
 @pytest.fixture(autouse=True)
 def heads_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBATCH_RAY_HEAD_URL", "http://127.0.0.1:{port}")
+    # The platform's allow-list (rayClusters.allowed); "rogue" is not on it.
+    monkeypatch.setenv(
+        "MEDBATCH_ALLOWED_RAY_CLUSTERS", json.dumps([f"{NAMESPACE}/shared", f"{NAMESPACE}/listed"])
+    )
+
+
+def head_service(owner: dict[str, Any], kind: str = "ClusterIP", owned: bool = True) -> dict[str, Any]:
+    """The head Service KubeRay makes for a RayCluster (``owner`` as the API server returned it)."""
+    name = owner["metadata"]["name"]
+    metadata: dict[str, Any] = {"name": f"{name}-head-svc", "namespace": NAMESPACE}
+    if owned:
+        metadata["ownerReferences"] = [
+            {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": name, "uid": owner["metadata"]["uid"]}
+        ]
+    spec: dict[str, Any] = {"type": kind, "ports": [{"name": "dashboard", "port": 8265}]}
+    if kind == "ExternalName":
+        spec = {"type": kind, "externalName": "attacker.example"}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
 
 
 def ray_cluster(name: str, dashboard: str | int, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -84,7 +102,8 @@ async def ray_job(ray_head: str, submission: str) -> dict[str, Any] | None:
 async def share_the_head(cluster: Cluster, ray_head: str) -> None:
     """The CPU profile and an allowed RayCluster ``shared`` standing for the real head."""
     await cluster.apply(CPU_PROFILE)
-    await cluster.apply(ray_cluster("shared", ray_head))
+    created = await cluster.apply(ray_cluster("shared", ray_head))
+    await cluster.apply(head_service(created))
 
 
 async def long_job(cluster: Cluster, ray_head: str, tmp_path: Path, name: str) -> str:
@@ -220,13 +239,58 @@ async def test_the_old_secret_exfiltration_fails(
         failed = await corpus_status(cluster, "old-attack", phase="Failed", reason="InvalidSpec")
         assert "spec.ray.address: unknown field" in failed["message"]
         waiting = await corpus_status(cluster, "new-attack", phase="Pending", reason="RayClusterNotAllowed")
-        assert "medbatch.io/allow-corpora=true" in waiting["message"]
+        assert f"listing it as {NAMESPACE}/rogue in rayClusters.allowed" in waiting["message"]
         everything = json.dumps([await cluster.list_all(kind) for kind in ("Corpus", "Event")])
     assert seen == [], "the operator sent a request to the attacker"
     assert "db" not in cluster.names_requested("secrets"), "the operator read a Secret it was pointed at"
     assert SECRET_VALUE not in everything
     assert "leaked page" not in everything
     assert SECRET_VALUE not in operator.output, "the operator's log"
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason", "says"),
+    [
+        ("external", "RayHeadServiceExternal", "is an ExternalName Service"),
+        ("unowned-service", "RayHeadServiceNotOwned", "is not owned by RayCluster 'listed'"),
+        ("unowned-token", "RayTokenNotOwned", "Secret 'db' (Ray token of RayCluster 'listed') is not owned"),
+    ],
+)
+async def test_an_allowed_cluster_is_trusted_by_ownership_not_by_names(
+    cluster: Cluster, tmp_path: Path, listener: tuple[str, list[str]], setup: str, reason: str, says: str
+) -> None:
+    """Even on the allow-list, the operator talks only to the head Service KubeRay made for the cluster
+    (owned by it, not an ExternalName) and reads only the token Secret KubeRay made: a namespace user who
+    edits the RayCluster cannot point it at their own Service or another Secret."""
+    url, seen = listener
+    await cluster.apply(CPU_PROFILE)
+    await cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": NAMESPACE},
+            "data": {"auth_token": base64.b64encode(SECRET_VALUE.encode()).decode()},
+        }
+    )
+    listed = ray_cluster("listed", urlparse(url).port or 0)
+    if setup == "unowned-token":
+        listed["spec"]["authOptions"] = {"mode": "token", "secretName": "db"}
+    created = await cluster.apply(listed)
+    await cluster.apply(
+        head_service(
+            created, "ExternalName" if setup == "external" else "ClusterIP", setup != "unowned-service"
+        )
+    )
+    async with running_operator() as operator:
+        document = corpus_on(url, tmp_path, "borrower", 2, 2)
+        document["spec"]["ray"] = {"clusterName": "listed"}
+        await cluster.apply(document)
+        waiting = await corpus_status(cluster, "borrower", phase="Pending", reason=reason)
+        assert says in waiting["message"]
+        everything = json.dumps([await cluster.list_all(kind) for kind in ("Corpus", "Event")])
+    assert seen == [], "the operator sent a request to the cluster"
+    assert SECRET_VALUE not in everything
+    assert SECRET_VALUE not in operator.output
 
 
 async def test_a_corpus_created_suspended_submits_nothing_until_resumed(
