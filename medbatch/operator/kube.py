@@ -15,6 +15,7 @@ from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Secret, Service
 from lightkube.types import PatchType
 
@@ -22,6 +23,7 @@ GROUP, VERSION = "medbatch.io", "v1alpha1"
 CORPORA, MODEL_PROFILES = "corpora", "modelprofiles"
 
 RayJob = create_namespaced_resource("ray.io", "v1", "RayJob", "rayjobs")
+RAYJOB_CRD = "rayjobs.ray.io"
 RayCluster = create_namespaced_resource("ray.io", "v1", "RayCluster", "rayclusters")
 CorpusResource = create_namespaced_resource(GROUP, VERSION, "Corpus", CORPORA)
 ModelProfileResource = create_global_resource(GROUP, VERSION, "ModelProfile", MODEL_PROFILES)
@@ -32,13 +34,14 @@ class Access:
     """One RBAC rule line: API group, resource (``corpora/status`` for a subresource) and verbs.
 
     ``cluster``: the resource is cluster-scoped, so even a namespace-limited install needs a ClusterRole
-    for it.
+    for it. ``names``: the only objects it is needed on (``resourceNames``); empty for all.
     """
 
     group: str
     resource: str
     verbs: tuple[str, ...]
     cluster: bool = False
+    names: tuple[str, ...] = ()
 
 
 # What the operator needs. kopf: watch Corpora, patch them and their status (progress storage and
@@ -60,6 +63,8 @@ PERMISSIONS: tuple[Access, ...] = (
     Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch")),
     Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
     Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch"), cluster=True),
+    # Whether the installed RayJob CRD knows authOptions (an older one prunes it: a head without a token).
+    Access("apiextensions.k8s.io", "customresourcedefinitions", ("get",), cluster=True, names=(RAYJOB_CRD,)),
 )
 
 
@@ -109,6 +114,8 @@ class Kube:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self.closed = False
+        # Set once the installed RayJob CRD was found to keep token authentication (see launch).
+        self.token_auth_checked = False
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -147,6 +154,11 @@ class Kube:
             owners=_owner_uids(found.metadata),
             data=data,
         )
+
+    async def rayjob_crd(self) -> dict[str, Any] | None:
+        """KubeRay's RayJob CRD as installed, or None when there is none."""
+        found = await self._get(CustomResourceDefinition, RAYJOB_CRD)
+        return None if found is None else _plain(found)
 
     async def service(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Service as a dict, or None when there is none."""

@@ -116,6 +116,43 @@ async def read_secret(
     return found.data
 
 
+def declares_auth_options(crd: Mapping[str, Any]) -> bool:
+    """Whether a RayJob CRD's ``v1`` (the version medbatch creates) declares
+    ``spec.rayClusterSpec.authOptions``; one that does not prunes it, and the Ray head runs without token
+    authentication."""
+    versions = [v for v in (crd.get("spec") or {}).get("versions") or [] if v.get("name") == "v1"]
+    if not versions or not versions[0].get("served"):
+        return False
+    node: Any = (versions[0].get("schema") or {}).get("openAPIV3Schema") or {}
+    for key in ("spec", "rayClusterSpec", "authOptions"):
+        node = (node.get("properties") or {}).get(key)
+        if not isinstance(node, Mapping):
+            return False
+    return True
+
+
+async def check_token_auth(kube: Kube) -> None:
+    """Refuse to create a RayJob whose Ray head would run without a token (see ``declares_auth_options``).
+    A CRD found fit is not read again by this operator process."""
+    if kube.token_auth_checked:
+        return
+    crd = await kube.rayjob_crd()
+    if crd is None:
+        raise LaunchError(
+            "KubeRayNotInstalled",
+            "the RayJob CRD (rayjobs.ray.io) is not installed: install KubeRay 1.7 or later",
+            retry=True,
+        )
+    if not declares_auth_options(crd):
+        raise LaunchError(
+            "RayTokenAuthUnsupported",
+            "the installed RayJob CRD has no spec.rayClusterSpec.authOptions, so the Ray head would run "
+            "without token authentication: upgrade KubeRay's CRDs (1.7 or later); nothing is started until then",
+            retry=True,
+        )
+    kube.token_auth_checked = True
+
+
 def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
     """Refuse a ``spec.serviceAccountName`` the platform has not allowed (creating a Corpus runs pods as
     that account, with its token)."""
@@ -283,6 +320,7 @@ async def launch(
         )
     if corpus.spec.ray is not None:
         return await _submit(kube, corpus, profile, body, submission_id, config)
+    await check_token_auth(kube)
     configmap = with_content_hash(render_configmap(corpus, profile))
     rayjob = with_content_hash(render_rayjob(corpus, profile, config.render_settings()))
     children = [configmap, rayjob]

@@ -77,6 +77,7 @@ PLURALS = {
     "ConfigMap": "configmaps",
     "Event": "events",
     "KopfPeering": "kopfpeerings",
+    "CustomResourceDefinition": "customresourcedefinitions",
 }
 
 
@@ -90,7 +91,7 @@ class Cluster:
     async def apply(self, document: dict[str, Any]) -> dict[str, Any]:
         """Create ``document`` (namespaced kinds go to its namespace or the test namespace)."""
         kind = document["kind"]
-        namespaced = kind not in ("ModelProfile",)
+        namespaced = kind not in ("ModelProfile", "CustomResourceDefinition")
         namespace = document.get("metadata", {}).get("namespace") or (NAMESPACE if namespaced else None)
         response = await self.http.post(
             _path(document["apiVersion"], PLURALS[kind], namespace), json=document
@@ -183,6 +184,7 @@ _API = {
     "ConfigMap": "v1",
     "Event": "v1",
     "KopfPeering": "kopf.dev/v1",
+    "CustomResourceDefinition": "apiextensions.k8s.io/v1",
 }
 
 
@@ -195,10 +197,39 @@ async def emulated_cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             server.resources[key] = info
         url = f"http://127.0.0.1:{http_server.port}"
         cluster = Cluster(server, url)
+        await cluster.apply(rayjob_crd())  # KubeRay is installed wherever RayJobs are served
         try:
             yield cluster
         finally:
             await cluster.http.aclose()
+
+
+def rayjob_crd(*, auth_options: bool = True) -> dict[str, Any]:
+    """KubeRay's RayJob CRD as the API server holds it, cut to the path the operator reads: whether
+    ``spec.rayClusterSpec.authOptions`` is declared (KubeRay 1.7's is; older ones prune it)."""
+    cluster_spec: dict[str, Any] = {"type": "object", "properties": {"headGroupSpec": {"type": "object"}}}
+    if auth_options:
+        cluster_spec["properties"]["authOptions"] = {
+            "type": "object",
+            "properties": {"mode": {"type": "string"}},
+        }
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"rayClusterSpec": cluster_spec}}},
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "rayjobs.ray.io"},
+        "spec": {
+            "group": "ray.io",
+            "names": {"kind": "RayJob", "plural": "rayjobs", "singular": "rayjob"},
+            "scope": "Namespaced",
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+            ],
+        },
+    }
 
 
 def write_kubeconfig(path: Path, url: str) -> Path:

@@ -26,6 +26,7 @@ from tests.operator.cluster import (
     ROOT,
     Cluster,
     eventually,
+    rayjob_crd,
     running_operator,
 )
 
@@ -71,8 +72,14 @@ def secret(s3_endpoint: str, name: str = "s3-creds") -> dict[str, Any]:
     }
 
 
-async def install(cluster: Cluster, s3_endpoint: str) -> None:
-    """What a platform team has before applying a Corpus: the profile and the credentials Secret."""
+async def install(cluster: Cluster, s3_endpoint: str, *, auth_options: bool = True) -> None:
+    """What a platform team has before applying a Corpus: the profile and the credentials Secret (and
+    KubeRay, whose RayJob CRD ``auth_options=False`` makes an older one's)."""
+    if not auth_options:
+        old = rayjob_crd(auth_options=False)
+        await cluster.patch(
+            "CustomResourceDefinition", "rayjobs.ray.io", {"spec": old["spec"]}, namespace=None
+        )
     await cluster.apply(copy.deepcopy(PROFILE))
     await cluster.apply(secret(s3_endpoint))
 
@@ -396,6 +403,30 @@ async def test_a_corpus_that_waits_is_pending_not_failed(
         event = next(e for e in await cluster.events("waits") if e["reason"] == reason)
         assert event["type"] == "Warning"
         assert await cluster.list_all("RayJob") == []
+
+
+async def test_a_rayjob_crd_without_auth_options_stops_the_launch(cluster: Cluster, s3_endpoint: str) -> None:
+    """An older KubeRay CRD prunes authOptions: the Ray head would accept anyone. Nothing starts, and the
+    status says why; upgrading the CRD lets the Corpus start."""
+    await install(cluster, s3_endpoint, auth_options=False)
+    async with running_operator():
+        await cluster.apply(corpus("tokenless"))
+
+        async def refused() -> dict[str, Any] | None:
+            found = await phase_is(cluster, "tokenless", "Pending")
+            return found if found and found["status"].get("reason") == "RayTokenAuthUnsupported" else None
+
+        status = (await eventually(refused, "Corpus tokenless refused"))["status"]
+        assert "without token authentication" in status["message"]
+        assert await cluster.list_all("RayJob") == []
+        assert await cluster.list_all("ConfigMap") == []
+
+        upgraded = rayjob_crd()
+        await cluster.patch(
+            "CustomResourceDefinition", "rayjobs.ray.io", {"spec": upgraded["spec"]}, namespace=None
+        )
+        job = await rayjob(cluster, "tokenless")
+        assert job["spec"]["rayClusterSpec"]["authOptions"] == {"mode": "token"}
 
 
 async def test_a_secret_the_platform_has_not_marked_is_not_injected(

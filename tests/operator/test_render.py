@@ -7,9 +7,11 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from medbatch.jobs.config import job_config_for
 from medbatch.notes.engines import engine_config_from_profile
+from medbatch.operator.launch import declares_auth_options
 from medbatch.operator.render import (
     CONTENT_HASH,
     RenderSettings,
@@ -83,6 +85,16 @@ def pod_templates(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize(("case", "job"), _renderings(), ids=[c for c, _ in _renderings()])
 def test_rayjob_is_valid_for_kuberay_and_nothing_is_pruned(case: str, job: dict[str, Any]) -> None:
     assert refused_or_pruned(job, rayjob_schema()) == []
+
+
+@pytest.mark.skipif(not KUBERAY.exists(), reason="KubeRay CRDs are in ../shared/data")
+def test_kuberay_1_7_declares_auth_options_and_a_crd_without_it_is_caught() -> None:
+    crd = yaml.safe_load(KUBERAY.read_text())
+    assert declares_auth_options(crd)
+    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    spec = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    del spec["properties"]["rayClusterSpec"]["properties"]["authOptions"]  # as an older KubeRay's v1
+    assert not declares_auth_options(crd)
 
 
 @pytest.mark.parametrize(("case", "job"), _renderings(), ids=[c for c, _ in _renderings()])
