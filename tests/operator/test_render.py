@@ -35,7 +35,7 @@ def rayjob_schema() -> dict[str, Any]:
     return crd_schema(KUBERAY)
 
 
-FULL_PROFILE = {
+FULL_PROFILE: dict[str, Any] = {
     "apiVersion": "medbatch.io/v1alpha1",
     "kind": "ModelProfile",
     "metadata": {"name": "p"},
@@ -67,6 +67,21 @@ def _renderings() -> list[tuple[str, dict[str, Any]]]:
     )
     cases = [(p.stem, render_rayjob(corpus, load_model_profile(p))) for p in PROFILES]
     cases.append(("all pod options", render_rayjob(with_account, ModelProfile.model_validate(FULL_PROFILE))))
+    # Every other way a profile shapes the pods: each weight source, each engine, no GPU, several GPUs.
+    variants: dict[str, dict[str, Any]] = {
+        "weights from a hub": {"source": {"hub": "org/model"}},
+        "weights from object storage": {"source": {"uri": "s3://weights/model/"}},
+        "openai endpoint": {"engine": "openai", "endpoint": "http://vllm.models:8000/v1"},
+        "baseline on CPU": {"engine": "baseline", "gpu": {"count": 0}},
+        "tensor parallel over 4 GPUs": {
+            "source": {"pvc": "weights"},
+            "gpu": {"count": 4},
+            "tensorParallelSize": 4,
+        },
+    }
+    for name, spec in variants.items():
+        profile = ModelProfile.model_validate({**FULL_PROFILE, "spec": {**FULL_PROFILE["spec"], **spec}})
+        cases.append((name, render_rayjob(corpus, profile)))
     return cases
 
 
@@ -102,13 +117,66 @@ def test_every_pod_passes_the_restricted_pod_security_standard(case: str, job: d
     templates = pod_templates(job)
     assert set(templates) == {"head", "submitter", "worker engine"}
     for where, template in templates.items():
-        assert list(restricted_problems(template["spec"])) == [], where
-        # Each template is also a valid PodTemplateSpec for the API server.
-        kubernetes_validate.validate(
-            {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": template},
-            "1.33",
-            strict=True,
-        )
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        assert list(restricted_problems(template["spec"], annotations)) == [], where
+        # Each template is also a valid PodTemplateSpec for the oldest and newest supported API server.
+        for version in ("1.29", "1.35"):
+            kubernetes_validate.validate(
+                {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": template},
+                version,
+                strict=True,
+            )
+
+
+FIT_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+@pytest.mark.parametrize(
+    ("pod", "annotations", "expected"),
+    [
+        (
+            {"securityContext": {"appArmorProfile": {"type": "Unconfined"}}},
+            {},
+            "appArmorProfile is Unconfined",
+        ),
+        (
+            {},
+            {"container.apparmor.security.beta.kubernetes.io/c": "unconfined"},
+            "annotation container.apparmor",
+        ),
+        ({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}, {}, "seLinuxOptions.type is spc_t"),
+        ({"securityContext": {"seLinuxOptions": {"user": "system_u"}}}, {}, "seLinuxOptions.user is set"),
+        ({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}, {}, "kernel.msgmax"),
+        (
+            {"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+            {},
+            "pod: seccompProfile is Unconfined",
+        ),
+        ({"securityContext": {"windowsOptions": {"hostProcess": True}}}, {}, "hostProcess"),
+        ({"hostPID": True}, {}, "hostPID is set"),
+        ({"hostIPC": True}, {}, "hostIPC is set"),
+        ({"container": {"procMount": "Unmasked"}}, {}, "c: procMount is Unmasked"),
+        ({"container": {"seLinuxOptions": {"role": "sysadm_r"}}}, {}, "c: seLinuxOptions.role is set"),
+        ({"container": {"runAsUser": 0}}, {}, "c: runs as uid 0"),
+        ({"ports": [{"containerPort": 80, "hostPort": 80}]}, {}, "hostPort"),
+        ({"volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}, {}, "volume n is a nfs"),
+    ],
+)
+def test_every_restricted_control_is_checked(
+    pod: dict[str, Any], annotations: dict[str, str], expected: str
+) -> None:
+    """A pod fit for the restricted profile, broken in one control at a time: each is caught by name."""
+    container_security = {**FIT_CONTAINER, **pod.pop("container", {})}
+    container = {"name": "c", "securityContext": container_security, "ports": pod.pop("ports", [])}
+    fit = {"containers": [{"name": "c", "securityContext": FIT_CONTAINER}]}
+    assert list(restricted_problems(fit)) == []
+    problems = list(restricted_problems({**pod, "containers": [container]}, annotations))
+    assert [p for p in problems if expected in p], problems
 
 
 def test_the_pod_security_check_catches_what_restricted_refuses() -> None:
@@ -145,7 +213,7 @@ def test_ray_is_locked_down_and_pod_options_reach_every_pod() -> None:
         assert "serviceAccountName" not in pod
         assert pod["priorityClassName"] == "batch-low"
         assert pod["imagePullSecrets"] == [{"name": "base"}, {"name": "registry-creds"}]
-        assert pod["affinity"] == FULL_PROFILE["spec"]["affinity"]  # type: ignore[index]
+        assert pod["affinity"] == FULL_PROFILE["spec"]["affinity"]
         assert template["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
         assert template["metadata"]["labels"]["medbatch.io/corpus"] == "cardiology-2024"
     with_account = Corpus.model_validate(
