@@ -386,12 +386,19 @@ def same_location(a: str, b: str) -> bool:
 
 
 def _same_location_cel(a: str, b: str) -> str:
-    """``same_location`` in CEL, up to one trailing slash (CEL cannot strip a run of them)."""
+    """``same_location`` in CEL: the same place, or one inside the other.
 
-    def norm(uri: str) -> str:
-        return f"({uri}.startsWith('file://') ? {uri}.substring(7) : {uri})"
+    Each side is normalized as far as CEL's string functions reach: ``file://`` and plain paths alike, a
+    leading ``./`` gone, a trailing slash added, and runs of up to four slashes collapsed (``replace`` twice;
+    CEL has no loop). What stays operator-side: ``..`` and longer runs of slashes.
+    """
 
-    return f"{norm(a)} == {norm(b)} || {norm(a)} + '/' == {norm(b)} || {norm(a)} == {norm(b)} + '/'"
+    def normalized(uri: str) -> str:
+        plain = f"{uri}.replace('file://', '')"
+        relative = f"({plain}.startsWith('./') ? {plain}.substring(2) : {plain})"
+        return f"({relative} + '/').replace('//', '/').replace('//', '/')"
+
+    return f"{normalized(a)}.startsWith({normalized(b)}) || {normalized(b)}.startsWith({normalized(a)})"
 
 
 class CorpusSpec(SpecModel):

@@ -101,12 +101,30 @@ CORPUS_CASES: list[tuple[str, Change, str]] = [
     (
         "output equals source up to a run of slashes",
         _set("spec.output.uri", "s3://notes/cardiology/2024///"),
-        OPERATOR + ": CEL has no loop or regex replace to strip a run of trailing slashes",
+        CRD,
+    ),
+    ("output inside the source", _set("spec.output.uri", "s3://notes/cardiology/2024/results/"), CRD),
+    ("output a parent of the source", _set("spec.output.uri", "s3://notes/"), CRD),
+    ("output a whole store (s3:// with no bucket)", _set("spec.output.uri", "s3://"), CRD),
+    (
+        "output equals source with a doubled slash inside",
+        _set("spec.output.uri", "s3://notes//cardiology/2024"),
+        CRD,
     ),
     (
-        "output inside the source",
-        _set("spec.output.uri", "s3://notes/cardiology/2024/results/"),
-        OPERATOR + ": containment needs path normalization (.., //) that CEL cannot do",
+        "output ./notes against source notes",
+        _both(_set("spec.source.uri", "notes"), _set("spec.output.uri", "./notes/")),
+        CRD,
+    ),
+    (
+        "output file:// inside a plain source path",
+        _both(_set("spec.source.uri", "/data/notes/"), _set("spec.output.uri", "file:///data/notes/out")),
+        CRD,
+    ),
+    (
+        "output equals source up to a run of five slashes",
+        _set("spec.output.uri", "s3://notes/////cardiology/2024"),
+        OPERATOR + ": CEL has no loop; replace() collapses runs of up to four slashes",
     ),
     (
         "output equal to the source through ..",
