@@ -224,14 +224,14 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
     if auth.get("mode") == "token":
         secret = str(auth.get("secretName") or name)
         found = await kube.secret(namespace, secret)
-        if found is None or uid not in found.owners:
-            raise LaunchError(
-                "RayTokenNotOwned",
-                f"Secret '{secret}' (Ray token of RayCluster '{name}') "
-                + ("does not exist" if found is None else f"is not owned by RayCluster '{name}'")
-                + "; the operator reads only the token Secret KubeRay made for the cluster",
-                retry=True,
-            )
+        _require_owned(
+            "RayTokenNotOwned",
+            f"Secret '{secret}' (Ray token of RayCluster '{name}')",
+            found is not None and uid in found.owners,
+            found is None,
+            name,
+        )
+        assert found is not None
         token = found.data.get(KUBERAY_TOKEN_KEY)
         if not token:
             raise LaunchError(
@@ -240,6 +240,18 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
                 retry=True,
             )
     return RayTarget(address=address, token=token)
+
+
+def _require_owned(reason: str, what: str, owned: bool, missing: bool, cluster: str) -> None:
+    """Refuse an object the RayCluster ``cluster`` does not own (KubeRay makes its head Service and token
+    Secret, owned by it): ``what`` names the object, ``missing`` says it does not exist at all."""
+    if missing or not owned:
+        state = "does not exist" if missing else f"is not owned by RayCluster '{cluster}'"
+        raise LaunchError(
+            reason,
+            f"{what} {state}; the operator uses only what KubeRay made for the cluster",
+            retry=True,
+        )
 
 
 async def _head_address(
@@ -259,14 +271,10 @@ async def _head_address(
         )
     service = await kube.service(namespace, service_name)
     owners = {ref.get("uid") for ref in ((service or {}).get("metadata") or {}).get("ownerReferences") or []}
-    if service is None or uid not in owners:
-        raise LaunchError(
-            "RayHeadServiceNotOwned",
-            f"Service '{service_name}' "
-            + ("does not exist" if service is None else f"is not owned by RayCluster '{name}'")
-            + "; the operator talks only to the head Service KubeRay made for the cluster",
-            retry=True,
-        )
+    _require_owned(
+        "RayHeadServiceNotOwned", f"Service '{service_name}'", uid in owners, service is None, name
+    )
+    assert service is not None
     if (service.get("spec") or {}).get("type") == "ExternalName":
         raise LaunchError(
             "RayHeadServiceExternal",

@@ -160,12 +160,16 @@ def _api_server_refuses(crd: dict[str, Any], document: dict[str, Any]) -> bool:
     return bool(schema_errors(crd, document) or cel_failures(crd, document))
 
 
-@pytest.mark.parametrize(
+# Every row as (kind, change, refused_by), for pytest.mark.parametrize here and on the real API server.
+EVERY_ROW = pytest.mark.parametrize(
     ("kind", "change", "refused_by"),
     [("Corpus", change, by) for _, change, by in CORPUS_CASES]
     + [("ModelProfile", change, by) for _, change, by in PROFILE_CASES],
     ids=[name for name, _, _ in CORPUS_CASES] + [name for name, _, _ in PROFILE_CASES],
 )
+
+
+@EVERY_ROW
 def test_validate_and_the_api_server_refuse_the_same_resources(
     kind: str, change: Change, refused_by: str
 ) -> None:

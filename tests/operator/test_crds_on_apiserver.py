@@ -19,10 +19,9 @@ from devtools.crds import corpus_crd, model_profile_crd
 from medbatch.operator.status import replacing
 from tests.operator.apiserver import TOOL, ApiServer, running_apiserver
 from tests.operator.test_admission_parity import (
-    CORPUS_CASES,
     CRD,
+    EVERY_ROW,
     OPERATOR,
-    PROFILE_CASES,
     PRUNED,
     ROOT,
     Change,
@@ -74,12 +73,7 @@ def test_every_example_and_default_profile_is_accepted(server: ApiServer) -> Non
                 _delete(server, "Corpus", document["metadata"]["name"])
 
 
-@pytest.mark.parametrize(
-    ("kind", "change", "refused_by"),
-    [("Corpus", change, by) for _, change, by in CORPUS_CASES]
-    + [("ModelProfile", change, by) for _, change, by in PROFILE_CASES],
-    ids=[name for name, _, _ in CORPUS_CASES] + [name for name, _, _ in PROFILE_CASES],
-)
+@EVERY_ROW
 def test_the_parity_table_holds_on_a_real_api_server(
     server: ApiServer, kind: str, change: Change, refused_by: str
 ) -> None:
@@ -137,6 +131,16 @@ def test_tensor_parallelism_of_zero_names_the_field_not_a_division(server: ApiSe
     assert "modulus by zero" not in response.text
 
 
+# The status the operator writes when it has just started a job (without the job's reference).
+STARTING = {
+    "phase": "Pending",
+    "reason": "Starting",
+    "message": "waiting for the Ray cluster",
+    "observedGeneration": 1,
+    "conditions": [],
+}
+
+
 @pytest.fixture
 def started(server: ApiServer) -> Iterator[str]:
     """A Corpus whose status says its RayJob was created, as the operator writes it."""
@@ -144,11 +148,7 @@ def started(server: ApiServer) -> Iterator[str]:
     corpus["metadata"]["name"] = "frozen"
     assert _create(server, "Corpus", corpus).status_code == 201
     status = {
-        "phase": "Pending",
-        "reason": "Starting",
-        "message": "waiting for the Ray cluster",
-        "observedGeneration": 1,
-        "conditions": [],
+        **STARTING,
         "rayJob": "medbatch-frozen",
         "records": {"total": 9, "done": 3, "failed": 0},
     }
@@ -196,14 +196,7 @@ def test_a_submission_id_may_change_but_not_go(server: ApiServer) -> None:
     corpus = _corpus()
     corpus["metadata"]["name"] = "submitted"
     assert _create(server, "Corpus", corpus).status_code == 201
-    base = {
-        "phase": "Pending",
-        "reason": "Starting",
-        "message": "m",
-        "observedGeneration": 1,
-        "conditions": [],
-    }
-    assert _patch_status(server, "submitted", {**base, "submissionId": "medbatch-a"}).status_code == 200
+    assert _patch_status(server, "submitted", {**STARTING, "submissionId": "medbatch-a"}).status_code == 200
     assert _patch_status(server, "submitted", {"submissionId": "medbatch-a-r1"}).status_code == 200
     gone = _patch_status(server, "submitted", {"submissionId": None})
     assert gone.status_code == 422

@@ -37,6 +37,16 @@ def heads_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def db_secret(key: str) -> dict[str, Any]:
+    """Someone else's Secret in the namespace, holding ``SECRET_VALUE`` under ``key``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": NAMESPACE},
+        "data": {key: base64.b64encode(SECRET_VALUE.encode()).decode()},
+    }
+
+
 def head_service(owner: dict[str, Any], kind: str = "ClusterIP", owned: bool = True) -> dict[str, Any]:
     """The head Service KubeRay makes for a RayCluster (``owner`` as the API server returned it)."""
     name = owner["metadata"]["name"]
@@ -216,14 +226,7 @@ async def test_the_old_secret_exfiltration_fails(
     can only name a RayCluster the platform team has labelled; a cluster it made itself is refused."""
     url, seen = listener
     await cluster.apply(CPU_PROFILE)
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "db", "namespace": NAMESPACE},
-            "data": {"token": base64.b64encode(SECRET_VALUE.encode()).decode()},
-        }
-    )
+    await cluster.apply(db_secret("token"))
     # A RayCluster the Corpus author made, pointing at the attacker's listener, with KubeRay's token
     # Secret option aimed at someone else's Secret.
     rogue = ray_cluster("rogue", urlparse(url).port or 0, labels={})
@@ -264,14 +267,7 @@ async def test_an_allowed_cluster_is_trusted_by_ownership_not_by_names(
     edits the RayCluster cannot point it at their own Service or another Secret."""
     url, seen = listener
     await cluster.apply(CPU_PROFILE)
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "db", "namespace": NAMESPACE},
-            "data": {"auth_token": base64.b64encode(SECRET_VALUE.encode()).decode()},
-        }
-    )
+    await cluster.apply(db_secret("auth_token"))
     listed = ray_cluster("listed", urlparse(url).port or 0)
     if setup == "unowned-token":
         listed["spec"]["authOptions"] = {"mode": "token", "secretName": "db"}
