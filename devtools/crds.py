@@ -179,6 +179,8 @@ def corpus_crd() -> dict[str, Any]:
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason"},
             {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+            {"name": "ETA", "type": "string", "jsonPath": ".status.eta"},
+            {"name": "GPU-h", "type": "string", "jsonPath": ".status.gpuHours", "priority": 1},
             {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
@@ -212,7 +214,7 @@ def _crd(
     short: list[str],
     scope: str,
     schema: dict[str, Any],
-    columns: list[dict[str, str]],
+    columns: list[dict[str, Any]],
 ) -> dict[str, Any]:
     version: dict[str, Any] = {
         "name": API_VERSION,

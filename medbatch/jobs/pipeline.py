@@ -57,7 +57,8 @@ def run_job(
     pending = plan.pending
     planning_s = time.perf_counter() - t0
 
-    run = RunProgress(config, output, plan.shards, pending, on_progress)
+    gpus_per_worker = config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0)
+    run = RunProgress(config, output, plan.shards, pending, on_progress, gpus_per_worker=gpus_per_worker)
     if pending:
         dataset = ray.data.from_items(
             [{"shard": s.model_dump_json()} for s in pending], override_num_blocks=len(pending)
@@ -76,7 +77,7 @@ def run_job(
                 enable_true_multi_threading=True,
             ),
             num_cpus=worker_cpus,
-            num_gpus=config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0) or None,
+            num_gpus=gpus_per_worker or None,
         )
         for row in dataset.iter_rows():
             report = ShardReport.model_validate_json(row["report"])
@@ -85,6 +86,7 @@ def run_job(
             run.shard_committed(report)
     run.report(final=True)
     timings = run.timings(started_at, t0, planning_s, ran=bool(pending))
+    gpu_seconds = run.gpu_seconds()
 
     if not output.owns(lease):
         raise JobError(_superseded(config))
@@ -100,7 +102,14 @@ def run_job(
         planning_bytes_read=plan.bytes_read,
     )
     manifest = build_manifest(
-        config, plan, finished.index, changes, output.store, timings, shards_run=len(pending)
+        config,
+        plan,
+        finished.index,
+        changes,
+        output.store,
+        timings,
+        shards_run=len(pending),
+        gpu_seconds=gpu_seconds,
     )
     output.write_manifest(manifest)
     log.info(

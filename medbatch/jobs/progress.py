@@ -4,6 +4,7 @@ the operator polls) and to the Ray metrics."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from medbatch.spec.run_files import ProgressReport
 
 # Progress is written at most this often (seconds); the operator polls it.
 PROGRESS_INTERVAL_S = 2.0
+# The throughput and ETA are measured over this window, so they follow a run that speeds up or slows down.
+RATE_WINDOW_S = 300.0
 
 ProgressCallback = Callable[[int, int, int, int], None]
 
@@ -34,6 +37,8 @@ class RunProgress:
         shards: list[Shard],
         pending: list[Shard],
         on_progress: ProgressCallback | None,
+        *,
+        gpus_per_worker: float = 0.0,
     ) -> None:
         from medbatch.jobs.metrics import JobMetrics
 
@@ -49,7 +54,10 @@ class RunProgress:
         self.engine_request_s = 0.0
         self.engine_capacity = 1
         self.workers = min(config.num_workers, max(len(pending), 1))
+        # GPUs the engine replicas hold while the run processes (none when nothing is pending).
+        self.gpus = self.workers * gpus_per_worker if pending else 0.0
         self.started = time.perf_counter()
+        self._samples: deque[tuple[float, int]] = deque([(self.started, self.records_done)])
         self.records_run = 0
         # A resumed run does not read the shards a stopped attempt committed: their notes are done too.
         self.reused = self.records_done
@@ -100,13 +108,26 @@ class RunProgress:
             prompt_tokens_computed_per_note=round((self.tokens_in - self.tokens_cached) / per_note, 1),
         )
 
+    def rate(self) -> float | None:
+        """Notes done per second over the last ``RATE_WINDOW_S``; None before a shard is done."""
+        clock, done = self._samples[-1]
+        first_clock, first_done = self._samples[0]
+        if clock <= first_clock or done <= first_done:
+            return None
+        return (done - first_done) / (clock - first_clock)
+
     def report(self, final: bool = False) -> None:
         """Call the callback; write _progress.json at most every PROGRESS_INTERVAL_S (and at the end)."""
         if self.on_progress is not None:
             self.on_progress(self.shards_done, self.shards_total, self.records_done, self.failed)
         clock = time.perf_counter()
+        self._samples.append((clock, self.records_done))
+        while len(self._samples) > 2 and clock - self._samples[1][0] >= RATE_WINDOW_S:
+            self._samples.popleft()
         if final or clock - self._last_write >= PROGRESS_INTERVAL_S:
             self._last_write = clock
+            rate = self.rate()
+            remaining = self.records_total - self.records_done
             self.output.write_progress(
                 ProgressReport(
                     shards_total=self.shards_total,
@@ -117,5 +138,13 @@ class RunProgress:
                     tokens_in=self.tokens_in,
                     tokens_out=self.tokens_out,
                     updated_at=now(),
+                    elapsed_s=round(clock - self.started, 1),
+                    notes_per_s=round(rate, 3) if rate else None,
+                    eta_s=round(remaining / rate, 1) if rate else (0.0 if remaining == 0 else None),
+                    gpu_seconds=round(self.gpu_seconds(), 1),
                 )
             )
+
+    def gpu_seconds(self) -> float:
+        """GPUs held by the engine replicas x the time they have been held, so far."""
+        return self.gpus * (time.perf_counter() - self.started)

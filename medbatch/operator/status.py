@@ -213,6 +213,24 @@ def progress_text(progress: ProgressReport | None) -> str:
 Counts = Annotated[dict[str, int], Field(max_length=8)]
 
 
+def duration_text(seconds: float) -> str:
+    """A duration as kubectl shows ages: ``45s``, ``12m30s``, ``3h05m``, ``2d4h``."""
+    whole = max(int(seconds), 0)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+Short = Annotated[str, Field(max_length=32)]
+
+
 class CorpusStatus(_WireModel):
     """The status the operator writes; the CRD's status schema is generated from this model."""
 
@@ -220,6 +238,12 @@ class CorpusStatus(_WireModel):
     reason: Reason
     message: Message
     progress: Annotated[str, Field(max_length=64)] = ""
+    throughput: Short = Field(default="", description="Notes per second over the last minutes.")
+    eta: Short = Field(default="", description="Time left at that pace, while running.")
+    elapsed: Short = Field(default="", description="Time this run of the job has been going.")
+    gpu_hours: Short = Field(
+        default="", description="GPU time of this run: GPUs per replica x replicas x wall time, in hours."
+    )
     records: Counts = Field(default_factory=dict)
     shards: Counts = Field(default_factory=dict)
     tokens: Counts = Field(default_factory=dict)
@@ -248,6 +272,7 @@ def corpus_status(
     rayjob_status: dict[str, Any] | None,
     progress: ProgressReport | None,
     tokens: tuple[int, int] | None = None,
+    gpu_seconds: float | None = None,
     output_uri: str | None,
     now: str,
     started: bool = True,
@@ -258,6 +283,7 @@ def corpus_status(
         started: whether the Corpus's job exists (False while the operator waits or has given up).
         tokens: model tokens (in, out) of the whole run when known (the manifest's), else this attempt's
             from ``progress``.
+        gpu_seconds: the run's GPU time when known (the manifest's), else so far from ``progress``.
     """
     previous = previous or {}
     rayjob_status = rayjob_status or {}
@@ -271,12 +297,20 @@ def corpus_status(
         }
         shards = {"total": progress.shards_total, "done": progress.shards_done}
         tokens = tokens or (progress.tokens_in, progress.tokens_out)
+        gpu_seconds = gpu_seconds if gpu_seconds is not None else progress.gpu_seconds
+    running = progress is not None and result.phase not in TERMINAL
     dashboard = rayjob_status.get("dashboardURL")
     status = CorpusStatus(
         phase=result.phase,
         reason=result.reason,
         message=result.message,
         progress=progress_text(progress),
+        throughput=f"{progress.notes_per_s:.3g} notes/s"
+        if running and progress and progress.notes_per_s
+        else "",
+        eta=duration_text(progress.eta_s) if running and progress and progress.eta_s is not None else "",
+        elapsed=duration_text(progress.elapsed_s) if progress and progress.elapsed_s else "",
+        gpu_hours=f"{gpu_seconds / 3600:.2f}" if gpu_seconds else "",
         records=records,
         shards=shards,
         tokens={"in": tokens[0], "out": tokens[1]} if tokens else {},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # In the output folder.
 JOB_FILE = "_job.json"
@@ -46,6 +46,16 @@ class ProgressReport(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     updated_at: str | None = None
+    elapsed_s: float = Field(default=0.0, description="Seconds since this run started.")
+    notes_per_s: float | None = Field(
+        default=None, description="Notes done per second over the last few minutes; None before any shard."
+    )
+    eta_s: float | None = Field(
+        default=None, description="Seconds to the end at that rate; None while there is no rate yet."
+    )
+    gpu_seconds: float = Field(
+        default=0.0, description="GPUs held by the engine replicas x their wall time so far, this run."
+    )
 
 
 class ManifestSummary(BaseModel):
@@ -56,6 +66,7 @@ class ManifestSummary(BaseModel):
     outcome: Outcome
     tokens_in: int = 0
     tokens_out: int = 0
+    gpu_seconds: float = 0.0
 
 
 def entrypoint_command(corpus_args: str, profile_args: str, python: str = "python") -> str:

@@ -96,7 +96,7 @@ def test_corpus_crd_shape() -> None:
     version = spec["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Reason", "Progress", "Model", "Age"]
+    assert columns == ["Phase", "Reason", "Progress", "ETA", "GPU-h", "Model", "Age"]
     status = schema_of(crd)["properties"]["status"]["properties"]
     assert {"rayJob", "submissionId", "phase", "reason", "conditions"} <= set(status)
     assert model_profile_crd()["spec"]["scope"] == "Cluster"

@@ -11,6 +11,7 @@ from medbatch.operator.status import (
     Verdict,
     conditions,
     corpus_status,
+    duration_text,
     progress_text,
     verdict,
 )
@@ -121,6 +122,45 @@ def test_full_status_with_progress_and_dashboard() -> None:
     assert status["startTime"] == "2026-11-22T01:00:00Z"
     assert "completionTime" not in status
     assert status["outputUri"] == "s3://out/x/"
+
+
+def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
+    progress = ProgressReport(
+        records_total=1000, records_done=400, elapsed_s=754, notes_per_s=2.5, eta_s=240, gpu_seconds=7200
+    )
+    running = corpus_status(
+        previous=None,
+        generation=1,
+        result=verdict({"jobDeploymentStatus": "Running"}, False, None),
+        rayjob_status={"jobDeploymentStatus": "Running"},
+        progress=progress,
+        output_uri="s3://out/x/",
+        now="2026-11-22T01:05:00Z",
+    )
+    assert (running["throughput"], running["eta"], running["elapsed"]) == ("2.5 notes/s", "4m00s", "12m34s")
+    assert running["gpuHours"] == "2.00"
+    finished = corpus_status(
+        previous=None,
+        generation=1,
+        result=verdict(
+            {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, Outcome.SUCCEEDED
+        ),
+        rayjob_status={"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"},
+        progress=progress,
+        gpu_seconds=9000,
+        output_uri="s3://out/x/",
+        now="2026-11-22T01:05:00Z",
+    )
+    assert (finished.get("eta", ""), finished.get("throughput", "")) == ("", ""), "nothing left, no pace"
+    assert finished["gpuHours"] == "2.50", "the manifest's figure once the run is done"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (59.9, "59s"), (61, "1m01s"), (3600 * 3 + 300, "3h05m"), (86400 * 2 + 3600 * 4, "2d4h")],
+)
+def test_durations_read_like_kubectl_ages(seconds: float, text: str) -> None:
+    assert duration_text(seconds) == text
 
 
 def test_waiting_is_pending_with_a_started_false_condition_and_no_completion_time() -> None:

@@ -127,6 +127,10 @@ class Manifest(BaseModel):
     )
     tokens_in: int
     tokens_out: int
+    gpu_seconds: float = Field(
+        default=0.0,
+        description="This run's GPU time: GPUs per engine replica x replicas x the wall time they were held.",
+    )
     timings: Timings
 
 
@@ -158,6 +162,7 @@ def build_manifest(
     timings: Timings,
     *,
     shards_run: int,
+    gpu_seconds: float = 0.0,
 ) -> Manifest:
     """The manifest of a finished run, from the committed parts' footers and the index."""
     parts = read_part_stats(store, PARTS_DIR, list_parts(store))
@@ -199,5 +204,6 @@ def build_manifest(
         duplicate_ids=int(pc.sum(pc.greater(ids["key_count"], 1)).as_py() or 0),
         tokens_in=sum(p.tokens_in for p in parts),
         tokens_out=sum(p.tokens_out for p in parts),
+        gpu_seconds=round(gpu_seconds, 1),
         timings=timings,
     )
