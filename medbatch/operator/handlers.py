@@ -204,6 +204,7 @@ async def track(
                 await runtime.kube.patch_corpus_status(
                     str(namespace), name, replacing(body.status, observation.status)
                 )
+            metrics.observe_corpus(str(namespace), name, observation.status, observation.progress)
             result = observation.verdict
             if result.phase != phase:
                 metrics.TRANSITIONS.labels(result.phase.value).inc()
@@ -266,6 +267,12 @@ async def suspend_changed(
         reason="Suspended" if new else "Resumed",
         message="spec.suspend is now " + str(bool(new)).lower(),
     )
+
+
+@kopf.on.delete(GROUP, VERSION, CORPORA, optional=True)
+async def forget_metrics(namespace: str | None, name: str, **_: Any) -> None:
+    """Drop a deleted Corpus's metric series (no finalizer: nothing to wait for)."""
+    metrics.forget_corpus(str(namespace), name)
 
 
 @kopf.on.delete(GROUP, VERSION, CORPORA, when=_on_ray_cluster)

@@ -18,16 +18,18 @@ from medbatch.operator.render import child_name
 from medbatch.operator.run_files import RunFiles, RunFilesError, read_run_files
 from medbatch.operator.status import Verdict, corpus_status, jobs_api_as_rayjob_status, verdict
 from medbatch.spec import Corpus
+from medbatch.spec.run_files import ProgressReport
 
 log = logging.getLogger("medbatch.operator")
 
 
 @dataclass(frozen=True)
 class Observation:
-    """The status to write and the verdict it came from."""
+    """The status to write, the verdict it came from and the job's progress report (if any)."""
 
     status: dict[str, Any]
     verdict: Verdict
+    progress: ProgressReport | None = None
 
 
 def now_iso() -> str:
@@ -109,4 +111,4 @@ async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -
         output_uri=corpus.spec.output.uri,
         now=now_iso(),
     )
-    return Observation(status=status, verdict=result)
+    return Observation(status=status, verdict=result, progress=files.progress)

@@ -1,0 +1,155 @@
+"""The operator's metrics and medbatch's alert rules on a real Prometheus (Debian's ``prometheus`` and
+``promtool``): the rules load, the metrics pass Prometheus's lint, and every alert whose metrics the
+operator exports returns series with the labels its runbook uses."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from prometheus_client import start_http_server
+
+from medbatch.operator import metrics
+from medbatch.spec.run_files import ProgressReport
+from tests.operator.cluster import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTS = ROOT / "charts" / "medbatch" / "files" / "prometheus" / "alerts.yaml"
+PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+
+pytestmark = pytest.mark.skipif(
+    not (PROMETHEUS and PROMTOOL), reason="needs Debian's prometheus package (prometheus, promtool)"
+)
+# Rules over metrics another exporter provides: Ray's export of the job's metrics (prefixed ray_).
+FROM_RAY = {"MedbatchGpusIdle"}
+
+
+def _rules() -> list[dict[str, Any]]:
+    return list(yaml.safe_load(ALERTS.read_text())["groups"][0]["rules"])
+
+
+def test_the_alert_rules_pass_promtool() -> None:
+    result = subprocess.run([str(PROMTOOL), "check", "rules", str(ALERTS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(_rules())} rules found" in result.stdout
+
+
+def _wait(check: Any, what: str, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)  # poll interval of the wait above
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[str]:
+    """The operator's metrics endpoint, in this process, with two Corpora observed."""
+    server, thread = start_http_server(0, addr="127.0.0.1")
+    progress = ProgressReport(
+        records_total=1000, records_done=400, notes_per_s=2.0, eta_s=300, gpu_seconds=3600
+    )
+    running = {"phase": "Running", "records": {"total": 1000, "done": 400, "failed": 40}}
+    metrics.observe_corpus("team-a", "cardiology", running, progress)
+    metrics.observe_corpus("team-a", "broken", {"phase": "Failed", "records": {}}, None)
+    # The counters' series exist from the first scrape on (at 0), as an operator's would after its start.
+    metrics.LAUNCH_PROBLEMS.labels("SecretNotFound")
+    metrics.OBSERVE_ERRORS.labels("job")
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        metrics.forget_corpus("team-a", "cardiology")
+        metrics.forget_corpus("team-a", "broken")
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_the_operator_metrics_pass_prometheus_lint(exporter: str) -> None:
+    text = httpx.get(f"http://{exporter}/metrics").text
+    assert 'medbatch_corpus_records{corpus="cardiology",namespace="team-a",state="done"} 400.0' in text
+    lint = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.fixture(scope="module")
+def prometheus(exporter: str) -> Iterator[httpx.Client]:
+    """Prometheus on a free loopback port, scraping the exporter every second, with the alert rules."""
+    work = Path(tempfile.mkdtemp(prefix="mb-prometheus-"))
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ALERTS)],
+        "scrape_configs": [{"job_name": "medbatch-operator", "static_configs": [{"targets": [exporter]}]}],
+    }
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [
+            str(PROMETHEUS),
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            def ready() -> bool:
+                try:
+                    return client.get("/-/ready").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            _wait(ready, "Prometheus to start")
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _query(client: httpx.Client, expr: str) -> list[dict[str, Any]]:
+    body = client.get("/api/v1/query", params={"query": expr}).json()
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])
+
+
+def test_every_alert_loads_and_returns_the_series_its_runbook_names(prometheus: httpx.Client) -> None:
+    _wait(lambda: _query(prometheus, 'up{job="medbatch-operator"} == 1'), "a first scrape")
+    # Counters that move between two scrapes, as a failing launch and failing polls would.
+    metrics.LAUNCH_PROBLEMS.labels("SecretNotFound").inc()
+    for _ in range(10):
+        metrics.OBSERVE_ERRORS.labels("job").inc()
+    _wait(
+        lambda: _query(prometheus, "increase(medbatch_operator_observe_errors_total[1m]) > 5"),
+        "a scrape after the errors",
+    )
+
+    loaded = prometheus.get("/api/v1/rules").json()["data"]["groups"][0]["rules"]
+    assert {r["name"] for r in loaded} == {r["alert"] for r in _rules()}
+    assert {r["health"] for r in loaded} == {"ok"}
+
+    expected_labels = {
+        "MedbatchCorpusStalled": {"namespace": "team-a", "corpus": "cardiology"},
+        "MedbatchCorpusErrorRate": {"namespace": "team-a", "corpus": "cardiology"},
+        "MedbatchCorpusFailed": {"namespace": "team-a", "corpus": "broken"},
+        "MedbatchOperatorLaunchProblems": {"reason": "SecretNotFound"},
+        "MedbatchOperatorCannotObserve": {"what": "job"},
+    }
+    for rule in _rules():
+        if rule["alert"] in FROM_RAY:
+            continue
+        series = _query(prometheus, rule["expr"])
+        assert series, f"{rule['alert']} returned nothing"
+        assert series[0]["metric"].items() >= expected_labels[rule["alert"]].items(), rule["alert"]
