@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from devtools.dashboard import dashboard
 from medbatch import __version__
 from medbatch.operator.kube import PERMISSIONS, Access
 
@@ -113,6 +114,7 @@ def chart_files() -> dict[Path, str]:
             (CHART / "README.md").read_text(), (CHART / "values.yaml").read_text()
         ),
     }
+    files[CHART / "files" / "grafana" / "medbatch.json"] = json.dumps(dashboard(), indent=2) + "\n"
     for crd in sorted((ROOT / "manifests" / "crds").glob("*.yaml")):
         files[CHART / "crds" / crd.name] = crd.read_text()
     for profile in sorted((ROOT / "manifests" / "profiles").glob("*.yaml")):
