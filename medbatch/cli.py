@@ -196,8 +196,16 @@ def run(
     from medbatch.jobs.config import job_config_for
 
     engine_config = _engine_config(engine, model, endpoint, max_model_len, profile)
+    price = _load(load_model_profile, profile).spec.price_per_gpu_hour if profile else None
     try:
-        config = job_config_for(loaded, corpus.parent, output=output, engine=engine_config, workers=workers)
+        config = job_config_for(
+            loaded,
+            corpus.parent,
+            output=output,
+            engine=engine_config,
+            workers=workers,
+            price_per_gpu_hour=price,
+        )
     except JobError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_INVALID) from None

@@ -31,6 +31,7 @@ class JobConfig(BaseModel):
         engine: which engine runs the model tasks.
         key_fingerprint: fingerprint of the surrogate key (surrogate strategy only).
         num_workers: concurrent shard workers (engine replicas).
+        price_per_gpu_hour: the ModelProfile's price of a GPU-hour, for the run's cost (not in the hash).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,6 +43,7 @@ class JobConfig(BaseModel):
     engine: RunnableEngineConfig = Field(default_factory=BaselineEngineConfig)
     key_fingerprint: str | None = None
     num_workers: int = Field(default=1, ge=1)
+    price_per_gpu_hour: float | None = None
 
     def config_hash(self) -> str:
         """Hash of everything that determines the output's content.
@@ -101,6 +103,7 @@ def job_config_for(
     output: str | None = None,
     engine: RunnableEngineConfig | None = None,
     workers: int | None = None,
+    price_per_gpu_hour: float | None = None,
 ) -> JobConfig:
     """The JobConfig that runs ``corpus`` locally or on an existing Ray cluster.
 
@@ -110,6 +113,7 @@ def job_config_for(
         output: overrides spec.output.uri; default ./medbatch-output/<name>/ when neither is set.
         engine: the engine config; the CPU baseline by default.
         workers: shard workers; spec.replicas by default.
+        price_per_gpu_hour: the ModelProfile's price of a GPU-hour, if it declares one.
 
     Raises:
         JobError: the strategy needs a surrogate key and the environment has none.
@@ -136,4 +140,5 @@ def job_config_for(
         engine=engine or BaselineEngineConfig(),
         key_fingerprint=fingerprint_from_env(spec),
         num_workers=workers or spec.replicas,
+        price_per_gpu_hour=price_per_gpu_hour,
     )

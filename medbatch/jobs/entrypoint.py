@@ -63,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if corpus.spec.output.uri is None:
             raise JobError("spec.output.uri is required when a Corpus runs in a cluster")
-        config = job_config_for(corpus, Path.cwd(), engine=engine_config_from_profile(profile))
+        config = job_config_for(
+            corpus,
+            Path.cwd(),
+            engine=engine_config_from_profile(profile),
+            price_per_gpu_hour=profile.spec.price_per_gpu_hour,
+        )
     except (SpecError, JobError) as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -56,6 +56,7 @@ class RunProgress:
         self.workers = min(config.num_workers, max(len(pending), 1))
         # GPUs the engine replicas hold while the run processes (none when nothing is pending).
         self.gpus = self.workers * gpus_per_worker if pending else 0.0
+        self.price_per_gpu_hour = config.price_per_gpu_hour
         self.started = time.perf_counter()
         self._samples: deque[tuple[float, int]] = deque([(self.started, self.records_done)])
         self.records_run = 0
@@ -142,8 +143,15 @@ class RunProgress:
                     notes_per_s=round(rate, 3) if rate else None,
                     eta_s=round(remaining / rate, 1) if rate else (0.0 if remaining == 0 else None),
                     gpu_seconds=round(self.gpu_seconds(), 1),
+                    cost=self.cost(self.gpu_seconds()),
                 )
             )
+
+    def cost(self, gpu_seconds: float) -> float | None:
+        """GPU-hours x the profile's price per GPU-hour; None when the profile declares no price."""
+        if self.price_per_gpu_hour is None:
+            return None
+        return round(gpu_seconds / 3600 * self.price_per_gpu_hour, 2)
 
     def gpu_seconds(self) -> float:
         """GPUs held by the engine replicas x the time they have been held, so far."""

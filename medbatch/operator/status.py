@@ -244,6 +244,9 @@ class CorpusStatus(_WireModel):
     gpu_hours: Short = Field(
         default="", description="GPU time of this run: GPUs per replica x replicas x wall time, in hours."
     )
+    cost: Short = Field(
+        default="", description="GPU-hours x the ModelProfile's price per GPU-hour, when it declares one."
+    )
     records: Counts = Field(default_factory=dict)
     shards: Counts = Field(default_factory=dict)
     tokens: Counts = Field(default_factory=dict)
@@ -273,6 +276,7 @@ def corpus_status(
     progress: ProgressReport | None,
     tokens: tuple[int, int] | None = None,
     gpu_seconds: float | None = None,
+    cost: float | None = None,
     output_uri: str | None,
     now: str,
     started: bool = True,
@@ -284,6 +288,7 @@ def corpus_status(
         tokens: model tokens (in, out) of the whole run when known (the manifest's), else this attempt's
             from ``progress``.
         gpu_seconds: the run's GPU time when known (the manifest's), else so far from ``progress``.
+        cost: the run's cost when known (the manifest's), else so far from ``progress``.
     """
     previous = previous or {}
     rayjob_status = rayjob_status or {}
@@ -298,6 +303,7 @@ def corpus_status(
         shards = {"total": progress.shards_total, "done": progress.shards_done}
         tokens = tokens or (progress.tokens_in, progress.tokens_out)
         gpu_seconds = gpu_seconds if gpu_seconds is not None else progress.gpu_seconds
+        cost = cost if cost is not None else progress.cost
     running = progress is not None and result.phase not in TERMINAL
     dashboard = rayjob_status.get("dashboardURL")
     status = CorpusStatus(
@@ -311,6 +317,7 @@ def corpus_status(
         eta=duration_text(progress.eta_s) if running and progress and progress.eta_s is not None else "",
         elapsed=duration_text(progress.elapsed_s) if progress and progress.elapsed_s else "",
         gpu_hours=f"{gpu_seconds / 3600:.2f}" if gpu_seconds else "",
+        cost=f"{cost:.2f}" if cost is not None else "",
         records=records,
         shards=shards,
         tokens={"in": tokens[0], "out": tokens[1]} if tokens else {},

@@ -108,6 +108,7 @@ async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -
         progress=files.progress,
         tokens=(outcome.tokens_in, outcome.tokens_out) if outcome else None,
         gpu_seconds=outcome.gpu_seconds if outcome else None,
+        cost=outcome.cost if outcome else None,
         output_uri=corpus.spec.output.uri,
         now=now_iso(),
     )

@@ -147,6 +147,13 @@ class ModelProfileSpec(SpecModel):
         description="Passed through to the engine unchanged (e.g. vLLM engine args).",
     )
     sampling: SamplingSpec = Field(default_factory=SamplingSpec, description="Default sampling parameters.")
+    price_per_gpu_hour: float | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="What one GPU-hour costs (in any currency): the Corpus status and the manifest then "
+        "show the cost of a run as its GPU-hours x this price.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelProfileSpec:

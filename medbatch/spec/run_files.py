@@ -56,6 +56,9 @@ class ProgressReport(BaseModel):
     gpu_seconds: float = Field(
         default=0.0, description="GPUs held by the engine replicas x their wall time so far, this run."
     )
+    cost: float | None = Field(
+        default=None, description="GPU-hours x the ModelProfile's price per GPU-hour, when it declares one."
+    )
 
 
 class ManifestSummary(BaseModel):
@@ -67,6 +70,7 @@ class ManifestSummary(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     gpu_seconds: float = 0.0
+    cost: float | None = None
 
 
 def entrypoint_command(corpus_args: str, profile_args: str, python: str = "python") -> str:

@@ -56,9 +56,12 @@ def _shards(count: int, rows: int) -> list[Shard]:
     ]
 
 
-def _run(tmp_path: Path, shards: list[Shard], gpus: float) -> tuple[RunProgress, OutputFolder]:
+def _run(
+    tmp_path: Path, shards: list[Shard], gpus: float, price: float | None = None
+) -> tuple[RunProgress, OutputFolder]:
     spec = Corpus.model_validate(corpus_yaml("eta", {"uri": str(tmp_path / "in"), "format": "jsonl"})).spec
     config = JobConfig(
+        price_per_gpu_hour=price,
         corpus="eta",
         spec=spec,
         source_uri=str(tmp_path / "in"),
@@ -119,3 +122,16 @@ def test_a_finished_run_has_nothing_left(tmp_path: Path, clock: _Clock) -> None:
     _done(run, 10)
     run.report(final=True)
     assert _report(output).eta_s == 0.0
+
+
+def test_the_cost_is_gpu_hours_times_the_profile_s_price(tmp_path: Path, clock: _Clock) -> None:
+    run, output = _run(tmp_path, _shards(4, 10), gpus=2, price=3.5)
+    clock.now += 1800
+    _done(run, 10)
+    run.report(final=True)
+    report = _report(output)
+    assert report.gpu_seconds == pytest.approx(2 * 2 * 1800)
+    assert report.cost == pytest.approx(2 * 2 * 0.5 * 3.5), "two replicas of two GPUs for half an hour"
+    free, free_output = _run(tmp_path / "free", _shards(1, 1), gpus=2)
+    free.report(final=True)
+    assert _report(free_output).cost is None, "no price, no cost"

@@ -126,7 +126,13 @@ def test_full_status_with_progress_and_dashboard() -> None:
 
 def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
     progress = ProgressReport(
-        records_total=1000, records_done=400, elapsed_s=754, notes_per_s=2.5, eta_s=240, gpu_seconds=7200
+        records_total=1000,
+        records_done=400,
+        elapsed_s=754,
+        notes_per_s=2.5,
+        eta_s=240,
+        gpu_seconds=7200,
+        cost=7.0,
     )
     running = corpus_status(
         previous=None,
@@ -138,7 +144,7 @@ def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
         now="2026-11-22T01:05:00Z",
     )
     assert (running["throughput"], running["eta"], running["elapsed"]) == ("2.5 notes/s", "4m00s", "12m34s")
-    assert running["gpuHours"] == "2.00"
+    assert (running["gpuHours"], running["cost"]) == ("2.00", "7.00")
     finished = corpus_status(
         previous=None,
         generation=1,
@@ -148,11 +154,12 @@ def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
         rayjob_status={"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"},
         progress=progress,
         gpu_seconds=9000,
+        cost=8.75,
         output_uri="s3://out/x/",
         now="2026-11-22T01:05:00Z",
     )
     assert (finished.get("eta", ""), finished.get("throughput", "")) == ("", ""), "nothing left, no pace"
-    assert finished["gpuHours"] == "2.50", "the manifest's figure once the run is done"
+    assert (finished["gpuHours"], finished["cost"]) == ("2.50", "8.75"), "the manifest's once the run is done"
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,10 @@ class Manifest(BaseModel):
         default=0.0,
         description="This run's GPU time: GPUs per engine replica x replicas x the wall time they were held.",
     )
+    cost: float | None = Field(
+        default=None,
+        description="GPU-hours x the ModelProfile's price per GPU-hour, when the profile declares one.",
+    )
     timings: Timings
 
 
@@ -205,5 +209,8 @@ def build_manifest(
         tokens_in=sum(p.tokens_in for p in parts),
         tokens_out=sum(p.tokens_out for p in parts),
         gpu_seconds=round(gpu_seconds, 1),
+        cost=round(gpu_seconds / 3600 * config.price_per_gpu_hour, 2)
+        if config.price_per_gpu_hour is not None
+        else None,
         timings=timings,
     )
