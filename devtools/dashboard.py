@@ -12,6 +12,7 @@ from typing import Any
 
 CORPUS = 'namespace=~"$namespace", corpus=~"$corpus"'
 JOB = 'corpus=~"$corpus"'
+PROMPT = "ray_medbatch_replica_prompt_tokens_total"
 
 
 @dataclass(frozen=True)
@@ -63,19 +64,25 @@ PANELS: tuple[Panel, ...] = (
         unit="ops",
     ),
     Panel(
-        "Engine occupancy",
-        "Mean running requests / engine capacity over the run so far (1: every slot of every replica busy).",
-        ((f"max by (corpus) (ray_medbatch_engine_occupancy{{{JOB}}})", "{{corpus}}"),),
+        "Engine occupancy per replica",
+        "Mean running requests / engine capacity of each replica over its last shard (Ray's WorkerId tells "
+        "replicas apart), and of the whole run. Low: the GPUs wait for work.",
+        (
+            (f"ray_medbatch_replica_occupancy{{{JOB}}}", "{{corpus}} {{WorkerId}}"),
+            (f"max by (corpus) (ray_medbatch_engine_occupancy{{{JOB}}})", "{{corpus}} (run)"),
+        ),
         unit="percentunit",
     ),
     Panel(
-        "Prefix-cache hit rate",
-        "Share of prompt tokens served from vLLM's prefix cache (the note's prefix shared by its tasks).",
+        "Prefix-cache hit rate per replica",
+        "Share of each replica's prompt tokens served from vLLM's prefix cache (a note's prefix is shared by "
+        "its tasks); 0 for an engine without one.",
         (
             (
-                f'sum by (corpus) (rate(ray_medbatch_tokens_total{{{JOB}, direction="cached"}}[$__rate_interval])) '
-                f'/ sum by (corpus) (rate(ray_medbatch_tokens_total{{{JOB}, direction="in"}}[$__rate_interval]))',
-                "{{corpus}}",
+                f'(sum by (corpus, WorkerId) (rate({PROMPT}{{{JOB}, source="cached"}}[$__rate_interval])) '
+                f"or sum by (corpus, WorkerId) (rate({PROMPT}{{{JOB}}}[$__rate_interval])) * 0) "
+                f"/ sum by (corpus, WorkerId) (rate({PROMPT}{{{JOB}}}[$__rate_interval]))",
+                "{{corpus}} {{WorkerId}}",
             ),
         ),
         unit="percentunit",

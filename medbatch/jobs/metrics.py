@@ -51,3 +51,29 @@ class JobMetrics:
     def occupied(self, ratio: float) -> None:
         """Set the engine occupancy of the run so far."""
         self.occupancy.set(ratio, self._tags)
+
+
+class ReplicaMetrics:
+    """Series one engine replica (a shard worker) reports about itself; Ray's export tells replicas apart
+    by its own ``WorkerId`` label."""
+
+    def __init__(self, corpus: str) -> None:
+        self._tags = {"corpus": corpus}
+        self.occupancy = Gauge(
+            "medbatch_replica_occupancy",
+            "Mean running requests / engine capacity of one replica over its last shard, 0..1.",
+            ("corpus",),
+        )
+        self.prompt_tokens = Counter(
+            "medbatch_replica_prompt_tokens_total",
+            "Prompt tokens of one replica, by whether its prefix cache served them (cached) or not (computed).",
+            ("corpus", "source"),
+        )
+
+    def shard_done(self, occupancy: float, stats: ShardStats) -> None:
+        """Account one shard the replica ran."""
+        self.occupancy.set(occupancy, self._tags)
+        computed = stats.tokens_in - stats.tokens_cached
+        for source, tokens in (("cached", stats.tokens_cached), ("computed", computed)):
+            if tokens > 0:  # Ray's counters take positive increments only
+                self.prompt_tokens.inc(tokens, {**self._tags, "source": source})

@@ -97,6 +97,7 @@ class ShardWorker:
         )
         self.window = Window.for_engine(self.engine, spec.limits)
         self.loop = LoopThread()
+        self.replica_metrics: Any = None  # made on first use: Ray metrics need the worker's Ray runtime
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
         reports = [self.run_shard(Shard.model_validate_json(str(s))) for s in batch["shard"]]
@@ -141,6 +142,7 @@ class ShardWorker:
             len(records) - len(todo),
         )
         taken = self.engine.meter.take()
+        self._report_replica(taken.ratio, stats)
         return ShardReport(
             shard=shard.id,
             stats=stats,
@@ -150,6 +152,17 @@ class ShardWorker:
             engine_capacity=taken.capacity,
             seconds=time.perf_counter() - started,
         )
+
+    def _report_replica(self, occupancy: float, stats: ShardStats) -> None:
+        import ray
+
+        if not ray.is_initialized():  # run in-process by a test, outside any Ray worker
+            return
+        if self.replica_metrics is None:
+            from medbatch.jobs.metrics import ReplicaMetrics
+
+            self.replica_metrics = ReplicaMetrics(self.config.corpus)
+        self.replica_metrics.shard_done(occupancy, stats)
 
     def _read_slice(self, slice_: Slice) -> list[RawRecord]:
         """One slice's records, retried with backoff: a throttled or failed GET, a file moved for a moment."""

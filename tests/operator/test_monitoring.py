@@ -38,8 +38,6 @@ pytestmark = [
     pytest.mark.skipif(not (PROMETHEUS and PROMTOOL), reason="needs Debian's prometheus package"),
     pytest.mark.ray,  # a sample job runs on a local Ray cluster: the slow lane
 ]
-# Panels a fake engine cannot fill: it serves no prompt tokens from a prefix cache (vLLM does).
-NEEDS_A_PREFIX_CACHE = {"Prefix-cache hit rate"}
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -227,8 +225,6 @@ def test_every_dashboard_panel_returns_series_for_the_corpus(prometheus: httpx.C
     assert shipped == dashboard(), "the chart's dashboard is the one defined in devtools/dashboard.py"
     grafana = {"$namespace": ".*", "$corpus": ".*", "$__rate_interval": "1m", "$__range": "10m"}
     for panel in PANELS:
-        if panel.title in NEEDS_A_PREFIX_CACHE:
-            continue
         for expr, legend in panel.queries:
             for variable, value in grafana.items():
                 expr = expr.replace(variable, value)
