@@ -232,3 +232,24 @@ def test_every_dashboard_panel_returns_series_for_the_corpus(prometheus: httpx.C
             assert series, f"{panel.title}: {expr} returned nothing"
             if "{{corpus}}" in legend:
                 assert {s["metric"].get("corpus") for s in series} == {"cardiology"}, panel.title
+
+
+def test_the_job_metrics_pass_prometheus_lint(ray_job: str) -> None:
+    """The job's families in Ray's export (what Prometheus scrapes) follow Prometheus's conventions."""
+    text = httpx.get(f"http://{ray_job}/metrics").text
+    families = _wait(
+        lambda: [line for line in text.splitlines() if "ray_medbatch_" in line], "the job's families"
+    )
+    names = {line.split()[2] for line in families if line.startswith("# TYPE")}
+    assert {"ray_medbatch_records_total", "ray_medbatch_replica_occupancy"} <= names
+    lint = subprocess.run(
+        [str(PROMTOOL), "check", "metrics"], input="\n".join(families) + "\n", capture_output=True, text=True
+    )
+    # Ray adds its own camelCase labels (WorkerId, SessionName, ...) to every series it exports; ours are
+    # snake_case. Every other finding is ours.
+    problems = [
+        line
+        for line in (lint.stdout + lint.stderr).splitlines()
+        if line.strip() and "label names should be written in 'snake_case'" not in line
+    ]
+    assert problems == []
