@@ -105,6 +105,18 @@ PANELS: tuple[Panel, ...] = (
         unit="ops",
     ),
     Panel(
+        "Errors by kind",
+        "Error rows per second by kind: the failing step (deidentify, ner, summarize) or what failed (a "
+        "record without usable text, an unreadable file, the engine). The rows' error column has the rest.",
+        (
+            (
+                f"sum by (corpus, kind) (rate(ray_medbatch_record_errors_total{{{JOB}}}[$__rate_interval]))",
+                "{{corpus}} {{kind}}",
+            ),
+        ),
+        unit="ops",
+    ),
+    Panel(
         "ETA",
         "Time left at the pace of the last five minutes.",
         ((f"medbatch_corpus_eta_seconds{{{CORPUS}}}", "{{corpus}}"),),

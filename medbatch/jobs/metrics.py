@@ -20,6 +20,11 @@ class JobMetrics:
         )
         self.phi = Counter("medbatch_phi_found_total", "PHI spans removed, by type.", ("corpus", "type"))
         self.shards = Counter("medbatch_shards_committed_total", "Shard parts committed.", ("corpus",))
+        self.errors = Counter(
+            "medbatch_record_errors_total",
+            "Error rows, by kind (the failing step or what failed, from our own messages; never note text).",
+            ("corpus", "kind"),
+        )
         self.tokens = Counter(
             "medbatch_tokens_total",
             "Model tokens, by direction (in, out, and cached: prompt tokens served from the prefix cache).",
@@ -40,6 +45,8 @@ class JobMetrics:
             self.records.inc(stats.failed, {**self._tags, "outcome": "failed"})
         for phi_type, count in stats.phi_by_type.items():
             self.phi.inc(count, {**self._tags, "type": phi_type})
+        for kind, count in stats.errors_by_kind.items():
+            self.errors.inc(count, {**self._tags, "kind": kind})
         if stats.tokens_in:
             self.tokens.inc(stats.tokens_in, {**self._tags, "direction": "in"})
         if stats.tokens_out:

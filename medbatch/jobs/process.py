@@ -29,6 +29,24 @@ class ShardStats(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
+    errors_by_kind: dict[str, int] = Field(
+        default_factory=dict, description="Failed rows by error kind (see ``error_kind``)."
+    )
+
+
+# An error kind is at most this long (a bounded label value: the start of one of our own messages).
+_KIND_CHARS = 48
+
+
+def error_kinds(error: str) -> set[str]:
+    """The kinds of an error row's message: each part (parts are joined with "; ") up to its first ':' or
+    '(' (the failing step, or what failed), e.g. "ner" or "engine call failed". Error messages are ours
+    and never hold note text (``safe_error``), so neither do their kinds."""
+    kinds = set()
+    for part in error.split("; "):
+        kind = part.split(":", 1)[0].split("(", 1)[0].strip()
+        kinds.add(kind[:_KIND_CHARS] or "unknown")
+    return kinds
 
 
 def record_hash(record: RawRecord) -> str:
@@ -59,6 +77,7 @@ async def process_shard(
     done = await asyncio.gather(*(one(record) for record in records))
     stats = ShardStats(records=len(done))
     phi: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
     rows = []
     for record, processed in zip(records, done, strict=True):
         output = processed.output
@@ -73,9 +92,12 @@ async def process_shard(
             ).model_dump()
         )
         stats.failed += output.error is not None
+        if output.error is not None:
+            errors.update(error_kinds(output.error))
         phi.update(processed.phi_by_type)
         stats.tokens_in += output.tokens_in
         stats.tokens_out += output.tokens_out
         stats.tokens_cached += processed.tokens_cached
     stats.phi_by_type = dict(phi)
+    stats.errors_by_kind = dict(errors)
     return rows, stats

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from medbatch.jobs.ledger.parts import OutputRow
-from medbatch.jobs.process import ShardStats, process_shard
+from medbatch.jobs.process import ShardStats, error_kinds, process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import NoteProcessor, Window
 from medbatch.notes.engine import Analysis, Engine
@@ -157,3 +157,16 @@ def test_raw_text_analysis_when_asked() -> None:
     rows, _ = shard(raw, BaselineEngine(), [record("Dr. Ann Lee gave aspirin.")])
     assert rows[0]["text_deid"] is None
     assert [(e["text"], e["start"]) for e in rows[0]["entities"]] == [("aspirin", 17)]
+
+
+@pytest.mark.parametrize(
+    ("error", "kinds"),
+    [
+        ("deidentify: internal error (ValueError); ner: unusable answer", {"deidentify", "ner"}),
+        ("engine call failed (TimeoutError)", {"engine call failed"}),
+        ("text is empty", {"text is empty"}),
+        ("(odd)", {"unknown"}),
+    ],
+)
+def test_error_kinds_are_the_steps_or_what_failed(error: str, kinds: set[str]) -> None:
+    assert error_kinds(error) == kinds

@@ -96,7 +96,8 @@ def ray_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A sample Corpus ("cardiology", fake engine) run on a local Ray cluster that exports the job's metrics;
     the cluster stays up (and its series exported) until the tests are done. Returns the export address."""
     work = tmp_path_factory.mktemp("metrics-job")
-    write_jsonl(str(work / "in" / "notes.jsonl"), rows(notes(40)))
+    # Forty notes and one record without text: an error row, so the error panels have a series too.
+    write_jsonl(str(work / "in" / "notes.jsonl"), [*rows(notes(40)), {"note_id": "blank", "note_text": ""}])
     spec = Corpus.model_validate(
         corpus_yaml(
             "cardiology",
