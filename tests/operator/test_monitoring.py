@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -231,6 +232,8 @@ def test_every_dashboard_panel_returns_series_for_the_corpus(prometheus: httpx.C
                 expr = expr.replace(variable, value)
             series = _query(prometheus, expr)
             assert series, f"{panel.title}: {expr} returned nothing"
+            for label in re.findall(r"\{\{(\w+)\}\}", legend):  # what the legend shows is on every series
+                assert all(s["metric"].get(label) for s in series), f"{panel.title}: no {label} label"
             if "{{corpus}}" in legend:
                 assert {s["metric"].get("corpus") for s in series} == {"cardiology"}, panel.title
 
