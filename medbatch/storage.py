@@ -7,7 +7,6 @@ AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3), which is how the operator passes the C
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from typing import Any
@@ -63,26 +62,6 @@ def write_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
                 os.remove(tmp)
     else:
         fs.pipe_file(path, data)
-
-
-def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: dict[str, Any]) -> None:
-    """Write a JSON state file atomically (``write_atomic``)."""
-    write_atomic(fs, path, json.dumps(payload, indent=2).encode())
-
-
-def read_json(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any] | None:
-    """A state file's content; None when it is missing. Raises ValueError when it is damaged (empty,
-    cut short, not an object): the caller decides what that means."""
-    if not fs.exists(path):
-        return None
-    raw = fs.cat_file(path)
-    try:
-        loaded = json.loads(raw)
-    except ValueError:
-        raise ValueError(f"{path.rsplit('/', 1)[-1]} is damaged ({len(raw)} bytes, not JSON)") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path.rsplit('/', 1)[-1]} is damaged (not a JSON object)")
-    return loaded
 
 
 def join(base: str, *parts: str) -> str:

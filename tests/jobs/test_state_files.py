@@ -7,49 +7,42 @@ import json
 import threading
 from pathlib import Path
 
-import fsspec
 import pytest
 
 from medbatch.jobs import JobConfig, JobError, Outcome, run_job
+from medbatch.jobs.ledger import OutputFolder
 from medbatch.spec import Corpus
-from medbatch.storage import read_json, write_json
+from medbatch.spec.run_files import PROGRESS_FILE, ProgressReport
 from tests.corpora import corpus_yaml, notes, rows, write_jsonl
 
 
 def test_a_reader_polling_during_writes_never_sees_a_partial_file(tmp_path: Path) -> None:
     """The operator polls _progress.json while the job rewrites it; before atomic writes a reader saw
     invalid JSON dozens of times in a few thousand reads."""
-    fs = fsspec.filesystem("file")
-    path = str(tmp_path / "_progress.json")
-    big = {"records_done": 0, "padding": "x" * 200_000}  # large enough that a write takes several syscalls
-    write_json(fs, path, big)
+    output = OutputFolder(str(tmp_path))
+    path = tmp_path / PROGRESS_FILE
+    # Large enough that a write takes several syscalls.
+    report = ProgressReport(records_done=0, updated_at="x" * 200_000)
+    output.write_progress(report)
     done = threading.Event()
     bad: list[str] = []
 
     def poll() -> None:
         while not done.is_set():
             try:
-                read_json(fs, path)
+                ProgressReport.model_validate_json(path.read_bytes())
             except ValueError as exc:
-                bad.append(str(exc))
+                bad.append(type(exc).__name__)
 
     reader = threading.Thread(target=poll)
     reader.start()
     for i in range(300):
-        write_json(fs, path, {**big, "records_done": i})
+        output.write_progress(report.model_copy(update={"records_done": i}))
     done.set()
     reader.join()
     assert bad == []
-    assert read_json(fs, path) == {**big, "records_done": 299}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["_progress.json"], "no temporary file left"
-
-
-@pytest.mark.parametrize("content", [b"", b'{"config_ha', b"[1, 2]"])
-def test_damaged_state_files_are_named_not_tracebacks(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "_job.json"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"_job\.json is damaged"):
-        read_json(fsspec.filesystem("file"), str(path))
+    assert ProgressReport.model_validate_json(path.read_bytes()).records_done == 299
+    assert sorted(p.name for p in tmp_path.iterdir()) == [PROGRESS_FILE], "no temporary file left"
 
 
 def _config(tmp_path: Path) -> JobConfig:
