@@ -13,10 +13,11 @@ import time
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.ledger import Changes, Manifest, OutputFolder, build_manifest
-from medbatch.jobs.progress import ProgressCallback, RunProgress, now
+from medbatch.jobs.progress import ProgressCallback, RunProgress
 from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.worker import ShardReport, ShardWorker
 from medbatch.spec import DepartedNotes
+from medbatch.spec.run_files import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def run_job(
     """
     import ray
 
-    started_at, t0 = now(), time.perf_counter()
+    started_at, t0 = utc_now(), time.perf_counter()
     fs_in, base, listed = list_source_files(config.source_uri, config.spec.source.format)
     output = OutputFolder(config.output_uri)
     output.claim(config)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.ledger import OutputFolder, Timings
 from medbatch.jobs.planning import Shard
 from medbatch.jobs.worker import ShardReport
-from medbatch.spec.run_files import ProgressReport
+from medbatch.spec.run_files import ProgressReport, gpu_cost, utc_now
 
 # Progress is written at most this often (seconds); the operator polls it.
 PROGRESS_INTERVAL_S = 2.0
@@ -20,11 +19,6 @@ PROGRESS_INTERVAL_S = 2.0
 RATE_WINDOW_S = 300.0
 
 ProgressCallback = Callable[[int, int, int, int], None]
-
-
-def now() -> str:
-    """The current UTC time as the run files write it."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RunProgress:
@@ -93,7 +87,7 @@ class RunProgress:
         per_note = max(self.records_run, 1)
         return Timings(
             started_at=started_at,
-            finished_at=now(),
+            finished_at=utc_now(),
             elapsed_s=round(time.perf_counter() - t0, 3),
             planning_s=round(planning_s, 3),
             processing_s=round(processing_s, 3),
@@ -128,6 +122,7 @@ class RunProgress:
         if final or clock - self._last_write >= PROGRESS_INTERVAL_S:
             self._last_write = clock
             rate = self.rate()
+            gpu_seconds = self.gpu_seconds()
             remaining = self.records_total - self.records_done
             self.output.write_progress(
                 ProgressReport(
@@ -138,20 +133,14 @@ class RunProgress:
                     records_failed_this_run=self.failed,
                     tokens_in=self.tokens_in,
                     tokens_out=self.tokens_out,
-                    updated_at=now(),
+                    updated_at=utc_now(),
                     elapsed_s=round(clock - self.started, 1),
                     notes_per_s=round(rate, 3) if rate else None,
                     eta_s=round(remaining / rate, 1) if rate else (0.0 if remaining == 0 else None),
-                    gpu_seconds=round(self.gpu_seconds(), 1),
-                    cost=self.cost(self.gpu_seconds()),
+                    gpu_seconds=round(gpu_seconds, 1),
+                    cost=gpu_cost(gpu_seconds, self.price_per_gpu_hour),
                 )
             )
-
-    def cost(self, gpu_seconds: float) -> float | None:
-        """GPU-hours x the profile's price per GPU-hour; None when the profile declares no price."""
-        if self.price_per_gpu_hour is None:
-            return None
-        return round(gpu_seconds / 3600 * self.price_per_gpu_hour, 2)
 
     def gpu_seconds(self) -> float:
         """GPUs held by the engine replicas x the time they have been held, so far."""

@@ -8,6 +8,7 @@ besides the custom resources themselves.
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,18 @@ CORPUS_FILE = "corpus.yaml"
 PROFILE_FILE = "modelprofile.yaml"
 MODEL_MOUNT_ROOT = "/models"  # a ModelProfile's PVC is mounted at MODEL_MOUNT_ROOT/<pvc name>
 ENTRYPOINT_MODULE = "medbatch.jobs.entrypoint"
+
+
+def utc_now() -> str:
+    """The current time as the run files write it (UTC, ISO 8601, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def gpu_cost(gpu_seconds: float, price_per_gpu_hour: float | None) -> float | None:
+    """The cost of ``gpu_seconds`` at a ModelProfile's price per GPU-hour; None when it declares none."""
+    if price_per_gpu_hour is None:
+        return None
+    return round(gpu_seconds / 3600 * price_per_gpu_hour, 2)
 
 
 class Outcome(StrEnum):

@@ -9,7 +9,6 @@ for the protocol.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
@@ -19,21 +18,17 @@ from pydantic import BaseModel
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.ledger.finish import Finished, finish_run
-from medbatch.jobs.ledger.index import RECORD_SCHEMA, write_shard_state
+from medbatch.jobs.ledger.index import write_shard_state
 from medbatch.jobs.ledger.lease import Lease, owns, take_over
 from medbatch.jobs.ledger.manifest import Manifest
 from medbatch.jobs.ledger.parts import list_parts, new_part_name, rows_table, write_part
 from medbatch.jobs.ledger.plan import RunPlan, plan_run
 from medbatch.jobs.ledger.store import Store
 from medbatch.jobs.sources.listing import SourceFile
-from medbatch.spec.run_files import JOB_FILE, MANIFEST_FILE, PROGRESS_FILE, ProgressReport
+from medbatch.spec.run_files import JOB_FILE, MANIFEST_FILE, PROGRESS_FILE, ProgressReport, utc_now
 from medbatch.storage import StorageError
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class JobClaim(BaseModel):
@@ -68,7 +63,7 @@ class OutputFolder:
         with committed parts the run stops with a message saying what to do.
         """
         config_hash = config.config_hash()
-        payload = JobClaim(corpus=config.corpus, config_hash=config_hash, created_at=_now())
+        payload = JobClaim(corpus=config.corpus, config_hash=config_hash, created_at=utc_now())
         for _ in range(2):  # a claim lost to another run is read back and compared
             data, version = self.store.read_versioned(JOB_FILE)
             if data is not None:
@@ -131,7 +126,7 @@ class OutputFolder:
             return False
         if rows:
             write_part(self.store, new_part_name(shard_id), rows_table(rows))
-        write_shard_state(self.store, shard_id, records.cast(RECORD_SCHEMA), unread=unread)
+        write_shard_state(self.store, shard_id, records, unread=unread)
         return True
 
     def finish(self, plan: RunPlan, *, keep_departed: bool) -> Finished:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.ledger.index import STATE_DIR
 from medbatch.jobs.ledger.store import Store
+from medbatch.spec.run_files import utc_now
 
 RUN_FILE = f"{STATE_DIR}/run.json"
 # Take-overs racing one another each retry after losing; this many losses in a row means something
@@ -55,7 +55,7 @@ def take_over(store: Store) -> Lease:
         data, version = store.read_versioned(RUN_FILE)
         previous = _parse(data).get("generation")
         generation = (previous if isinstance(previous, int) else 0) + 1
-        payload = {"run_id": run_id, "generation": generation, "started_at": datetime.now(UTC).isoformat()}
+        payload = {"run_id": run_id, "generation": generation, "started_at": utc_now()}
         if store.put_if(RUN_FILE, json.dumps(payload, indent=2).encode(), version):
             return Lease(run_id, generation)
     raise JobError(f"could not take over the output folder: {RUN_FILE} changed {_ATTEMPTS} times in a row")

@@ -20,7 +20,7 @@ from medbatch.jobs.ledger.parts import PARTS_DIR, list_parts, shard_of
 from medbatch.jobs.ledger.plan import RunPlan
 from medbatch.jobs.ledger.store import Store
 from medbatch.jobs.sources.listing import SourceFile
-from medbatch.spec.run_files import Outcome
+from medbatch.spec.run_files import Outcome, gpu_cost
 
 if TYPE_CHECKING:
     from medbatch.jobs.config import JobConfig
@@ -209,8 +209,6 @@ def build_manifest(
         tokens_in=sum(p.tokens_in for p in parts),
         tokens_out=sum(p.tokens_out for p in parts),
         gpu_seconds=round(gpu_seconds, 1),
-        cost=round(gpu_seconds / 3600 * config.price_per_gpu_hour, 2)
-        if config.price_per_gpu_hour is not None
-        else None,
+        cost=gpu_cost(gpu_seconds, config.price_per_gpu_hour),
         timings=timings,
     )
