@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from medbatch.spec.bounds import DNS1123_LABEL, DNS1123_SUBDOMAIN, QUALIFIED_NAME
 from medbatch.spec.corpus import CorpusSpec
 from medbatch.spec.model_profile import ModelProfileSpec
 
@@ -64,11 +65,21 @@ _LIMITS = (
 )
 
 
+# The name patterns, by the name Kubernetes' docs give them.
+_PATTERNS = {
+    DNS1123_SUBDOMAIN: "a DNS-1123 subdomain",
+    DNS1123_LABEL: "a DNS-1123 label",
+    QUALIFIED_NAME: "a qualified name",
+}
+
+
 def _limits(node: dict[str, Any]) -> str:
     """The bounds the API server and `medbatch validate` enforce on one field, from its JSON Schema."""
     options = [o for o in node.get("anyOf", [node]) if o.get("type") != "null"]
     merged = {**(options[0] if len(options) == 1 else {}), **node}
     found = [text.format(merged[key]) for key, text in _LIMITS if key in merged]
+    if merged.get("pattern") in _PATTERNS:
+        found.append(_PATTERNS[merged["pattern"]])
     for key in ("items", "additionalProperties"):
         inner = merged.get(key)
         if isinstance(inner, dict) and "maxLength" in inner:

@@ -34,7 +34,7 @@ def test_validate_explains_what_is_wrong(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{path} is invalid:" in result.stderr
     for expected in (
-        "metadata.name: not a valid name",
+        "metadata.name: must be a DNS-1123 label",
         "spec.source.format: Input should be 'parquet', 'jsonl', 'csv' or 'text'",
         "spec.replicas: Input should be greater than or equal to 1",
     ):

@@ -8,7 +8,9 @@ rather than a user's first install.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import binascii
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
@@ -18,6 +20,8 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Secret, Service
 from lightkube.types import PatchType
+
+from medbatch.spec.bounds import is_label_name, is_object_name
 
 GROUP, VERSION = "medbatch.io", "v1alpha1"
 CORPORA, MODEL_PROFILES = "corpora", "modelprofiles"
@@ -68,14 +72,39 @@ PERMISSIONS: tuple[Access, ...] = (
 )
 
 
+class SecretDataError(ValueError):
+    """A Secret's value is not base64 of UTF-8 text. The message names the key, never the value."""
+
+
 @dataclass(frozen=True)
 class SecretView:
     """What the operator uses of a Secret: its labels (who marked it for what), the uids of its owners
-    and its data."""
+    and its data.
+
+    The data stays encoded until ``text`` or ``decoded`` is called, so a caller checks labels and owners
+    first and nothing of a Secret that fails those checks is ever decoded (nor can its bytes reach an
+    error message).
+    """
 
     labels: dict[str, str]
     owners: frozenset[str]
-    data: dict[str, str]
+    encoded: dict[str, str] = field(repr=False)
+    plain: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def text(self, key: str) -> str | None:
+        """The value under ``key`` as text, or None when there is none (SecretDataError if not text)."""
+        if key in self.plain:
+            return self.plain[key]
+        if key not in self.encoded:
+            return None
+        try:
+            return base64.b64decode(self.encoded[key], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise SecretDataError(f"the value under key '{key}' is not text (UTF-8)") from None
+
+    def decoded(self) -> dict[str, str]:
+        """Every value as text (SecretDataError on the first that is not)."""
+        return {key: self.text(key) or "" for key in sorted(self.encoded.keys() | self.plain.keys())}
 
 
 def _owner_uids(metadata: Any) -> frozenset[str]:
@@ -90,18 +119,41 @@ def _plain(obj: Any) -> dict[str, Any]:
 class KubeError(RuntimeError):
     """A Kubernetes call failed for a reason other than not-found or already-exists.
 
-    ``code`` is the HTTP status (403 forbidden by RBAC, 422 refused by validation or a webhook, ...).
+    ``code`` is the HTTP status (403 forbidden by RBAC, 422 refused by validation or a webhook, ...). The
+    message holds the action and the status's standard phrase, never the server's text: that may quote
+    the object (a Secret's name, a rendered spec) and this message reaches Events and status.
     """
 
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, action: str, code: int) -> None:
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "error"
+        super().__init__(f"{action}: HTTP {code} {phrase}")
+        self.action, self.code = action, code
+
+
+class InvalidNameError(KubeError):
+    """A name or namespace is not a Kubernetes name, so no request was sent (code 0).
+
+    Names reach this client from a Corpus's author or from objects they may write (a RayCluster's
+    ``authOptions.secretName``). The spec models and the CRD refuse such names already; this is the last
+    check before a URL is built, so a name like ``../../other-team/secrets/x`` can never leave its path
+    segment whatever code path brought it here.
+    """
+
+    def __init__(self, kind: str) -> None:
+        RuntimeError.__init__(self, f"a {kind} name that is not a Kubernetes name was refused")
+        self.action, self.code = f"reading a {kind}", 0
+
+
+def _checked(kind: str, name: Any, namespace: Any = None) -> None:
+    """Refuse (InvalidNameError) a name that is not a DNS-1123 subdomain or a namespace that is not a label."""
+    if not isinstance(name, str) or not is_object_name(name):
+        raise InvalidNameError(kind)
+    if namespace is not None and (not isinstance(namespace, str) or not is_label_name(namespace)):
+        raise InvalidNameError("namespace")
 
 
 def _fail(action: str, exc: ApiError) -> KubeError:
-    return KubeError(
-        f"{action}: {exc.status.code} {exc.status.reason}: {exc.status.message}", exc.status.code or 0
-    )
+    return KubeError(action, exc.status.code or 0)
 
 
 class Kube:
@@ -129,6 +181,7 @@ class Kube:
 
     async def _get(self, resource: Any, name: str, namespace: str | None = None) -> Any | None:
         """The object, or None when there is none (other API errors raise KubeError)."""
+        _checked(resource.__name__, name, namespace)
         try:
             return await self._client.get(resource, name, namespace=namespace)
         except ApiError as exc:
@@ -143,16 +196,16 @@ class Kube:
         return None if found is None else _plain(found)
 
     async def secret(self, namespace: str, name: str) -> SecretView | None:
-        """The Secret's labels and decoded data, or None when there is none. Never log or store the data."""
+        """The Secret's labels, owners and (still encoded) data, or None when there is none. Never log or
+        store the data."""
         found = await self._get(Secret, name, namespace)
         if found is None:
             return None
-        data = {key: base64.b64decode(value).decode() for key, value in (found.data or {}).items()}
-        data.update(found.stringData or {})
         return SecretView(
             labels=dict((found.metadata.labels if found.metadata else None) or {}),
             owners=_owner_uids(found.metadata),
-            data=data,
+            encoded=dict(found.data or {}),
+            plain=dict(found.stringData or {}),
         )
 
     async def rayjob_crd(self) -> dict[str, Any] | None:
@@ -171,21 +224,23 @@ class Kube:
         Returns the object as the server has it and whether this call created it. A retried handler or a
         restarted operator thus never makes a second RayJob for a Corpus.
         """
+        meta = document["metadata"]
+        _checked(document["kind"], meta.get("name"), meta.get("namespace"))
         obj: Any = from_dict(document)
         try:
             created = await self._client.create(obj)
             return _plain(created), True
         except ApiError as exc:
             if exc.status.code != 409:
-                raise _fail(f"creating {document['kind']} {document['metadata']['name']}", exc) from None
-        meta = document["metadata"]
+                raise _fail(f"creating {document['kind']} {meta['name']}", exc) from None
         existing = await self._client.get(type(obj), meta["name"], namespace=meta.get("namespace"))
         return _plain(existing), False
 
     async def patch_object(self, document: dict[str, Any], patch: dict[str, Any]) -> None:
         """Merge-patch the object ``document`` names (kind, name and namespace from its metadata)."""
-        obj: Any = from_dict(document)
         meta = document["metadata"]
+        _checked(document["kind"], meta.get("name"), meta.get("namespace"))
+        obj: Any = from_dict(document)
         try:
             await self._client.patch(
                 type(obj), meta["name"], patch, namespace=meta.get("namespace"), patch_type=PatchType.MERGE
@@ -205,6 +260,7 @@ class Kube:
 
     async def set_rayjob_suspend(self, namespace: str, name: str, suspend: bool) -> None:
         """Suspend or resume the RayJob (KubeRay deletes or recreates its cluster)."""
+        _checked("RayJob", name, namespace)
         try:
             await self._client.patch(
                 RayJob,
@@ -218,6 +274,7 @@ class Kube:
 
     async def patch_corpus_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge ``status`` into the Corpus's status subresource (a deleted Corpus is not an error)."""
+        _checked("Corpus", name, namespace)
         try:
             await self._client.patch(
                 CorpusResource.Status,
@@ -234,7 +291,10 @@ class Kube:
 __all__ = [
     "PERMISSIONS",
     "Access",
+    "InvalidNameError",
     "Kube",
     "KubeError",
     "RayJob",
+    "SecretDataError",
+    "SecretView",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,7 +18,7 @@ import kopf
 
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.jobs_api import JobsApiError, RayJobsClient, entrypoint_for, submission_id_for
-from medbatch.operator.kube import Kube, KubeError
+from medbatch.operator.kube import InvalidNameError, Kube, KubeError, SecretDataError
 from medbatch.operator.render import (
     CONTENT_HASH,
     child_name,
@@ -29,6 +28,7 @@ from medbatch.operator.render import (
     with_content_hash,
 )
 from medbatch.spec import Corpus, ModelProfile, SpecError, parse_resource
+from medbatch.spec.bounds import is_label_name, is_object_name
 
 
 class LaunchError(Exception):
@@ -96,7 +96,7 @@ async def read_secret(
     """A Secret's data, or a retryable LaunchError naming it (never its content).
 
     ``marked_by``: a label the Secret must carry with the value ``true`` (the platform's mark that a
-    Corpus may use it); a Secret without it is refused and its data not used.
+    Corpus may use it); a Secret without it is refused before any of its data is decoded.
     """
     found = await kube.secret(namespace, name)
     if found is None:
@@ -113,7 +113,10 @@ async def read_secret(
             f"it {marked_by}=true; the Corpus starts once it is",
             retry=True,
         )
-    return found.data
+    try:
+        return found.decoded()
+    except SecretDataError as exc:
+        raise LaunchError("InvalidSecret", f"Secret '{name}' ({purpose}): {exc}", retry=True) from None
 
 
 def declares_auth_options(crd: Mapping[str, Any]) -> bool:
@@ -171,7 +174,6 @@ def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
 # unless authOptions.secretName says otherwise) holds the token under this key.
 KUBERAY_TOKEN_KEY = "auth_token"  # noqa: S105 (the name of a Secret key, not a secret)
 DASHBOARD_PORT = 8265
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,13 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
     auth = (cluster.get("spec") or {}).get("authOptions") or {}
     token = None
     if auth.get("mode") == "token":
-        secret = str(auth.get("secretName") or name)
+        secret = auth.get("secretName") or name
+        if not isinstance(secret, str) or not is_object_name(secret):
+            raise LaunchError(
+                "RayTokenSecretInvalid",
+                f"RayCluster '{name}' names a token Secret that is not a Kubernetes name",
+                retry=True,
+            )
         found = await kube.secret(namespace, secret)
         _require_owned(
             "RayTokenNotOwned",
@@ -232,7 +240,10 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
             name,
         )
         assert found is not None
-        token = found.data.get(KUBERAY_TOKEN_KEY)
+        try:
+            token = found.text(KUBERAY_TOKEN_KEY)
+        except SecretDataError as exc:
+            raise LaunchError("InvalidSecret", f"Secret '{secret}': {exc}", retry=True) from None
         if not token:
             raise LaunchError(
                 "RayTokenNotFound",
@@ -263,7 +274,7 @@ async def _head_address(
     service_name = str(
         ((cluster.get("status") or {}).get("head") or {}).get("serviceName") or f"{name}-head-svc"
     )
-    if not _DNS_LABEL.fullmatch(service_name):
+    if not is_label_name(service_name):
         raise LaunchError(
             "RayHeadServiceInvalid",
             f"RayCluster '{name}' names a head Service that is not a DNS label",
@@ -317,6 +328,20 @@ async def launch(
     corpus = parse_corpus(body)
     namespace = str(body["metadata"]["namespace"])
     check_identity(corpus, config)
+    try:
+        return await _launch(kube, corpus, namespace, body, config, submission_id)
+    except KubeError as exc:
+        raise _api_problem(exc) from None
+
+
+async def _launch(
+    kube: Kube,
+    corpus: Corpus,
+    namespace: str,
+    body: Mapping[str, Any],
+    config: OperatorConfig,
+    submission_id: str | None,
+) -> Launched:
     profile = await resolve_profile(kube, corpus)
     if corpus.spec.credentials is not None:
         await read_secret(
@@ -353,7 +378,7 @@ async def _create_owned(kube: Kube, document: dict[str, Any], owner_uid: str) ->
     try:
         existing, created = await kube.create_or_get(document)
     except KubeError as exc:
-        raise _api_problem(exc, f"creating {kind} {name}") from None
+        raise _api_problem(exc) from None
     if created:
         return True
     meta = existing.get("metadata") or {}
@@ -377,23 +402,31 @@ async def _create_owned(kube: Kube, document: dict[str, Any], owner_uid: str) ->
             document, {k: v for k, v in document.items() if k not in ("apiVersion", "kind")}
         )
     except KubeError as exc:
-        raise _api_problem(exc, f"updating {kind} {name}") from None
+        raise _api_problem(exc) from None
     return False
 
 
-def _api_problem(exc: KubeError, action: str) -> LaunchError:
-    """What an API error when creating a child means for the Corpus."""
+def _api_problem(exc: KubeError) -> LaunchError:
+    """What a failed Kubernetes call means for the Corpus (the message holds no text from the server)."""
+    if isinstance(exc, InvalidNameError):
+        return LaunchError("InvalidName", f"{exc}; nothing was read or sent", retry=False)
     if exc.code == 403:
         return LaunchError(
             "Forbidden",
-            f"{action} was forbidden (HTTP 403): the operator's RBAC lacks a permission (see the chart's "
+            f"{exc.action} was forbidden (HTTP 403): the operator's RBAC lacks a permission (see the chart's "
             "ClusterRole); retrying",
             retry=True,
         )
     if exc.code in (400, 422):
         # Validation or an admission webhook (KubeRay's, a policy engine's) refused it: retrying cannot help.
-        return LaunchError("Rejected", f"{action} was refused: {exc}", retry=False)
-    return LaunchError("KubernetesUnavailable", f"{action} failed (HTTP {exc.code}); retrying", retry=True)
+        # The server's own message is not repeated: it may quote the object.
+        return LaunchError(
+            "Rejected",
+            f"{exc}; `medbatch render` prints the objects, and `kubectl create --dry-run=server -f -` "
+            "shows the API server's reason",
+            retry=False,
+        )
+    return LaunchError("KubernetesUnavailable", f"{exc}; retrying", retry=True)
 
 
 async def _submit(

@@ -7,19 +7,13 @@ Corpus that validates locally is the Corpus the cluster runs.
 from __future__ import annotations
 
 import posixpath
-import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from medbatch.spec.base import SpecModel
 from medbatch.spec.bounds import (
-    DNS1123_LABEL,
-    DNS1123_SUBDOMAIN,
-    LABEL_CHARS,
-    NAME_CHARS,
-    DnsName,
     LabelName,
     ObjectName,
     Text,
@@ -30,7 +24,6 @@ from medbatch.spec.bounds import (
 API_GROUP = "medbatch.io"
 API_VERSION = "v1alpha1"
 
-_DNS1123 = re.compile(DNS1123_LABEL)
 _URI_SCHEMES = ("s3://", "gs://", "file://")
 # The same checks as _check_uri, for the API server.
 _URI_RULES = cel(
@@ -335,15 +328,7 @@ class RaySpec(SpecModel):
         "chart's rayClusters.allowed and labelled medbatch.io/allow-corpora=true unless the chart says "
         "otherwise). With token authentication (authOptions.mode: token) the operator reads the token from "
         "the Secret KubeRay made for it (owned by the RayCluster).",
-        json_schema_extra={"pattern": DNS1123_LABEL},
     )
-
-    @field_validator("cluster_name")
-    @classmethod
-    def _cluster_name(cls, value: str) -> str:
-        if not _DNS1123.match(value):
-            raise ValueError("clusterName must be a RayCluster name: lowercase letters, digits and '-'")
-        return value
 
 
 class CredentialsSpec(SpecModel):
@@ -419,11 +404,10 @@ class CorpusSpec(SpecModel):
 
     source: SourceSpec = Field(description="Where the notes are.")
     tasks: TasksSpec = Field(description="Which tasks to run.")
-    model: ObjectName = Field(
+    model: LabelName = Field(
         default="openbiollm-70b",
         description="Name of a ModelProfile (cluster-scoped). `medbatch run` uses the CPU baseline engine "
         "unless told otherwise.",
-        json_schema_extra={"pattern": DNS1123_SUBDOMAIN},
     )
     replicas: int = Field(
         default=1, ge=1, le=512, description="Engine replicas; each gets the profile's GPUs."
@@ -436,7 +420,7 @@ class CorpusSpec(SpecModel):
         default=None,
         description="Run on this existing RayCluster (Jobs API) instead of creating a RayJob. Unset: a RayJob.",
     )
-    service_account_name: DnsName | None = Field(
+    service_account_name: ObjectName | None = Field(
         default=None,
         description="ServiceAccount of the Ray pods, for cloud workload identity (IRSA, GKE Workload Identity) "
         "instead of static keys in `credentials`. Unset: the namespace's default account, with no API token "
@@ -453,15 +437,6 @@ class CorpusSpec(SpecModel):
             )
         )
     }
-
-    @field_validator("model")
-    @classmethod
-    def _model_name(cls, value: str) -> str:
-        if not _DNS1123.match(value) or len(value) > NAME_CHARS:
-            raise ValueError(
-                "not a valid ModelProfile name: use lowercase letters, digits and '-' (e.g. openbiollm-70b)"
-            )
-        return value
 
     @model_validator(mode="after")
     def _output_differs_from_source(self) -> CorpusSpec:
@@ -481,20 +456,8 @@ class ObjectMeta(SpecModel):
 
     model_config = SpecModel.model_config | {"extra": "allow"}
 
-    name: Annotated[str, Field(max_length=LABEL_CHARS, description="DNS-1123 label.")]
-    namespace: str | None = Field(
-        default=None, max_length=LABEL_CHARS, description="Namespace (cluster only)."
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _DNS1123.match(value):
-            raise ValueError(
-                "not a valid name: use lowercase letters, digits and '-', starting and ending "
-                "with a letter or digit"
-            )
-        return value
+    name: LabelName = Field(description="DNS-1123 label.")
+    namespace: LabelName | None = Field(default=None, description="Namespace (cluster only).")
 
 
 class Corpus(SpecModel):

@@ -13,10 +13,10 @@ from pydantic import Field, model_validator
 from medbatch.spec.base import SpecModel
 from medbatch.spec.bounds import (
     AnnotationValue,
-    DnsName,
     Image,
     LabelValue,
     ObjectName,
+    ResourceName,
     Text,
     Uri,
     cel,
@@ -61,7 +61,7 @@ class ModelSource(SpecModel):
 class GpuSpec(SpecModel):
     """GPUs per replica."""
 
-    resource: ObjectName = Field(default="nvidia.com/gpu", description="Extended resource name of the GPU.")
+    resource: ResourceName = Field(default="nvidia.com/gpu", description="Extended resource name of the GPU.")
     count: int = Field(default=1, ge=0, le=64, description="GPUs per replica (0 for a CPU profile).")
 
 
@@ -125,7 +125,7 @@ class ModelProfileSpec(SpecModel):
         description="Pod affinity of the Ray pods (Kubernetes `affinity`: nodeAffinity, podAffinity, "
         "podAntiAffinity).",
     )
-    priority_class_name: DnsName | None = Field(
+    priority_class_name: ObjectName | None = Field(
         default=None,
         description="PriorityClass of the Ray pods; the chart's `jobs.priorityClassName` when unset.",
     )

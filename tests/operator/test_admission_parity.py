@@ -91,6 +91,22 @@ CORPUS_CASES: list[tuple[str, Change, str]] = [
     ("empty text field", _set("spec.source.textField", ""), CRD),
     ("ray cluster name with capitals", _set("spec.ray", {"clusterName": "Ray_Cluster"}), CRD),
     ("service account name with a slash", _set("spec.serviceAccountName", "kube-system/admin"), CRD),
+    # Every reference to another object is a Kubernetes name, so none can climb out of its URL segment.
+    (
+        "secret name that climbs into another namespace",
+        _both(
+            _set("spec.credentials", {"secretRef": {"name": "../../other-team/secrets/s3-creds"}}),
+            _set("spec.suspend", True),
+        ),
+        CRD,
+    ),
+    ("secret name with a slash", _set("spec.credentials", {"secretRef": {"name": "team/s3-creds"}}), CRD),
+    ("secret name percent-encoded", _set("spec.credentials", {"secretRef": {"name": "%2e%2e%2fx"}}), CRD),
+    ("secret name with capitals", _set("spec.credentials", {"secretRef": {"name": "S3-Creds"}}), CRD),
+    ("model name that climbs", _set("spec.model", "../../api/v1/secrets"), CRD),
+    ("model name with a dot (profiles are labels)", _set("spec.model", "openbiollm.70b"), CRD),
+    ("ray cluster name that climbs", _set("spec.ray", {"clusterName": "../other-team/shared"}), CRD),
+    ("service account name that climbs", _set("spec.serviceAccountName", "../../kube-system/admin"), CRD),
     ("misspelt field", _set("spec.source.fromat", "csv"), PRUNED),
     # The free URL and Secret reference that let a Corpus send any Secret anywhere no longer exist.
     (
@@ -143,6 +159,9 @@ PROFILE_CASES: list[tuple[str, Change, str]] = [
     ("unknown engine", _set("spec.engine", "tgi"), CRD),
     ("too many node selector labels", _set("spec.nodeSelector", {f"k{i}": "v" for i in range(65)}), CRD),
     ("priority class with capitals", _set("spec.priorityClassName", "High"), CRD),
+    ("weights PVC that climbs", _set("spec.source", {"pvc": "../other-team/weights"}), CRD),
+    ("image pull secret that climbs", _set("spec.imagePullSecrets", ["../../kube-system/regcred"]), CRD),
+    ("GPU resource with a space", _set("spec.gpu", {"resource": "nvidia.com/g pu"}), CRD),
 ]
 
 

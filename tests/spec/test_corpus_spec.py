@@ -67,10 +67,10 @@ def test_defaults() -> None:
             "spec.tasks.ner.types.0: Input should be",
         ),
         ({"replicas": 0}, "spec.replicas: Input should be greater than or equal to 1"),
-        ({"model": "OpenBio_70B"}, "spec.model: not a valid ModelProfile name"),
+        ({"model": "OpenBio_70B"}, "spec.model: must be a DNS-1123 label"),
         ({"output": {"uri": "s3://notes/"}}, "output.uri must not be source.uri"),
         ({"limits": {"chunkChars": 1000, "chunkOverlapChars": 600}}, "must be at most half of chunkChars"),
-        ({"ray": {"clusterName": "Ray_Head"}}, "spec.ray.clusterName: clusterName must be a RayCluster name"),
+        ({"ray": {"clusterName": "Ray_Head"}}, "spec.ray.clusterName: must be a DNS-1123 label"),
         ({"ray": {"address": "http://raycluster-head:8265"}}, "spec.ray.address: unknown field"),
     ],
 )
@@ -85,7 +85,7 @@ def test_metadata_and_kind_are_checked() -> None:
     document["kind"] = "Corpora"
     found = problems(document)
     assert any(p.startswith("kind: Input should be 'Corpus'") for p in found)
-    assert any(p.startswith("metadata.name: not a valid name") for p in found)
+    assert any(p.startswith("metadata.name: must be a DNS-1123 label") for p in found)
 
 
 @pytest.mark.parametrize(
