@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from pydantic import BaseModel, Field
+
+from medbatch.notes.spans import Entity
 
 
 class PhiSpanOut(BaseModel):
@@ -14,6 +18,18 @@ class PhiSpanOut(BaseModel):
     source: str = Field(description="rule, llm, or rule+llm (both layers found it)")
 
 
+class MedicationAttributesOut(BaseModel):
+    """How a medication is given, as the note writes it (each null when the note does not say)."""
+
+    dose: str | None = Field(default=None, description='Amount, as written: "25", "0.5", "1-2".')
+    unit: str | None = Field(default=None, description='Unit of the dose: "mg", "mcg", "units", "puffs".')
+    route: str | None = Field(default=None, description='"PO", "IV", "SC", "inhaled", ...')
+    frequency: str | None = Field(
+        default=None, description='"BID", "q6h", "daily", "q4-6h PRN", ... (as needed included)'
+    )
+    duration: str | None = Field(default=None, description='"for 7 days", "x 5 days", "taper over 2 weeks".')
+
+
 class EntityOut(BaseModel):
     """A clinical entity: offsets into text_deid (or the source text when analyzeRawText is set)."""
 
@@ -21,6 +37,39 @@ class EntityOut(BaseModel):
     end: int
     type: str = Field(description="PROBLEM, MEDICATION, DOSAGE, PROCEDURE, TEST or ANATOMY")
     text: str
+    assertion: str = Field(
+        default="present",
+        description="present, absent (negated), possible, conditional, historical or family (ConText).",
+    )
+    section: str | None = Field(
+        default=None,
+        description="chief_complaint, history_of_present_illness, past_history, medications, allergies, "
+        "family_history, social_history, review_of_systems, physical_exam, results, assessment_and_plan; "
+        "null before any recognized header.",
+    )
+    code: str | None = Field(default=None, description="Vocabulary code (ICD-10-CM for problems, DrugBank).")
+    code_system: str | None = Field(
+        default=None, description="ICD-10-CM, DrugBank or MeSH; null with no code."
+    )
+    attributes: MedicationAttributesOut | None = Field(
+        default=None, description="For a MEDICATION: dose, unit, route, frequency, duration."
+    )
+
+    @classmethod
+    def of(cls, entity: Entity) -> EntityOut:
+        """The output form of an annotated entity."""
+        attributes = entity.attributes
+        return cls(
+            start=entity.start,
+            end=entity.end,
+            type=entity.type,
+            text=entity.text,
+            assertion=entity.assertion.value,
+            section=entity.section.value if entity.section is not None else None,
+            code=entity.code,
+            code_system=entity.code_system,
+            attributes=MedicationAttributesOut(**asdict(attributes)) if attributes is not None else None,
+        )
 
 
 class NoteOutput(BaseModel):

@@ -26,6 +26,7 @@ from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
 from medbatch.notes.tasks.deid.scrub import Scrubber
 from medbatch.notes.tasks.deid.surrogates import Surrogates
+from medbatch.notes.tasks.ner import annotate
 from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,8 @@ class NoteProcessor:
             (c, r.value) for c, r in zip(chunks, results, strict=True) if r.value is not None
         ]
         if request.entity_types is not None:
-            state.entities = dedupe_entities(
-                [e.shifted(c.start) for c, v in values for e in (v.entities or [])]
+            state.entities = annotate(
+                subject, dedupe_entities([e.shifted(c.start) for c, v in values for e in (v.entities or [])])
             )
         if request.summary_max_words is not None:
             summaries = [v.summary or "" for _, v in values]
@@ -212,9 +213,7 @@ class NoteProcessor:
             phi=[PhiSpanOut(start=s.start, end=s.end, type=s.type, source=s.source.value) for s in state.phi]
             if include_phi
             else None,
-            entities=[EntityOut(start=e.start, end=e.end, type=e.type, text=e.text) for e in state.entities]
-            if state.entities is not None
-            else None,
+            entities=[EntityOut.of(e) for e in state.entities] if state.entities is not None else None,
             summary=state.summary,
             error="; ".join(state.errors) if state.errors else None,
             model=info.model,

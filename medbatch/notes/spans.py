@@ -5,7 +5,7 @@ Offsets are Python string indices (Unicode code points) into the text they were 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from medbatch.spec import PhiType
@@ -33,18 +33,65 @@ class PhiSpan:
         return PhiSpan(self.start + by, self.end + by, self.type, self.source)
 
 
+class Assertion(StrEnum):
+    """What the note says of an entity (ConText's categories)."""
+
+    PRESENT = "present"
+    ABSENT = "absent"  # negated: "denies chest pain", "no evidence of pneumonia"
+    POSSIBLE = "possible"  # "possible pneumonia", "rule out PE"
+    CONDITIONAL = "conditional"  # "return if fever develops"
+    HISTORICAL = "historical"  # "history of MI", the past history section
+    FAMILY = "family"  # "mother with breast cancer", the family history section
+
+
+class Section(StrEnum):
+    """The part of the note an entity sits in (None before any recognized header)."""
+
+    CHIEF_COMPLAINT = "chief_complaint"
+    HISTORY_OF_PRESENT_ILLNESS = "history_of_present_illness"
+    PAST_HISTORY = "past_history"
+    MEDICATIONS = "medications"
+    ALLERGIES = "allergies"
+    FAMILY_HISTORY = "family_history"
+    SOCIAL_HISTORY = "social_history"
+    REVIEW_OF_SYSTEMS = "review_of_systems"
+    PHYSICAL_EXAM = "physical_exam"
+    RESULTS = "results"
+    ASSESSMENT_AND_PLAN = "assessment_and_plan"
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationAttributes:
+    """What a note says about how a medication is given, as written ("25", "mg", "PO", "BID", ...)."""
+
+    dose: str | None = None
+    unit: str | None = None
+    route: str | None = None
+    frequency: str | None = None
+    duration: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """A clinical entity in the analyzed text (``text_deid`` unless analyzeRawText is set)."""
+    """A clinical entity in the analyzed text (``text_deid`` unless analyzeRawText is set).
+
+    ``assertion``, ``section``, ``code`` and ``attributes`` are filled in by ``ner.annotate`` on the whole
+    analyzed text, whichever engine found the span.
+    """
 
     start: int
     end: int
     type: str
     text: str
+    assertion: Assertion = Assertion.PRESENT
+    section: Section | None = None
+    code: str | None = None
+    code_system: str | None = None
+    attributes: MedicationAttributes | None = None
 
     def shifted(self, by: int) -> Entity:
         """The same entity in a text that starts ``by`` characters earlier."""
-        return Entity(self.start + by, self.end + by, self.type, self.text)
+        return replace(self, start=self.start + by, end=self.end + by)
 
 
 def merge_phi(spans: list[PhiSpan]) -> list[PhiSpan]:

@@ -73,7 +73,7 @@ def test_parquet_and_jsonl_in_parquet_out(bucket: str) -> None:
         assert row.summary
         assert row.phi is None, "PHI offsets are off by default"
         assert row.model == "medbatch-baseline"
-        assert row.prompt_version == "baseline-v1"
+        assert row.prompt_version == "baseline-v2"
         for value in note.phi.get("MRN", []) + note.phi.get("PHONE", []) + note.phi.get("EMAIL", []):
             assert value not in row.text_deid
         assert not re.search(rf"\b{note.phi['NAME'][1]}\b", row.text_deid)
@@ -86,6 +86,13 @@ def test_parquet_and_jsonl_in_parquet_out(bucket: str) -> None:
     assert manifest["records"] == {"total": 35, "ok": 35, "failed": 0}
     assert len(manifest["parts"]) == 4
     assert manifest["phi_found"]["NAME"] > 35
+    # Entities by type and assertion, summing to what the rows hold.
+    counted = {
+        (kind, assertion): n for kind, by in manifest["entities"].items() for assertion, n in by.items()
+    }
+    rows_a = [OutputRow.model_validate(r) for r in read_output(out_a)]
+    held = Counter((e.type, e.assertion) for r in rows_a for e in r.entities or [])
+    assert counted == dict(held)
     assert manifest["config_hash"] == first.config_hash
     assert not fs.exists(path + "/parts/_tmp")
 

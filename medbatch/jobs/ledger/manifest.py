@@ -121,6 +121,10 @@ class Manifest(BaseModel):
     parts: list[PartInfo]
     source_errors: list[SourceProblem]
     phi_found: dict[str, int] = Field(description="PHI spans removed, by type (no values).")
+    entities: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Entities extracted, by type and then by assertion (present, absent, ...); counts only.",
+    )
     top_errors: dict[str, int] = Field(description="Most frequent row errors and their counts.")
     duplicate_ids: int = Field(
         description="Ids with more than one current row (the same id with different texts; each is kept)."
@@ -174,9 +178,13 @@ def build_manifest(
     counts.ok = counts.total - counts.failed
     phi: Counter[str] = Counter()
     errors: Counter[str] = Counter()
+    entities: dict[str, Counter[str]] = {}
     for part in parts:
         phi.update(part.phi_by_type)
         errors.update(part.errors)
+        for key, count in part.entities.items():
+            kind, _, assertion = key.partition("/")
+            entities.setdefault(kind, Counter())[assertion] += count
     notes = index.select(["id", "key"]).group_by(["id", "key"]).aggregate([])
     departed = int(pc.sum(pc.equal(index["source_version"], DEPARTED)).as_py() or 0)
     ids = notes.group_by(["id"]).aggregate([("key", "count")])
@@ -204,6 +212,7 @@ def build_manifest(
         ],
         source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
         phi_found=dict(sorted(phi.items())),
+        entities={kind: dict(sorted(c.items())) for kind, c in sorted(entities.items())},
         top_errors=dict(errors.most_common(10)),
         duplicate_ids=int(pc.sum(pc.greater(ids["key_count"], 1)).as_py() or 0),
         tokens_in=sum(p.tokens_in for p in parts),

@@ -30,6 +30,8 @@ class PartStats(BaseModel):
     records: int
     failed: int
     phi_by_type: dict[str, int]
+    # "TYPE/assertion" -> count (a part written before entities had assertions has none).
+    entities: dict[str, int] = {}
     tokens_in: int
     tokens_out: int
     errors: dict[str, int]
@@ -53,10 +55,15 @@ def count_stats(table: pa.Table) -> PartStats:
     phi = pc.list_flatten(table["phi_counts"])
     errors = _counts(table["error"])
     top = dict(sorted(errors.items(), key=lambda item: (-item[1], item[0]))[:TOP_ERRORS_PER_PART])
+    entities = pc.list_flatten(table["entities"])
+    entity_keys = pc.binary_join_element_wise(
+        pc.struct_field(entities, "type"), pc.struct_field(entities, "assertion"), "/"
+    )
     return PartStats(
         records=table.num_rows,
         failed=table.num_rows - pc.count(table["error"], mode="only_null").as_py() if table.num_rows else 0,
         phi_by_type=_counts(pc.struct_field(phi, "type"), pc.struct_field(phi, "count")) if len(phi) else {},
+        entities=_counts(entity_keys) if len(entities) else {},
         tokens_in=int(pc.sum(table["tokens_in"]).as_py() or 0),
         tokens_out=int(pc.sum(table["tokens_out"]).as_py() or 0),
         errors=top,

@@ -19,10 +19,10 @@ from medbatch.notes.engine import (
 )
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.chunking import chunk_by_chars
-from medbatch.notes.tasks.ner import extract_entities
+from medbatch.notes.tasks.ner import find_entities
 from medbatch.notes.tasks.summarize import summarize
 
-BASELINE_INFO = EngineInfo(name="baseline", model="medbatch-baseline", prompt_version="baseline-v1")
+BASELINE_INFO = EngineInfo(name="baseline", model="medbatch-baseline", prompt_version="baseline-v2")
 
 
 class BaselineEngineConfig(EngineConfig):
@@ -61,9 +61,7 @@ class BaselineEngine:
     async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
         """Lexicon entities and an extractive summary."""
         with self.meter.running():
-            entities = (
-                extract_entities(text, request.entity_types) if request.entity_types is not None else None
-            )
+            entities = find_entities(text, request.entity_types) if request.entity_types is not None else None
             summary = (
                 summarize(text, request.summary_max_words) if request.summary_max_words is not None else None
             )

@@ -1,13 +1,16 @@
 """Baseline extractive summary: the most informative sentences of the note, in their original order.
 
 A baseline: it selects sentences, it does not write new ones. Sentences in Assessment/Plan/Impression
-sections and sentences dense in clinical entities score highest.
+sections and sentences dense in clinical entities the note asserts as present score highest; a negated,
+possible or family finding adds nothing, so a sentence of denials never outranks one of findings (and a
+chosen sentence is quoted whole, its negation with it).
 """
 
 from __future__ import annotations
 
 import re
 
+from medbatch.notes.spans import Assertion
 from medbatch.notes.tasks.ner import extract_entities
 
 # Sentence ends, except after the titles and abbreviations that notes are full of.
@@ -44,7 +47,8 @@ def summarize(text: str, max_words: int) -> str:
         placeholders = len(_PLACEHOLDER.findall(body))
         if placeholders * 3 >= len(words):  # mostly identifiers: a header line, not content
             continue
-        score = len(extract_entities(body, _ENTITY_TYPES)) + (3.0 if in_key_section else 0.0)
+        present = [e for e in extract_entities(body, _ENTITY_TYPES) if e.assertion is Assertion.PRESENT]
+        score = len(present) + (3.0 if in_key_section else 0.0)
         score += 1.0 if index < 3 else 0.0
         scored.append((score, index, body))
     chosen: list[tuple[int, str]] = []

@@ -8,11 +8,10 @@ machine) so that only super-linear growth breaks them; speed itself is a benchma
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from medbatch.notes.tasks.deid.recognizers import find_phi
+from tests.linearity import assert_linear, best_seconds
 
 # Shapes that make regexes backtrack: long runs of what a pattern repeats, with no way to finish a match.
 UNITS = {
@@ -38,28 +37,12 @@ UNITS = {
 }
 
 
-def seconds(text: str) -> float:
-    """Best of three: the least disturbed by whatever else the machine runs."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        find_phi(text)
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 @pytest.mark.parametrize("unit", list(UNITS.values()), ids=list(UNITS))
 def test_adversarial_text_is_linear(unit: str) -> None:
-    small = unit * (25_000 // len(unit))
-    large = unit * (100_000 // len(unit))
-    per_char_small = seconds(small) / len(small)
-    took = seconds(large)
-    assert took < 5, f"{took:.1f} s for 100 KB"
-    # Linear: 4x the text, about 4x the time; quadratic would be 16x (4x per character).
-    assert took / len(large) < 2.5 * per_char_small, "time per character grows with the note's length"
+    assert_linear(find_phi, unit, 25_000, 100_000, ceiling_s=5)
 
 
 def test_200_kb_of_dots_and_a_1_mb_note_finish() -> None:
     """The case that took 175 s, and a note of 1 MB."""
-    assert seconds("a." * 100_000) < 2
-    assert seconds("a." * 500_000) < 10
+    assert best_seconds(find_phi, "a." * 100_000) < 2
+    assert best_seconds(find_phi, "a." * 500_000) < 10

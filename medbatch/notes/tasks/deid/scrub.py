@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import fields, replace
 
-from medbatch.notes.spans import Entity, PhiSpan
+from medbatch.notes.spans import Entity, MedicationAttributes, PhiSpan
 
 # Values shorter than this are replaced only as whole words: "KW" must not take the "kw" of "awkward".
 _SHORT = 4
@@ -43,4 +44,11 @@ class Scrubber:
     def entities(self, entities: Sequence[Entity]) -> list[Entity]:
         """The entities with PHI values replaced in their text (offsets still point into the analyzed
         text, which is ``text_deid`` unless ``analyzeRawText`` is set)."""
-        return [Entity(e.start, e.end, e.type, self(e.text)) for e in entities]
+        return [replace(e, text=self(e.text), attributes=self._attributes(e.attributes)) for e in entities]
+
+    def _attributes(self, attributes: MedicationAttributes | None) -> MedicationAttributes | None:
+        # Attributes are note text too ("until <date>"): scrubbed like the entity's own text.
+        if attributes is None:
+            return None
+        values = {f.name: getattr(attributes, f.name) for f in fields(attributes)}
+        return MedicationAttributes(**{k: self(v) if v is not None else None for k, v in values.items()})

@@ -1,0 +1,81 @@
+"""CPU clinical entity extraction: a CRF for problems and medications, vocabularies for the rest.
+
+- PROBLEM and MEDICATION: the CRF tagger (``tagger``), trained on the BioCreative V CDR training split,
+  whose features include the ICD-10-CM and drug vocabularies (``vocabulary``).
+- PROCEDURE, TEST and ANATOMY: the term lists of ``data/lexicon.yaml``.
+- DOSAGE: a dose pattern.
+
+``annotate`` then gives every entity (from this module or from a model) its assertion, section, code and
+medication attributes. docs/ner.md says how each part measures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+from medbatch.notes.spans import Entity
+from medbatch.notes.tasks.ner.annotate import annotate
+from medbatch.notes.tasks.ner.tagger import tag
+from medbatch.notes.tasks.ner.tokens import tokenize
+from medbatch.notes.tasks.ner.vocabulary import concepts, match_terms
+
+TAGGED_TYPES = frozenset({"PROBLEM", "MEDICATION"})
+_DOSAGE = re.compile(
+    r"\b\d+(?:\.\d+)?[ \t]?(?:mg/kg|mg|mcg|g|mL|ml|units?|IU|mEq)\b"
+    r"(?:[ \t]+(?:PO|IV|IM|SC|SQ|subcut|daily|BID|TID|QID|q\d{1,2}h|QHS|PRN|nightly|once daily|twice daily))*"
+)
+
+
+@cache
+def _lexicon_only() -> frozenset[str]:
+    """The entity types only the term lists find."""
+    return frozenset(c.type for c in concepts().values()) - TAGGED_TYPES
+
+
+def vocabulary_entities(text: str, wanted: set[str]) -> list[Entity]:
+    """Entities of the wanted types that the vocabularies alone find (no statistical model); may overlap."""
+    tokens = tokenize(text)
+    return [
+        Entity(
+            tokens[m.first].start,
+            tokens[m.last].end,
+            m.concept.type,
+            text[tokens[m.first].start : tokens[m.last].end],
+        )
+        for m in match_terms(tokens)
+        if m.concept.type in wanted
+    ]
+
+
+def find_entities(text: str, types: Iterable[str]) -> list[Entity]:
+    """Entity spans of the requested types in ``text``, not yet annotated, without overlaps.
+
+    Where two types claim overlapping text, the longer span wins.
+    """
+    wanted = set(types)
+    found: list[Entity] = []
+    if wanted & TAGGED_TYPES:
+        found += [Entity(s, e, kind, text[s:e]) for s, e, kind in tag(text) if kind in wanted]
+    if wanted & _lexicon_only():
+        found += vocabulary_entities(text, wanted & _lexicon_only())
+    if "DOSAGE" in wanted:
+        found.extend(Entity(m.start(), m.end(), "DOSAGE", m.group()) for m in _DOSAGE.finditer(text))
+    found.sort(key=lambda e: (-(e.end - e.start), e.start, e.type))
+    kept: list[Entity] = []
+    # Characters already claimed by a longer span: a check costs the span's length, not the entity count.
+    taken = bytearray(len(text))
+    for entity in found:
+        if not any(taken[entity.start : entity.end]):
+            kept.append(entity)
+            taken[entity.start : entity.end] = b"\x01" * (entity.end - entity.start)
+    return sorted(kept, key=lambda e: e.start)
+
+
+def extract_entities(text: str, types: Iterable[str]) -> list[Entity]:
+    """``find_entities``, annotated (assertion, section, code, attributes)."""
+    return annotate(text, find_entities(text, types))
+
+
+__all__ = ["annotate", "extract_entities", "find_entities", "vocabulary_entities"]
