@@ -59,6 +59,8 @@ class JobConfig(BaseModel):
             "limits": spec.limits.model_dump(mode="json", exclude={"batch_size"}),
             "include_phi_spans": spec.output.include_phi_spans,
             "engine": self.engine.content_key(),
+            # The prompts (or the baseline's rules) change answers without any option changing.
+            "prompt_version": self.engine.describe().prompt_version,
             "key": self.key_fingerprint,
             "medbatch": __version__,
         }

@@ -28,11 +28,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class EngineInfo:
-    """Provenance written into every output row and the manifest."""
+    """Provenance written into every output row and the manifest.
+
+    ``generative``: the engine writes new text (a model), so the note core checks its summaries against
+    the note; the CPU baseline only quotes the note.
+    """
 
     name: str
     model: str
     prompt_version: str
+    generative: bool = True
 
 
 @dataclass(slots=True)

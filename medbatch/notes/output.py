@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from pydantic import BaseModel, Field
 
-from medbatch.notes.spans import Entity
+from medbatch.notes.spans import Assertion, Entity
 
 
 class PhiSpanOut(BaseModel):
@@ -64,7 +64,7 @@ class EntityOut(BaseModel):
             end=entity.end,
             type=entity.type,
             text=entity.text,
-            assertion=entity.assertion.value,
+            assertion=(entity.assertion or Assertion.PRESENT).value,
             section=entity.section.value if entity.section is not None else None,
             code=entity.code,
             code_system=entity.code_system,
@@ -84,6 +84,11 @@ class NoteOutput(BaseModel):
     )
     entities: list[EntityOut] | None = Field(description="Entities; null when ner is off or failed.")
     summary: str | None = Field(description="Summary; null when summarize is off or failed.")
+    summary_fallback: str | None = Field(
+        default=None,
+        description="Why the model's summary was replaced by the CPU summary: problem_not_in_note, "
+        "medication_not_in_note, negated_as_present or present_as_negated; null when it was kept.",
+    )
     error: str | None = Field(description="Why the row failed, in words with no note text; null when fine.")
     model: str = Field(description="Model that produced the row (medbatch-baseline for the CPU engine).")
     prompt_version: str = Field(description="Version of the prompts (or baseline rules) used.")

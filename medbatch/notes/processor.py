@@ -27,6 +27,8 @@ from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
 from medbatch.notes.tasks.deid.scrub import Scrubber
 from medbatch.notes.tasks.deid.surrogates import Surrogates
 from medbatch.notes.tasks.ner import annotate
+from medbatch.notes.tasks.summarize import summarize
+from medbatch.notes.tasks.summary_check import SummaryProblem, check_summary
 from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class _State:
     text_deid: str | None = None
     entities: list[Entity] | None = None
     summary: str | None = None
+    summary_fallback: SummaryProblem | None = None
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
@@ -191,6 +194,8 @@ class NoteProcessor:
                 state.summary = summaries[0]
             else:
                 await self._reduce(state, "\n".join(s for s in summaries if s))
+            if state.summary and self.engine.info.generative:
+                self._check_summary(state, subject, request.summary_max_words)
 
     async def _reduce(self, state: _State, summaries: str) -> None:
         """Map-reduce for long notes: the chunk summaries, summarized again."""
@@ -201,6 +206,18 @@ class NoteProcessor:
             state.errors.append(f"summarize: {result.error or 'no result'}")
         else:
             state.summary = result.value.summary
+
+    def _check_summary(self, state: _State, subject: str, max_words: int) -> None:
+        """Replace a model summary the note does not support with the CPU summary, saying why."""
+        assert state.summary is not None
+        try:
+            problem = check_summary(subject, state.summary)
+            if problem is not None:
+                state.summary, state.summary_fallback = summarize(subject, max_words), problem
+        except Exception as exc:  # a bug in the check must not pass an unchecked summary
+            log.error("summary check failed on a note (%s)", type(exc).__name__)
+            state.summary = None
+            state.errors.append(safe_error("summarize: internal error in the summary check", exc))
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -215,6 +232,7 @@ class NoteProcessor:
             else None,
             entities=[EntityOut.of(e) for e in state.entities] if state.entities is not None else None,
             summary=state.summary,
+            summary_fallback=state.summary_fallback.value if state.summary_fallback is not None else None,
             error="; ".join(state.errors) if state.errors else None,
             model=info.model,
             prompt_version=info.prompt_version,

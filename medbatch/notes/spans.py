@@ -76,14 +76,15 @@ class Entity:
     """A clinical entity in the analyzed text (``text_deid`` unless analyzeRawText is set).
 
     ``assertion``, ``section``, ``code`` and ``attributes`` are filled in by ``ner.annotate`` on the whole
-    analyzed text, whichever engine found the span.
+    analyzed text, whichever engine found the span; a model may state an assertion and attributes first
+    (None: not stated), which annotate keeps.
     """
 
     start: int
     end: int
     type: str
     text: str
-    assertion: Assertion = Assertion.PRESENT
+    assertion: Assertion | None = None
     section: Section | None = None
     code: str | None = None
     code_system: str | None = None

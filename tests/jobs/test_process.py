@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from medbatch.jobs.ledger.parts import OutputRow
+from medbatch.jobs.ledger.part_stats import count_stats
+from medbatch.jobs.ledger.parts import OutputRow, rows_table
 from medbatch.jobs.process import ShardStats, error_kinds, process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import NoteProcessor, Window
@@ -170,3 +171,18 @@ def test_raw_text_analysis_when_asked() -> None:
 )
 def test_error_kinds_are_the_steps_or_what_failed(error: str, kinds: set[str]) -> None:
     assert error_kinds(error) == kinds
+
+
+class ContradictingEngine(SpottingEngine):
+    """Writes a summary stating as present what the notes below deny."""
+
+    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+        return TaskResult(value=Analysis(entities=[], summary="Fever and cough."))
+
+
+def test_model_summaries_the_note_contradicts_are_counted_by_reason_in_the_part_stats() -> None:
+    texts = ["Seen for a rash. Denies fever or cough.", "Cough for two days. No fever.", "Cough and fever."]
+    records = [record(text, f"r{i}") for i, text in enumerate(texts)]
+    rows, _stats = shard(spec(), ContradictingEngine(), records)
+    assert [r["summary_fallback"] for r in rows] == ["negated_as_present", "negated_as_present", None]
+    assert count_stats(rows_table(rows)).summary_fallbacks == {"negated_as_present": 2}

@@ -125,6 +125,10 @@ class Manifest(BaseModel):
         default_factory=dict,
         description="Entities extracted, by type and then by assertion (present, absent, ...); counts only.",
     )
+    summary_fallbacks: dict[str, int] = Field(
+        default_factory=dict,
+        description="Model summaries the note did not support, replaced by the CPU summary, by reason.",
+    )
     top_errors: dict[str, int] = Field(description="Most frequent row errors and their counts.")
     duplicate_ids: int = Field(
         description="Ids with more than one current row (the same id with different texts; each is kept)."
@@ -179,8 +183,10 @@ def build_manifest(
     phi: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     entities: dict[str, Counter[str]] = {}
+    fallbacks: Counter[str] = Counter()
     for part in parts:
         phi.update(part.phi_by_type)
+        fallbacks.update(part.summary_fallbacks)
         errors.update(part.errors)
         for key, count in part.entities.items():
             kind, _, assertion = key.partition("/")
@@ -213,6 +219,7 @@ def build_manifest(
         source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
         phi_found=dict(sorted(phi.items())),
         entities={kind: dict(sorted(c.items())) for kind, c in sorted(entities.items())},
+        summary_fallbacks=dict(sorted(fallbacks.items())),
         top_errors=dict(errors.most_common(10)),
         duplicate_ids=int(pc.sum(pc.greater(ids["key_count"], 1)).as_py() or 0),
         tokens_in=sum(p.tokens_in for p in parts),

@@ -32,6 +32,8 @@ class PartStats(BaseModel):
     phi_by_type: dict[str, int]
     # "TYPE/assertion" -> count (a part written before entities had assertions has none).
     entities: dict[str, int] = {}
+    # reason -> count of model summaries replaced by the CPU summary.
+    summary_fallbacks: dict[str, int] = {}
     tokens_in: int
     tokens_out: int
     errors: dict[str, int]
@@ -64,6 +66,7 @@ def count_stats(table: pa.Table) -> PartStats:
         failed=table.num_rows - pc.count(table["error"], mode="only_null").as_py() if table.num_rows else 0,
         phi_by_type=_counts(pc.struct_field(phi, "type"), pc.struct_field(phi, "count")) if len(phi) else {},
         entities=_counts(entity_keys) if len(entities) else {},
+        summary_fallbacks=_counts(table["summary_fallback"]),
         tokens_in=int(pc.sum(table["tokens_in"]).as_py() or 0),
         tokens_out=int(pc.sum(table["tokens_out"]).as_py() or 0),
         errors=top,

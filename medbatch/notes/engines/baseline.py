@@ -22,7 +22,9 @@ from medbatch.notes.tasks.chunking import chunk_by_chars
 from medbatch.notes.tasks.ner import find_entities
 from medbatch.notes.tasks.summarize import summarize
 
-BASELINE_INFO = EngineInfo(name="baseline", model="medbatch-baseline", prompt_version="baseline-v2")
+BASELINE_INFO = EngineInfo(
+    name="baseline", model="medbatch-baseline", prompt_version="baseline-v2", generative=False
+)
 
 
 class BaselineEngineConfig(EngineConfig):

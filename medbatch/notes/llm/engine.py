@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from medbatch.notes.engine import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.llm import prompts
-from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, parse_answer, phi_spans
+from medbatch.notes.llm.parsing import (
+    ParseError,
+    QuoteError,
+    clean_summary,
+    entity_list,
+    parse_answer,
+    phi_spans,
+)
 from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, SummaryAnswer, json_schema
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.chunking import Chunk, chunk_text
@@ -72,7 +80,36 @@ class LlmBackend(Protocol):
         ...
 
 
-Finish = Callable[[Any], tuple[Any, str | None]]
+Finish = Callable[[Any], tuple[Any, ParseError | None]]
+
+
+@dataclass
+class AnswerStats:
+    """How a model's answers fared, by task (counts only): what a benchmark of a model reports.
+
+    ``answers``: completions received (retries included); ``invalid``: not JSON, not the schema, or cut
+    off at max_tokens (``truncated``, a model that does not stop, counted among them); ``ungrounded``: well formed, but quoting text that is not in the note; ``quotes``
+    and ``quotes_missing``: the quotes of well-formed answers, and those not found in the note.
+    """
+
+    answers: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    truncated: Counter[str] = field(default_factory=Counter)
+    ungrounded: Counter[str] = field(default_factory=Counter)
+    quotes: Counter[str] = field(default_factory=Counter)
+    quotes_missing: Counter[str] = field(default_factory=Counter)
+
+    def count(self, task: str, answer: Any, problem: ParseError | None, truncated: bool = False) -> None:
+        """Count one answer: ``answer`` None when it did not parse, ``problem`` what verification found."""
+        self.answers[task] += 1
+        if answer is None:
+            self.invalid[task] += 1
+            self.truncated[task] += truncated
+            return
+        self.quotes[task] += len(getattr(answer, "phi", None) or getattr(answer, "entities", None) or [])
+        if isinstance(problem, QuoteError):
+            self.ungrounded[task] += 1
+            self.quotes_missing[task] += problem.missing
 
 
 @dataclass(slots=True)
@@ -81,7 +118,7 @@ class _Job:
     instruction: str
     task: str
     schema: dict[str, Any]
-    finish: Finish  # answer -> (value, error); raises ParseError when nothing is usable
+    finish: Finish  # answer -> (value, problem); raises ParseError when nothing is usable
 
 
 class LlmEngine:
@@ -103,6 +140,7 @@ class LlmEngine:
         self.meter = OccupancyMeter(backend.capacity)
         self.max_tokens = max_tokens
         self.combine_analysis = combine_analysis
+        self.stats = AnswerStats()
         overhead = self._tokens(prompts.messages("", prompts.phi_instruction())[0]["content"]) + self._tokens(
             prompts.phi_instruction()
         )
@@ -150,10 +188,9 @@ class LlmEngine:
     async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
         """PHI spans the model quotes, located and verified in ``text``."""
 
-        def finish(answer: Any) -> tuple[Any, str | None]:
+        def finish(answer: Any) -> tuple[Any, ParseError | None]:
             assert isinstance(answer, PhiAnswer)
-            spans, error = phi_spans(answer, text)
-            return spans, str(error) if error else None
+            return phi_spans(answer, text)
 
         return await self._run(_Job(text, prompts.phi_instruction(), "phi", json_schema("phi"), finish))
 
@@ -163,7 +200,7 @@ class LlmEngine:
         types, words = request.entity_types, request.summary_max_words
         if self.combine_analysis and types is not None and words is not None:
 
-            def combined(answer: Any) -> tuple[Any, str | None]:
+            def combined(answer: Any) -> tuple[Any, ParseError | None]:
                 assert isinstance(answer, AnalysisAnswer)
                 entities = entity_list(answer.entities, text, types)
                 return Analysis(entities=entities, summary=clean_summary(answer.summary, words)), None
@@ -173,12 +210,12 @@ class LlmEngine:
                 _Job(text, instruction, "analysis", json_schema("analysis", types), combined)
             )
 
-        def entities(answer: Any) -> tuple[Any, str | None]:
+        def entities(answer: Any) -> tuple[Any, ParseError | None]:
             assert isinstance(answer, EntitiesAnswer)
             assert types is not None
             return entity_list(answer.entities, text, types), None
 
-        def summary(answer: Any) -> tuple[Any, str | None]:
+        def summary(answer: Any) -> tuple[Any, ParseError | None]:
             assert isinstance(answer, SummaryAnswer)
             assert words is not None
             return clean_summary(answer.summary, words), None
@@ -226,14 +263,20 @@ class LlmEngine:
         try:
             if completion.truncated:
                 raise ParseError("the answer reached max_tokens before it was complete")
-            value, problem = job.finish(parse_answer(job.task, completion.text))
+            answer = parse_answer(job.task, completion.text)
         except ParseError as exc:
+            self.stats.count(job.task, None, None, completion.truncated)
             result.error = f"model answer unusable: {exc}"
             return result, str(exc)
+        try:
+            value, problem = job.finish(answer)
+        except ParseError as exc:
+            value, problem = None, exc
+        self.stats.count(job.task, answer, problem)
         result.value = value
         if problem is not None:
             result.error = f"model answer unusable: {problem}"
-            return result, problem
+            return result, str(problem)
         return result, None
 
     async def _complete(self, request: ChatRequest) -> Completion:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import fields
 
 from pydantic import ValidationError
 
@@ -21,7 +22,8 @@ from medbatch.notes.llm.schemas import (
     PhiAnswer,
     SummaryAnswer,
 )
-from medbatch.notes.spans import Entity, PhiSpan, SpanSource
+from medbatch.notes.spans import Entity, MedicationAttributes, PhiSpan, SpanSource
+from medbatch.notes.tasks.ner.medication import WINDOW_CHARS
 from medbatch.spec import PhiType
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -29,6 +31,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 class ParseError(ValueError):
     """A model answer that cannot be used; the message quotes nothing from the answer."""
+
+
+class QuoteError(ParseError):
+    """A well-formed answer quoting text that is not in the note (``missing`` of ``total`` quotes)."""
+
+    def __init__(self, missing: int, total: int, what: str) -> None:
+        super().__init__(f"{missing} of {total} quoted {what} are not in the text")
+        self.missing, self.total = missing, total
 
 
 def parse_answer(task: str, raw: str) -> PhiAnswer | EntitiesAnswer | SummaryAnswer | AnalysisAnswer:
@@ -77,7 +87,7 @@ def _located(text: str, quotes: Iterable[tuple[str, str]]) -> tuple[list[tuple[i
     return found, missing
 
 
-def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError | None]:
+def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], QuoteError | None]:
     """Spans of every quoted identifier, and an error if some quotes are not in the text.
 
     The spans that were found are returned even with an error: removing verified text can only make the
@@ -85,21 +95,55 @@ def phi_spans(answer: PhiAnswer, text: str) -> tuple[list[PhiSpan], ParseError |
     """
     found, missing = _located(text, ((item.text, item.type.value) for item in answer.phi))
     spans = [PhiSpan(start, end, PhiType(kind), SpanSource.LLM) for start, end, kind, _ in found]
-    error = (
-        ParseError(f"{missing} of {len(answer.phi)} quoted identifiers are not in the text")
-        if missing
-        else None
-    )
+    error = QuoteError(missing, len(answer.phi), "identifiers") if missing else None
     return spans, error
 
 
+def _grounded(text: str, end: int, quote: str | None) -> str | None:
+    """``quote`` as the note writes it after offset ``end`` on the same line, or None when it is not there."""
+    if quote is None or not quote.strip():
+        return None
+    line_end = text.find("\n", end)
+    window = text[end : min(end + WINDOW_CHARS, line_end if line_end >= 0 else len(text))]
+    found = re.compile(_pattern(quote).pattern, re.IGNORECASE).search(window)
+    return found.group() if found else None
+
+
+def _attributes(item: EntityItem, text: str, end: int) -> MedicationAttributes | None:
+    """The medication attributes the model quoted that follow the drug at ``end``; the rest are None."""
+    attributes = MedicationAttributes(
+        **{f.name: _grounded(text, end, getattr(item, f.name)) for f in fields(MedicationAttributes)}
+    )
+    return attributes if attributes != MedicationAttributes() else None
+
+
 def entity_list(items: list[EntityItem], text: str, types: tuple[str, ...]) -> list[Entity]:
-    """Entities located in ``text``; raises ParseError when a quote is not in the text."""
-    wanted = [(item.text, item.type.value) for item in items if item.type.value in types]
-    found, missing = _located(text, wanted)
+    """Entities located in ``text``; raises QuoteError when a quote is not in the text.
+
+    A stated assertion is kept only for a quote that occurs once (elsewhere it cannot say which mention
+    it means, and ConText judges each); a stated attribute only where the note has it after the drug.
+    """
+    wanted = [item for item in items if item.type.value in types]
+    unique: dict[tuple[int, int, str], Entity] = {}
+    missing = 0
+    for item in wanted:
+        spans = locate(text, item.text)
+        missing += not spans
+        for start, end in spans:
+            medication = item.type.value == "MEDICATION"
+            unique.setdefault(
+                (start, end, item.type.value),
+                Entity(
+                    start,
+                    end,
+                    item.type.value,
+                    text[start:end],
+                    assertion=item.assertion if len(spans) == 1 else None,
+                    attributes=_attributes(item, text, end) if medication else None,
+                ),
+            )
     if missing:
-        raise ParseError(f"{missing} of {len(wanted)} quoted entities are not in the text")
-    unique = {(start, end, kind): Entity(start, end, kind, quote) for start, end, kind, quote in found}
+        raise QuoteError(missing, len(wanted), "entities")
     return sorted(unique.values(), key=lambda e: (e.start, e.end, e.type))
 
 

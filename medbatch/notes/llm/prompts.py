@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from medbatch.spec import PhiType
 
-PROMPT_VERSION = "medbatch-prompts-v1"
+PROMPT_VERSION = "medbatch-prompts-v2"
 
 SYSTEM_PROMPT = (
     "You are a clinical natural-language-processing assistant. You read one clinical note and answer one "
@@ -41,11 +41,23 @@ def phi_instruction() -> str:
     )
 
 
+_ENTITY_GUIDE = (
+    "Quote each exactly as it appears. For each, give its assertion: present, absent (negated: "
+    '"denies chest pain"), possible ("rule out PE"), conditional ("return if fever"), historical ("history '
+    "of MI\") or family (a relative's). For a MEDICATION, also quote its dose, unit, route, frequency and "
+    "duration as written after it on its line, or null for each the note does not say."
+)
+_ENTITY_SHAPE = (
+    '{"text": "...", "type": "...", "assertion": "present", "dose": null, "unit": null, "route": null, '
+    '"frequency": null, "duration": null}'
+)
+
+
 def entities_instruction(types: tuple[str, ...]) -> str:
     """The NER task for ``types``."""
     return (
-        f"Task: list the clinical entities in the note of these types: {', '.join(types)}. Quote each "
-        'exactly as it appears. Answer as JSON: {"entities": [{"text": "...", "type": "..."}]}.'
+        f"Task: list the clinical entities in the note of these types: {', '.join(types)}. {_ENTITY_GUIDE} "
+        f'Answer as JSON: {{"entities": [{_ENTITY_SHAPE}]}}.'
     )
 
 
@@ -53,7 +65,8 @@ def summary_instruction(max_words: int) -> str:
     """The summarization task."""
     return (
         f"Task: summarize the note for a clinician in at most {max_words} words: the main problems, "
-        "findings, treatments and plan. Do not include names, dates or identifying numbers. "
+        "findings, treatments and plan, never stating as present a finding the note negates, and naming only problems and "
+        "medications the note names. Do not include names, dates or identifying numbers. "
         'Answer as JSON: {"summary": "..."}.'
     )
 
@@ -61,10 +74,10 @@ def summary_instruction(max_words: int) -> str:
 def analysis_instruction(types: tuple[str, ...], max_words: int) -> str:
     """NER and summary in one answer (combined-call mode)."""
     return (
-        f"Task: (1) list the clinical entities in the note of these types: {', '.join(types)}, quoting each "
-        f"exactly as it appears; (2) summarize the note for a clinician in at most {max_words} words, "
-        "without names, dates or identifying numbers. "
-        'Answer as JSON: {"entities": [{"text": "...", "type": "..."}], "summary": "..."}.'
+        f"Task: (1) list the clinical entities in the note of these types: {', '.join(types)}. "
+        f"{_ENTITY_GUIDE} (2) Summarize the note for a clinician in at most {max_words} words, without "
+        "names, dates or identifying numbers, never stating as present a finding the note negates. "
+        f'Answer as JSON: {{"entities": [{_ENTITY_SHAPE}], "summary": "..."}}.'
     )
 
 

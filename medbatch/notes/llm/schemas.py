@@ -11,11 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medbatch.notes.spans import Assertion
 from medbatch.spec import EntityType, PhiType
 
 # Bounds keep a degenerate model from generating until max_tokens.
 MAX_ITEMS = 200
 MAX_ITEM_CHARS = 200
+MAX_ATTRIBUTE_CHARS = 60
 
 
 class _Answer(BaseModel):
@@ -37,10 +39,19 @@ class PhiAnswer(_Answer):
 
 
 class EntityItem(_Answer):
-    """One clinical entity, quoted exactly."""
+    """One clinical entity, quoted exactly; what the note says of it; for a medication, how it is given.
+
+    The attributes are quotes too: each is kept only where it occurs after the drug on its line.
+    """
 
     text: str = Field(min_length=1, max_length=MAX_ITEM_CHARS)
     type: EntityType
+    assertion: Assertion | None = None
+    dose: str | None = Field(default=None, max_length=MAX_ATTRIBUTE_CHARS)
+    unit: str | None = Field(default=None, max_length=MAX_ATTRIBUTE_CHARS)
+    route: str | None = Field(default=None, max_length=MAX_ATTRIBUTE_CHARS)
+    frequency: str | None = Field(default=None, max_length=MAX_ATTRIBUTE_CHARS)
+    duration: str | None = Field(default=None, max_length=MAX_ATTRIBUTE_CHARS)
 
 
 class EntitiesAnswer(_Answer):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from medbatch.jobs import BaselineEngineConfig, OpenAIEngineConfig, VllmEngineConfig
-from medbatch.notes.engines import engine_config_for, engine_config_from_profile
+from medbatch.jobs import BaselineEngineConfig, JobConfig, OpenAIEngineConfig, VllmEngineConfig
+from medbatch.notes.engines import baseline, engine_config_for, engine_config_from_profile
 from medbatch.notes.engines.weights import local_model_path
-from medbatch.spec import ModelProfile, load_model_profile
+from medbatch.spec import CorpusSpec, ModelProfile, load_model_profile
 from tests.corpora import write_bytes
 
 PROFILES = sorted((Path(__file__).resolve().parents[3] / "manifests" / "profiles").glob("*.yaml"))
@@ -71,3 +72,16 @@ def test_weights_from_s3_are_copied_once(
     assert local_model_path(f"s3://{bucket}/models/tiny/") == first
     assert (Path(first) / "config.json").read_bytes() == b"kept", "not downloaded again"
     assert local_model_path("/mnt/weights") == "/mnt/weights"
+
+
+def test_a_new_prompt_version_changes_the_config_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prompts change answers without any option changing: a job must not reuse rows of older prompts."""
+    spec = CorpusSpec.model_validate(
+        {"source": {"uri": "s3://in/", "format": "jsonl"}, "tasks": {"ner": {}, "analyzeRawText": True}}
+    )
+    config = JobConfig(corpus="c", spec=spec, source_uri="s3://in/", output_uri="s3://out/", num_workers=1)
+    before = config.config_hash()
+    monkeypatch.setattr(
+        baseline, "BASELINE_INFO", replace(baseline.BASELINE_INFO, prompt_version="baseline-v9")
+    )
+    assert config.config_hash() != before

@@ -126,3 +126,30 @@ def test_chunks_fit_the_token_budget() -> None:
     assert chunks[-1].start + len(chunks[-1].text) == len(text)
     assert all(text[c.start : c.start + len(c.text)] == c.text for c in chunks)
     assert all(a.start + len(a.text) > b.start for a, b in itertools.pairwise(chunks)), "overlap"
+
+
+def test_answer_stats_count_invalid_and_ungrounded_answers_and_missing_quotes() -> None:
+    answers = {
+        "phi": ['{"phi": [', json.dumps({"phi": [{"text": "Ann Lee", "type": "NAME"}]})],
+        "entities": [
+            json.dumps(
+                {
+                    "entities": [
+                        {"text": "chest pain", "type": "PROBLEM"},
+                        {"text": "heparin", "type": "MEDICATION"},
+                        {"text": "warfarin", "type": "MEDICATION"},
+                    ]
+                }
+            ),
+            json.dumps({"entities": [{"text": "Aspirin", "type": "MEDICATION"}]}),
+        ],
+    }
+    e = engine(lambda r, a: answers[r.schema_name][a])
+    asyncio.run(e.find_phi(NOTE))
+    asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM", "MEDICATION"))))
+    stats = e.stats
+    assert dict(stats.answers) == {"phi": 2, "entities": 2}
+    assert dict(stats.invalid) == {"phi": 1}
+    assert dict(stats.ungrounded) == {"entities": 1}
+    assert dict(stats.quotes) == {"phi": 1, "entities": 4}
+    assert dict(stats.quotes_missing) == {"entities": 2}

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, locate, parse_answer, phi_spans
-from medbatch.notes.llm.schemas import AnalysisAnswer, PhiAnswer, json_schema
+from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, json_schema
+from medbatch.notes.spans import Assertion, Entity, MedicationAttributes
+from medbatch.notes.tasks.ner import annotate
 
 NOTE = "Pt John Smith seen 03/14/2024. John Smith  reports chest pain. Metoprolol 25 mg."
 
@@ -101,6 +103,60 @@ def test_entities_must_be_in_the_text_and_of_requested_types() -> None:
     made_up = parse_answer("entities", json.dumps({"entities": [{"text": "aspirin", "type": "MEDICATION"}]}))
     with pytest.raises(ParseError, match="1 of 1 quoted entities are not in the text"):
         entity_list(made_up.entities, NOTE, ("MEDICATION",))  # type: ignore[union-attr]
+
+
+def _entities(items: list[dict[str, object]], text: str) -> list[Entity]:
+    answer = parse_answer("entities", json.dumps({"entities": items}))
+    assert isinstance(answer, EntitiesAnswer)
+    return entity_list(answer.entities, text, ("PROBLEM", "MEDICATION"))
+
+
+def test_stated_medication_attributes_are_kept_only_as_the_note_writes_them_after_the_drug() -> None:
+    text = "Plan: start Lisinopril 10 MG po daily for 30 days.\nFollow up in 2 weeks."
+    (drug,) = _entities(
+        [
+            {
+                "text": "Lisinopril",
+                "type": "MEDICATION",
+                "dose": "10",
+                "unit": "mg",  # the note writes MG: the note's characters are kept
+                "route": "IV",  # not what the note says: dropped
+                "frequency": "daily",
+                "duration": "2 weeks",  # in the text, but on the next line: not this drug's
+            }
+        ],
+        text,
+    )
+    assert drug.attributes == MedicationAttributes(dose="10", unit="MG", frequency="daily")
+    (annotated,) = annotate(text, [drug])
+    assert annotated.attributes == MedicationAttributes(
+        dose="10", unit="MG", route="po", frequency="daily", duration="for 30 days"
+    ), "what the model left out is read from the note"
+
+
+def test_a_stated_assertion_is_kept_for_a_single_mention_and_context_judges_repeated_ones() -> None:
+    text = "Rash on both arms last week. No Rash today. Chest pain on exertion."
+    found = _entities(
+        [
+            {"text": "Rash", "type": "PROBLEM", "assertion": "possible"},
+            {"text": "Chest pain", "type": "PROBLEM", "assertion": "absent"},
+        ],
+        text,
+    )
+    assert [(e.text, e.assertion) for e in found] == [
+        ("Rash", None),
+        ("Rash", None),
+        ("Chest pain", Assertion.ABSENT),
+    ]
+    annotated = annotate(text, found)
+    assert [e.assertion for e in annotated] == [Assertion.PRESENT, Assertion.ABSENT, Assertion.ABSENT]
+
+
+def test_an_assertion_outside_contexts_categories_is_refused() -> None:
+    with pytest.raises(ParseError, match="assertion"):
+        parse_answer(
+            "entities", json.dumps({"entities": [{"text": "x", "type": "PROBLEM", "assertion": "no"}]})
+        )
 
 
 def test_summary_is_cleaned_and_bounded() -> None:

@@ -7,9 +7,9 @@ every engine's entities carry the same fields and a span cut by a chunk boundary
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 
-from medbatch.notes.spans import Assertion, Entity, Section
+from medbatch.notes.spans import Assertion, Entity, MedicationAttributes, Section
 from medbatch.notes.tasks.ner.assertion import AssertionContext
 from medbatch.notes.tasks.ner.medication import medication_attributes
 from medbatch.notes.tasks.ner.sections import SectionMap
@@ -34,7 +34,7 @@ def annotate(text: str, entities: Sequence[Entity]) -> list[Entity]:
         section = sections.at(entity.start)
         assertion = Assertion.PRESENT
         if entity.type in ASSERTED_TYPES:
-            assertion = context.of(entity.start, entity.end)
+            assertion = entity.assertion or context.of(entity.start, entity.end)
             if assertion is Assertion.PRESENT and section in _SECTION_ASSERTION:
                 assertion = _SECTION_ASSERTION[section]
         code, system = entity.code, entity.code_system
@@ -42,8 +42,8 @@ def annotate(text: str, entities: Sequence[Entity]) -> list[Entity]:
             concept = lookup(entity.text)
             if concept is not None and concept.type == entity.type and concept.code:
                 code, system = concept.code, concept.code_system
-        attributes = entity.attributes
-        if entity.type == "MEDICATION" and attributes is None:
+        attributes = entity.attributes if entity.type == "MEDICATION" else None
+        if entity.type == "MEDICATION":
             while (
                 next_medication < len(medication_starts)
                 and medication_starts[next_medication] <= entity.start
@@ -52,7 +52,7 @@ def annotate(text: str, entities: Sequence[Entity]) -> list[Entity]:
             stop = (
                 medication_starts[next_medication] if next_medication < len(medication_starts) else len(text)
             )
-            attributes = medication_attributes(text, entity.end, stop)
+            attributes = _filled(attributes, medication_attributes(text, entity.end, stop))
         annotated.append(
             replace(
                 entity,
@@ -64,3 +64,14 @@ def annotate(text: str, entities: Sequence[Entity]) -> list[Entity]:
             )
         )
     return annotated
+
+
+def _filled(
+    stated: MedicationAttributes | None, read: MedicationAttributes | None
+) -> MedicationAttributes | None:
+    """What a model stated, each attribute it left out read from the note."""
+    if stated is None or read is None:
+        return stated or read
+    return MedicationAttributes(
+        **{f.name: getattr(stated, f.name) or getattr(read, f.name) for f in fields(MedicationAttributes)}
+    )
