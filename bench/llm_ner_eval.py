@@ -117,17 +117,24 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=512, help="generation budget per answer")
     parser.add_argument("--cache", type=Path, default=Path(".cache"), help="where the converted model lives")
     parser.add_argument("--concurrency", type=int, default=16, help="vLLM max_num_seqs")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a local Hugging Face model folder (default: SmolLM2, converted)",
+    )
     args = parser.parse_args()
     if not ner_scoring.available():
         raise SystemExit(f"the gold is not at {ner_scoring.SHARED / 'data'}")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    model = converted_model(args.cache)
+    model = args.model or converted_model(args.cache)
+    name = "SmolLM2-135M-Instruct" if args.model is None else args.model.name
     abstracts = [text for text, _ in ner_scoring.bc5cdr_records(args.bc5cdr)]
     sentences = list(dict.fromkeys(s for s, _, _, _ in ner_scoring.negex_rows(args.negex)))
 
     config = VllmEngineConfig(
         model=str(model),
-        served_model_name="SmolLM2-135M-Instruct",
+        served_model_name=name,
         max_model_len=4096,
         max_tokens=args.max_tokens,
         engine_kwargs={"enforce_eager": True, "max_num_seqs": args.concurrency},
@@ -147,11 +154,11 @@ def main() -> None:
     tokens = sum(o.tokens_out for run in llm_outputs for o in run)
     print(
         f"{len(abstracts)} BC5CDR abstracts (NER + summary), {len(sentences)} NegEx sentences (NER); "
-        f"SmolLM2-135M-Instruct on vLLM CPU {llm_s:.0f} s ({tokens} tokens generated), CPU engine {cpu_s:.1f} s\n"
+        f"{name} on vLLM CPU {llm_s:.0f} s ({tokens} tokens generated), CPU engine {cpu_s:.1f} s\n"
     )
     _answers(llm.stats)
     print()
-    _score("smollm2", llm_outputs, abstracts, sentences, args)
+    _score("model", llm_outputs, abstracts, sentences, args)
     _score("cpu", cpu_outputs, abstracts, sentences, args)
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from medbatch.notes.spans import Entity, PhiSpan
+from medbatch.notes.spans import PhiSpan
+from medbatch.notes.stage import StageCall
 from medbatch.notes.tasks.chunking import Chunk
 from medbatch.spec import LimitsSpec
 
@@ -52,22 +53,6 @@ class TaskResult(Generic[T]):
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisRequest:
-    """What ``Engine.analyze`` should produce; a None field means that task is off."""
-
-    entity_types: tuple[str, ...] | None = None
-    summary_max_words: int | None = None
-
-
-@dataclass(slots=True)
-class Analysis:
-    """Entities (offsets into the analyzed text) and/or a summary."""
-
-    entities: list[Entity] | None = None
-    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +145,9 @@ class Engine(Protocol):
         """
         ...
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        """Entities and/or a summary of ``text``."""
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        """Each stage's result for ``text`` (one per call, in order): the stage's ``compute`` on the CPU,
+        or its instruction and answer shape through a model."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from medbatch.notes.spans import Assertion, Entity
 
@@ -72,23 +72,52 @@ class EntityOut(BaseModel):
         )
 
 
-class NoteOutput(BaseModel):
-    """What medbatch says about one note: shared by the batch output rows and the online API."""
+class EntityColumns(BaseModel):
+    """The NER stage's column."""
 
+    entities: list[EntityOut] | None = Field(
+        default=None, description="Entities; null when ner is off or failed."
+    )
+
+
+class SummaryColumns(BaseModel):
+    """The summarization stage's columns."""
+
+    summary: str | None = Field(default=None, description="Summary; null when summarize is off or failed.")
+    summary_fallback: str | None = Field(
+        default=None,
+        description="Why the model's summary was replaced by the CPU summary: problem_not_in_note, "
+        "medication_not_in_note, negated_as_present or present_as_negated; null when it was kept.",
+    )
+
+
+class _Identity(BaseModel):
     id: str = Field(description="The record's id (from source.idField, or derived from file and row).")
+
+
+class DeidColumns(BaseModel):
+    """De-identification's columns (filled by the core, not by a stage)."""
+
     text_deid: str | None = Field(
         description="De-identified text; null when deidentify is off or the row failed."
     )
     phi: list[PhiSpanOut] | None = Field(
         description="PHI spans in the source text; only with output.includePhiSpans."
     )
-    entities: list[EntityOut] | None = Field(description="Entities; null when ner is off or failed.")
-    summary: str | None = Field(description="Summary; null when summarize is off or failed.")
-    summary_fallback: str | None = Field(
-        default=None,
-        description="Why the model's summary was replaced by the CPU summary: problem_not_in_note, "
-        "medication_not_in_note, negated_as_present or present_as_negated; null when it was kept.",
-    )
+
+
+# The built-in stages' columns sit between the identity and the provenance, in the order they always had
+# (pydantic collects fields from the last base to the first).
+class NoteOutput(SummaryColumns, EntityColumns, DeidColumns, _Identity):
+    """What medbatch says about one note: shared by the batch output rows and the online API.
+
+    A stage registered beyond the built-in ones adds its columns as extra fields (``model_extra``); the
+    Parquet schema and the HTTP response carry them too.
+    """
+
+    # Every column is always in a row (null where its stage is off), so the response schema requires them.
+    model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
+
     error: str | None = Field(description="Why the row failed, in words with no note text; null when fine.")
     model: str = Field(description="Model that produced the row (medbatch-baseline for the CPU engine).")
     prompt_version: str = Field(description="Version of the prompts (or baseline rules) used.")

@@ -1,7 +1,8 @@
 """One note through its task graph against a streaming engine.
 
-chunk -> PHI requests (all chunks at once) -> union with the recognizers -> replacement -> analysis
-requests (NER, summary; map-reduce for long notes) -> summary and entities scrubbed of the PHI found ->
+chunk -> PHI requests (all chunks at once) -> union with the recognizers -> replacement -> the enabled
+stages' requests (NER, summary, any registered stage; one per chunk) -> each stage merges its chunks
+(map-reduce for a long note's summary) and writes its columns, scrubbed of the PHI found ->
 ``NoteOutput``. A note's analysis request goes out the moment its de-identification is applied, whatever
 other notes are doing. Every failure becomes the note's ``error``; nothing escapes.
 """
@@ -15,20 +16,21 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from medbatch.notes.engine import Analysis, AnalysisRequest, Engine, TaskResult
+from pydantic import BaseModel
+
+from medbatch.notes.engine import Engine, TaskResult
 from medbatch.notes.errors import safe_error
 from medbatch.notes.note import Note, Processed
-from medbatch.notes.output import EntityOut, NoteOutput, PhiSpanOut
-from medbatch.notes.spans import Entity, PhiSpan, merge_phi
-from medbatch.notes.tasks.chunking import Chunk, dedupe_entities
+from medbatch.notes.output import NoteOutput, PhiSpanOut
+from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.stage import StageCall, StageContext, StageError, StageRegistry
+from medbatch.notes.stages import STAGES
+from medbatch.notes.tasks.chunking import Chunk
 from medbatch.notes.tasks.deid.key import check_key
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
 from medbatch.notes.tasks.deid.scrub import Scrubber
 from medbatch.notes.tasks.deid.surrogates import Surrogates
-from medbatch.notes.tasks.ner import annotate
-from medbatch.notes.tasks.summarize import summarize
-from medbatch.notes.tasks.summary_check import SummaryProblem, check_summary
 from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,7 @@ class _State:
     errors: list[str] = field(default_factory=list)
     phi: list[PhiSpan] = field(default_factory=list)
     text_deid: str | None = None
-    entities: list[Entity] | None = None
-    summary: str | None = None
-    summary_fallback: SummaryProblem | None = None
+    columns: dict[str, Any] = field(default_factory=dict)  # the stages' columns
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
@@ -68,6 +68,7 @@ class NoteProcessor:
             processor builds its own ``Surrogates`` from it and the tasks, so every caller gets the same
             surrogates and date shifts for the same note.
         include_phi_spans: put the PHI spans in the output.
+        stages: the stages to run where the tasks enable them (the registered ones by default).
 
     ``process`` may run for many notes at once in one event loop.
     """
@@ -80,6 +81,7 @@ class NoteProcessor:
         *,
         surrogate_key: bytes | None = None,
         include_phi_spans: bool = False,
+        stages: StageRegistry = STAGES,
     ) -> None:
         self.tasks, self.limits, self.engine = tasks, limits, engine
         self.include_phi_spans = include_phi_spans
@@ -88,10 +90,8 @@ class NoteProcessor:
         self.surrogates: Surrogates | None = None
         if deid is not None and deid.strategy is DeidStrategy.SURROGATE:
             self.surrogates = Surrogates(check_key(surrogate_key), deid.date_shift_max_days)
-        self._analysis = AnalysisRequest(
-            entity_types=tuple(tasks.ner.types) if tasks.ner is not None else None,
-            summary_max_words=tasks.summarize.max_words if tasks.summarize is not None else None,
-        )
+        self._stages = stages
+        self._calls = stages.calls(tasks)
 
     async def process(self, note: Note) -> Processed:
         """The note's output (errors included, never raised) and its accounting."""
@@ -102,12 +102,8 @@ class NoteProcessor:
         else:
             if self.tasks.deidentify is not None:
                 await self._deidentify(state)
-            wanted = self._analysis.entity_types is not None or self._analysis.summary_max_words is not None
-            if wanted and (self.tasks.analyze_raw_text or state.text_deid is not None):
-                await self._analyze(state)
-            if state.scrub is not None:
-                state.summary = state.scrub(state.summary) if state.summary is not None else None
-                state.entities = state.scrub.entities(state.entities) if state.entities is not None else None
+            if self._calls and (self.tasks.analyze_raw_text or state.text_deid is not None):
+                await self._run_stages(state)
         return Processed(
             output=self._output(state),
             phi_by_type=Counter(span.type for span in state.phi),
@@ -166,73 +162,85 @@ class NoteProcessor:
             state.phi, state.text_deid = [], None
             state.errors.append(safe_error("deidentify: internal error", exc))
 
-    # -- NER and summarization ------------------------------------------------------------------------
+    # -- the stages ---------------------------------------------------------------------------------
 
-    async def _analyze(self, state: _State) -> None:
-        request = self._analysis
+    async def _run_stages(self, state: _State) -> None:
         subject = (
             state.note.text if self.tasks.analyze_raw_text or state.text_deid is None else state.text_deid
         )
         chunks = self._chunks(subject)
-        results = await asyncio.gather(*(self._ask(self.engine.analyze(c.text, request)) for c in chunks))
+        results = await asyncio.gather(*(self._ask_stages(c.text, self._calls) for c in chunks))
+        context = StageContext(generative=self.engine.info.generative, scrub=state.scrub)
+        for i, call in enumerate(self._calls):
+            per_chunk = [chunk_results[i] for chunk_results in results]
+            columns = await self._finish_stage(state, subject, call, chunks, per_chunk, context)
+            if columns is not None:
+                state.columns.update(columns.model_dump())
+
+    async def _ask_stages(self, text: str, calls: list[StageCall[Any]]) -> list[TaskResult[Any]]:
+        """The engine's results for ``calls`` on one text; a broken engine's exception becomes each
+        call's error."""
+        try:
+            results = await self.engine.run(text, calls)
+        except Exception as exc:
+            log.warning("engine call failed (%s)", type(exc).__name__)
+            return [TaskResult(value=None, error=safe_error("engine call failed", exc)) for _ in calls]
+        if len(results) != len(calls):
+            return [
+                TaskResult(value=None, error="the engine answered the wrong number of tasks") for _ in calls
+            ]
+        return results
+
+    async def _finish_stage(
+        self,
+        state: _State,
+        subject: str,
+        call: StageCall[Any],
+        chunks: list[Chunk],
+        results: list[TaskResult[Any]],
+        context: StageContext,
+    ) -> BaseModel | None:
+        """One stage's columns from its chunks' results, or None (and the note's error) when it failed."""
+        stage = call.stage
         for result in results:
             state.charge(result)
         failed = [r.error for r in results if r.error is not None or r.value is None]
         if failed:
-            state.errors.append(f"analyze: {failed[0] or 'no result'}")
-            return
-        values: list[tuple[Chunk, Analysis]] = [
-            (c, r.value) for c, r in zip(chunks, results, strict=True) if r.value is not None
-        ]
-        if request.entity_types is not None:
-            state.entities = annotate(
-                subject, dedupe_entities([e.shifted(c.start) for c, v in values for e in (v.entities or [])])
-            )
-        if request.summary_max_words is not None:
-            summaries = [v.summary or "" for _, v in values]
-            if len(summaries) == 1:
-                state.summary = summaries[0]
-            else:
-                await self._reduce(state, "\n".join(s for s in summaries if s))
-            if state.summary and self.engine.info.generative:
-                self._check_summary(state, subject, request.summary_max_words)
+            state.errors.append(f"{stage.name}: {failed[0] or 'no result'}")
+            return None
 
-    async def _reduce(self, state: _State, summaries: str) -> None:
-        """Map-reduce for long notes: the chunk summaries, summarized again."""
-        request = AnalysisRequest(summary_max_words=self._analysis.summary_max_words)
-        result = await self._ask(self.engine.analyze(summaries, request))
-        state.charge(result)
-        if result.error is not None or result.value is None:
-            state.errors.append(f"summarize: {result.error or 'no result'}")
-        else:
-            state.summary = result.value.summary
+        async def again(text: str) -> Any:
+            (result,) = await self._ask_stages(text, [call])
+            state.charge(result)
+            if result.error is not None or result.value is None:
+                raise StageError(result.error or "no result")
+            return result.value
 
-    def _check_summary(self, state: _State, subject: str, max_words: int) -> None:
-        """Replace a model summary the note does not support with the CPU summary, saying why."""
-        assert state.summary is not None
         try:
-            problem = check_summary(subject, state.summary)
-            if problem is not None:
-                state.summary, state.summary_fallback = summarize(subject, max_words), problem
-        except Exception as exc:  # a bug in the check must not pass an unchecked summary
-            log.error("summary check failed on a note (%s)", type(exc).__name__)
-            state.summary = None
-            state.errors.append(safe_error("summarize: internal error in the summary check", exc))
+            parts = [(c, r.value) for c, r in zip(chunks, results, strict=True)]
+            value = await stage.merge(subject, parts, call.options, again)
+            return stage.output(subject, value, call.options, context)
+        except StageError as exc:
+            state.errors.append(f"{stage.name}: {exc}")
+        except Exception as exc:  # a bug in one stage must cost that stage's columns, not the note
+            log.error("stage %s failed on a note (%s)", stage.name, type(exc).__name__)
+            state.errors.append(safe_error(f"{stage.name}: internal error", exc))
+        return None
 
     # -- output ---------------------------------------------------------------------------------------
 
     def _output(self, state: _State) -> NoteOutput:
         info = self.engine.info
         include_phi = self.include_phi_spans and state.text_deid is not None
+        # Every stage's columns are present, at their defaults (null) where the stage was off or failed.
+        columns = {k: v for stage in self._stages for k, v in stage.columns().model_dump().items()}
         return NoteOutput(
             id=state.note.id,
             text_deid=state.text_deid,
             phi=[PhiSpanOut(start=s.start, end=s.end, type=s.type, source=s.source.value) for s in state.phi]
             if include_phi
             else None,
-            entities=[EntityOut.of(e) for e in state.entities] if state.entities is not None else None,
-            summary=state.summary,
-            summary_fallback=state.summary_fallback.value if state.summary_fallback is not None else None,
+            **(columns | state.columns),
             error="; ".join(state.errors) if state.errors else None,
             model=info.model,
             prompt_version=info.prompt_version,

@@ -13,8 +13,10 @@ import json
 import sys
 
 from devtools.synthetic import synthetic_note
-from medbatch.notes.engine import AnalysisRequest, TaskResult
+from medbatch.notes.engine import TaskResult
 from medbatch.notes.engines.vllm import VllmEngineConfig
+from medbatch.notes.stages import STAGES
+from medbatch.spec import TasksSpec
 
 
 async def run(model: str) -> list[TaskResult[object]]:
@@ -24,17 +26,22 @@ async def run(model: str) -> list[TaskResult[object]]:
     )
     engine = config.build()
     texts = [synthetic_note(i).text for i in range(3)]
-    request = AnalysisRequest(entity_types=("PROBLEM", "MEDICATION"), summary_max_words=20)
+    tasks = {
+        "ner": {"types": ["PROBLEM", "MEDICATION"]},
+        "summarize": {"maxWords": 20},
+        "analyzeRawText": True,
+    }
+    calls = STAGES.calls(TasksSpec.model_validate(tasks))
     try:
         phi = await asyncio.gather(*(engine.find_phi(t) for t in texts))
-        analyses = await asyncio.gather(*(engine.analyze(t, request) for t in texts))
+        stages = await asyncio.gather(*(engine.run(t, calls) for t in texts))
     finally:
         engine.backend.close()  # type: ignore[attr-defined]
-    return [*phi, *analyses]  # type: ignore[list-item]
+    return [*phi, *(result for results in stages for result in results)]
 
 
 def main() -> None:
-    """Three notes through find_phi and analyze; errors, tokens and prompt tokens served from the cache."""
+    """Three notes through find_phi and the stages; errors, tokens and prompt tokens served from the cache."""
     results = asyncio.run(run(sys.argv[1]))
     print(
         json.dumps(

@@ -13,16 +13,12 @@ from medbatch.jobs.ledger.parts import OutputRow, rows_table
 from medbatch.jobs.process import ShardStats, error_kinds, process_shard
 from medbatch.jobs.sources.readers import RawRecord
 from medbatch.notes import NoteProcessor, Window
-from medbatch.notes.engine import Analysis, Engine
-from medbatch.notes.engines import (
-    AnalysisRequest,
-    EngineInfo,
-    OccupancyMeter,
-    TaskResult,
-)
+from medbatch.notes.engine import Engine
+from medbatch.notes.engines import EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.notes.engines.fake import FakeEngineConfig
 from medbatch.notes.spans import PhiSpan, SpanSource
+from medbatch.notes.stage import StageCall
 from medbatch.notes.tasks.chunking import chunk_by_chars
 from medbatch.spec import CorpusSpec, PhiType
 
@@ -64,12 +60,12 @@ class SpottingEngine:
         spans = [PhiSpan(at, at + 7, PhiType.NAME, SpanSource.LLM)] if at >= 0 else []
         return TaskResult(value=spans, tokens_in=10, tokens_out=2)
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        return await BaselineEngine().analyze(text, request)
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        return await BaselineEngine().run(text, calls)
 
 
 class RaisingEngine(BaselineEngine):
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
         raise RuntimeError("model server exploded while reading Patient John Smith")
 
 
@@ -113,7 +109,10 @@ def test_engine_errors_fail_only_their_rows_and_keep_rule_deid() -> None:
 
 def test_a_raising_engine_costs_its_note_not_the_shard() -> None:
     rows, stats = shard(spec(), RaisingEngine(), [record("Dr. Ann Lee saw the patient.")])
-    assert rows[0]["error"] == "analyze: engine call failed (RuntimeError)"
+    assert (
+        rows[0]["error"]
+        == "ner: engine call failed (RuntimeError); summarize: engine call failed (RuntimeError)"
+    )
     assert rows[0]["text_deid"] == "Dr. [NAME] saw the patient."
     assert "John Smith" not in rows[0]["error"]
     assert stats.failed == 1
@@ -176,8 +175,9 @@ def test_error_kinds_are_the_steps_or_what_failed(error: str, kinds: set[str]) -
 class ContradictingEngine(SpottingEngine):
     """Writes a summary stating as present what the notes below deny."""
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        return TaskResult(value=Analysis(entities=[], summary="Fever and cough."))
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        summary = "Fever and cough."
+        return [TaskResult(value=summary if c.stage.name == "summarize" else []) for c in calls]
 
 
 def test_model_summaries_the_note_contradicts_are_counted_by_reason_in_the_part_stats() -> None:

@@ -4,17 +4,20 @@ support it. Notes and summaries here are made up."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from medbatch.notes import NoteProcessor
-from medbatch.notes.engine import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
+from medbatch.notes.engine import EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.engines.baseline import BaselineEngine
 from medbatch.notes.note import Note
 from medbatch.notes.spans import PhiSpan
+from medbatch.notes.stage import StageCall
 from medbatch.notes.tasks.chunking import chunk_by_chars
-from medbatch.notes.tasks.summarize import summarize
-from medbatch.notes.tasks.summary_check import SummaryProblem, check_summary
+from medbatch.notes.tasks.summary.check import SummaryProblem, check_summary
+from medbatch.notes.tasks.summary.extractive import summarize
 from medbatch.spec import LimitsSpec, TasksSpec
 
 NOTE = (
@@ -69,8 +72,8 @@ class WritingEngine(BaselineEngine):
     async def find_phi(self, text: str) -> TaskResult[list[PhiSpan]]:
         return TaskResult(value=[])
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        return TaskResult(value=Analysis(summary=self.summary))
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        return [TaskResult(value=self.summary) for _call in calls]
 
 
 def _summarized(summary: str) -> tuple[str | None, str | None]:

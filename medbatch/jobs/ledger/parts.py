@@ -33,6 +33,7 @@ from medbatch.jobs.ledger.keys import UNUSABLE_PREFIX, note_key
 from medbatch.jobs.ledger.part_stats import stats_metadata
 from medbatch.jobs.ledger.store import Store
 from medbatch.notes.output import NoteOutput
+from medbatch.notes.stages import STAGES
 
 PARTS_DIR = "parts"
 
@@ -71,8 +72,12 @@ def _arrow_type(annotation: Any) -> pa.DataType:
 
 
 def output_schema() -> pa.Schema:
-    """The Arrow schema of every part, derived from ``OutputRow`` so the two cannot drift."""
-    return pa.schema([pa.field(n, _arrow_type(f.annotation)) for n, f in OutputRow.model_fields.items()])
+    """The Arrow schema of every part, derived from ``OutputRow`` and the registered stages' columns (a
+    plug-in stage's come last) so the three cannot drift."""
+    fields = dict(OutputRow.model_fields)
+    for stage in STAGES:
+        fields |= {n: f for n, f in stage.columns.model_fields.items() if n not in fields}
+    return pa.schema([pa.field(n, _arrow_type(f.annotation)) for n, f in fields.items()])
 
 
 def new_part_name(shard_id: str) -> str:

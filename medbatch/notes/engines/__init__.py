@@ -2,8 +2,6 @@
 its engine, and ``selection`` chooses the config from a ModelProfile or the CLI's flags."""
 
 from medbatch.notes.engine import (
-    Analysis,
-    AnalysisRequest,
     Engine,
     EngineConfig,
     EngineInfo,
@@ -18,8 +16,6 @@ from medbatch.notes.engines.union import AnyEngineConfig, RunnableEngineConfig
 from medbatch.notes.engines.vllm import VllmEngineConfig
 
 __all__ = [
-    "Analysis",
-    "AnalysisRequest",
     "AnyEngineConfig",
     "BaselineEngineConfig",
     "Engine",

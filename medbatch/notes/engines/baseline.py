@@ -1,26 +1,19 @@
 """The CPU default engine: no model, so medbatch is useful on a laptop and in CI.
 
-It adds no PHI beyond the recognizers (which always run), extracts entities with the lexicon baseline and
-writes extractive summaries. Output rows name it as model ``medbatch-baseline`` so nobody mistakes its
+It adds no PHI beyond the recognizers (which always run) and runs each stage's CPU implementation
+(entities from the CRF and vocabularies, extractive summaries). Output rows name it as model ``medbatch-baseline`` so nobody mistakes its
 output for an LLM's.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
-from medbatch.notes.engine import (
-    Analysis,
-    AnalysisRequest,
-    EngineConfig,
-    EngineInfo,
-    OccupancyMeter,
-    TaskResult,
-)
+from medbatch.notes.engine import EngineConfig, EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.spans import PhiSpan
+from medbatch.notes.stage import StageCall
 from medbatch.notes.tasks.chunking import chunk_by_chars
-from medbatch.notes.tasks.ner import find_entities
-from medbatch.notes.tasks.summarize import summarize
 
 BASELINE_INFO = EngineInfo(
     name="baseline", model="medbatch-baseline", prompt_version="baseline-v2", generative=False
@@ -43,7 +36,7 @@ class BaselineEngineConfig(EngineConfig):
 
 
 class BaselineEngine:
-    """Dictionary NER and extractive summaries on the CPU.
+    """Every stage's CPU implementation.
 
     Its work is synchronous CPU work: each call completes before it returns control, so notes run one
     after another (what the CPU allows) behind the same interface as the model engines.
@@ -60,11 +53,7 @@ class BaselineEngine:
         """Nothing beyond the recognizers, which the note core runs for every engine."""
         return TaskResult(value=[])
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        """Lexicon entities and an extractive summary."""
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        """Each stage's CPU implementation."""
         with self.meter.running():
-            entities = find_entities(text, request.entity_types) if request.entity_types is not None else None
-            summary = (
-                summarize(text, request.summary_max_words) if request.summary_max_words is not None else None
-            )
-        return TaskResult(value=Analysis(entities=entities, summary=summary))
+            return [TaskResult(value=call.stage.compute(text, call.options)) for call in calls]

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import ClassVar, Literal
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from medbatch.notes.engine import (
-    Analysis,
-    AnalysisRequest,
-    EngineConfig,
-    EngineInfo,
-    OccupancyMeter,
-    TaskResult,
-)
+from medbatch.notes.engine import EngineConfig, EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.spans import PhiSpan
+from medbatch.notes.stage import StageCall
 from medbatch.notes.tasks.chunking import chunk_by_chars
 
 
@@ -95,10 +90,15 @@ class FakeEngine:
         """No spans."""
         return await self._result("phi", text, [])  # type: ignore[return-value]
 
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        """Empty entities and summaries for the requested tasks."""
-        value = Analysis(
-            entities=[] if request.entity_types is not None else None,
-            summary="" if request.summary_max_words is not None else None,
-        )
-        return await self._result("analyze", text, value)  # type: ignore[return-value]
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        """Each stage's empty result, after one request (its tokens counted once)."""
+        result = await self._result("analyze", text, [call.stage.empty(call.options) for call in calls])
+        values = result.value if isinstance(result.value, list) else [None] * len(calls)
+        return [
+            TaskResult(
+                value=value, error=result.error, tokens_in=result.tokens_in, tokens_out=result.tokens_out
+            )
+            if i == 0
+            else TaskResult(value=value, error=result.error)
+            for i, value in enumerate(values)
+        ]

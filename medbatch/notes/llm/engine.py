@@ -16,22 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
-from medbatch.notes.engine import Analysis, AnalysisRequest, EngineInfo, OccupancyMeter, TaskResult
+from pydantic import BaseModel, create_model
+
+from medbatch.notes.engine import EngineInfo, OccupancyMeter, TaskResult
 from medbatch.notes.llm import prompts
-from medbatch.notes.llm.parsing import (
-    ParseError,
-    QuoteError,
-    clean_summary,
-    entity_list,
-    parse_answer,
-    phi_spans,
-)
-from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, SummaryAnswer, json_schema
+from medbatch.notes.llm.parsing import parse_answer, phi_spans
+from medbatch.notes.llm.schemas import Answer, PhiAnswer, closed, combined, phi_schema
 from medbatch.notes.spans import PhiSpan
+from medbatch.notes.stage import ParseError, QuoteError, Stage, StageCall
 from medbatch.notes.tasks.chunking import Chunk, chunk_text
 from medbatch.spec import LimitsSpec
 
@@ -99,14 +96,17 @@ class AnswerStats:
     quotes: Counter[str] = field(default_factory=Counter)
     quotes_missing: Counter[str] = field(default_factory=Counter)
 
-    def count(self, task: str, answer: Any, problem: ParseError | None, truncated: bool = False) -> None:
-        """Count one answer: ``answer`` None when it did not parse, ``problem`` what verification found."""
+    def count(
+        self, task: str, answer: Any, problem: ParseError | None, truncated: bool = False, quotes: int = 0
+    ) -> None:
+        """Count one answer: ``answer`` None when it did not parse, ``problem`` what verification found,
+        ``quotes`` how many quotes of the note it holds."""
         self.answers[task] += 1
         if answer is None:
             self.invalid[task] += 1
             self.truncated[task] += truncated
             return
-        self.quotes[task] += len(getattr(answer, "phi", None) or getattr(answer, "entities", None) or [])
+        self.quotes[task] += quotes
         if isinstance(problem, QuoteError):
             self.ungrounded[task] += 1
             self.quotes_missing[task] += problem.missing
@@ -117,8 +117,24 @@ class _Job:
     text: str
     instruction: str
     task: str
+    answer: type[BaseModel]
     schema: dict[str, Any]
     finish: Finish  # answer -> (value, problem); raises ParseError when nothing is usable
+    quotes: Callable[[Any], int]
+
+
+@cache
+def _combined_answer(stages: tuple[type[Stage[Any, Any]], ...]) -> type[Answer]:
+    """One answer model with every field of the stages' answers (combined-call mode)."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info) for s in stages for name, info in s.answer.model_fields.items()
+    }
+    return create_model("CombinedAnswer", __base__=Answer, **fields)
+
+
+def _stage_answer(stage: Stage[Any, Any], answer: BaseModel) -> BaseModel:
+    """A stage's own answer inside a combined answer."""
+    return stage.answer.model_validate(answer.model_dump())
 
 
 class LlmEngine:
@@ -192,52 +208,46 @@ class LlmEngine:
             assert isinstance(answer, PhiAnswer)
             return phi_spans(answer, text)
 
-        return await self._run(_Job(text, prompts.phi_instruction(), "phi", json_schema("phi"), finish))
-
-    async def analyze(self, text: str, request: AnalysisRequest) -> TaskResult[Analysis]:
-        """Entities and/or a summary: one combined request, or one per task sharing the note's prefix
-        (sent together, so the second is served from the prefix cache while both run)."""
-        types, words = request.entity_types, request.summary_max_words
-        if self.combine_analysis and types is not None and words is not None:
-
-            def combined(answer: Any) -> tuple[Any, ParseError | None]:
-                assert isinstance(answer, AnalysisAnswer)
-                entities = entity_list(answer.entities, text, types)
-                return Analysis(entities=entities, summary=clean_summary(answer.summary, words)), None
-
-            instruction = prompts.analysis_instruction(types, words)
-            return await self._run(
-                _Job(text, instruction, "analysis", json_schema("analysis", types), combined)
-            )
-
-        def entities(answer: Any) -> tuple[Any, ParseError | None]:
-            assert isinstance(answer, EntitiesAnswer)
-            assert types is not None
-            return entity_list(answer.entities, text, types), None
-
-        def summary(answer: Any) -> tuple[Any, ParseError | None]:
-            assert isinstance(answer, SummaryAnswer)
-            assert words is not None
-            return clean_summary(answer.summary, words), None
-
-        jobs = (
-            _Job(
-                text,
-                prompts.entities_instruction(types),
-                "entities",
-                json_schema("entities", types),
-                entities,
-            )
-            if types is not None
-            else None,
-            _Job(text, prompts.summary_instruction(words), "summary", json_schema("summary"), summary)
-            if words is not None
-            else None,
+        instruction = prompts.phi_instruction()
+        return await self._run(
+            _Job(text, instruction, "phi", PhiAnswer, phi_schema(), finish, lambda a: len(a.phi))
         )
-        return _merge(*await asyncio.gather(*(self._optional(job) for job in jobs)))
 
-    async def _optional(self, job: _Job | None) -> TaskResult[Any] | None:
-        return None if job is None else await self._run(job)
+    async def run(self, text: str, calls: Sequence[StageCall[Any]]) -> list[TaskResult[Any]]:
+        """Each stage's result: one combined request, or one request per stage sharing the note's prefix
+        (sent together, so the later ones are served from the prefix cache while all run)."""
+        if self.combine_analysis and len(calls) > 1:
+            return _split(await self._run(self._combined_job(text, calls)), len(calls))
+        return list(await asyncio.gather(*(self._run(self._stage_job(text, call)) for call in calls)))
+
+    def _stage_job(self, text: str, call: StageCall[Any]) -> _Job:
+        stage, options = call.stage, call.options
+
+        def finish(answer: Any) -> tuple[Any, ParseError | None]:
+            return stage.read_answer(answer, text, options)
+
+        instruction = prompts.instruction([(stage.task(options), stage.answer_shape(options))])
+        schema = closed(stage.schema(options))
+        return _Job(text, instruction, stage.name, stage.answer, schema, finish, stage.quotes)
+
+    def _combined_job(self, text: str, calls: Sequence[StageCall[Any]]) -> _Job:
+        def finish(answer: Any) -> tuple[Any, ParseError | None]:
+            read = [c.stage.read_answer(_stage_answer(c.stage, answer), text, c.options) for c in calls]
+            problems = [problem for _value, problem in read if problem is not None]
+            return [value for value, _problem in read], problems[0] if problems else None
+
+        def quotes(answer: Any) -> int:
+            return sum(c.stage.quotes(_stage_answer(c.stage, answer)) for c in calls)
+
+        return _Job(
+            text,
+            prompts.instruction([(c.stage.task(c.options), c.stage.answer_shape(c.options)) for c in calls]),
+            "+".join(c.stage.name for c in calls),
+            _combined_answer(tuple(type(c.stage) for c in calls)),
+            combined([c.stage.schema(c.options) for c in calls]),
+            finish,
+            quotes,
+        )
 
     # -- running and retrying -------------------------------------------------------------------------
 
@@ -263,7 +273,7 @@ class LlmEngine:
         try:
             if completion.truncated:
                 raise ParseError("the answer reached max_tokens before it was complete")
-            answer = parse_answer(job.task, completion.text)
+            answer = parse_answer(job.answer, completion.text)
         except ParseError as exc:
             self.stats.count(job.task, None, None, completion.truncated)
             result.error = f"model answer unusable: {exc}"
@@ -272,7 +282,7 @@ class LlmEngine:
             value, problem = job.finish(answer)
         except ParseError as exc:
             value, problem = None, exc
-        self.stats.count(job.task, answer, problem)
+        self.stats.count(job.task, answer, problem, quotes=job.quotes(answer))
         result.value = value
         if problem is not None:
             result.error = f"model answer unusable: {problem}"
@@ -298,18 +308,16 @@ class LlmEngine:
         return result
 
 
-def _merge(entities: TaskResult[Any] | None, summary: TaskResult[Any] | None) -> TaskResult[Analysis]:
-    parts = [r for r in (entities, summary) if r is not None]
-    errors = [r.error for r in parts if r.error is not None]
-    analysis = Analysis(
-        entities=entities.value if entities is not None else None,
-        summary=summary.value if summary is not None else None,
-    )
-    usable = not errors
-    return TaskResult(
-        value=analysis if usable else None,
-        error="; ".join(errors) if errors else None,
-        tokens_in=sum(r.tokens_in for r in parts),
-        tokens_out=sum(r.tokens_out for r in parts),
-        tokens_cached=sum(r.tokens_cached for r in parts),
-    )
+def _split(result: TaskResult[Any], n: int) -> list[TaskResult[Any]]:
+    """A combined request's result as one result per stage (its tokens counted on the first)."""
+    values = result.value if result.value is not None else [None] * n
+    return [
+        TaskResult(
+            value=value,
+            error=result.error,
+            tokens_in=result.tokens_in if i == 0 else 0,
+            tokens_out=result.tokens_out if i == 0 else 0,
+            tokens_cached=result.tokens_cached if i == 0 else 0,
+        )
+        for i, value in enumerate(values)
+    ]

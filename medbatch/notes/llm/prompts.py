@@ -1,4 +1,5 @@
-"""Prompts for the three tasks, laid out for prefix caching.
+"""Prompts, laid out for prefix caching: the system prompt, the PHI task, and the frame of every stage's
+instruction (each stage writes its own task sentence and answer shape).
 
 Every request of one text is ``[system prompt][the text][task instruction]``: the system prompt and the
 text come first and are identical across tasks, so the engine computes their KV cache once and reuses it
@@ -8,9 +9,11 @@ for OpenBioLLM and Meditron) is applied by the backend from the model's tokenize
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from medbatch.spec import PhiType
 
-PROMPT_VERSION = "medbatch-prompts-v2"
+PROMPT_VERSION = "medbatch-prompts-v3"
 
 SYSTEM_PROMPT = (
     "You are a clinical natural-language-processing assistant. You read one clinical note and answer one "
@@ -41,44 +44,15 @@ def phi_instruction() -> str:
     )
 
 
-_ENTITY_GUIDE = (
-    "Quote each exactly as it appears. For each, give its assertion: present, absent (negated: "
-    '"denies chest pain"), possible ("rule out PE"), conditional ("return if fever"), historical ("history '
-    "of MI\") or family (a relative's). For a MEDICATION, also quote its dose, unit, route, frequency and "
-    "duration as written after it on its line, or null for each the note does not say."
-)
-_ENTITY_SHAPE = (
-    '{"text": "...", "type": "...", "assertion": "present", "dose": null, "unit": null, "route": null, '
-    '"frequency": null, "duration": null}'
-)
-
-
-def entities_instruction(types: tuple[str, ...]) -> str:
-    """The NER task for ``types``."""
-    return (
-        f"Task: list the clinical entities in the note of these types: {', '.join(types)}. {_ENTITY_GUIDE} "
-        f'Answer as JSON: {{"entities": [{_ENTITY_SHAPE}]}}.'
-    )
-
-
-def summary_instruction(max_words: int) -> str:
-    """The summarization task."""
-    return (
-        f"Task: summarize the note for a clinician in at most {max_words} words: the main problems, "
-        "findings, treatments and plan, never stating as present a finding the note negates, and naming only problems and "
-        "medications the note names. Do not include names, dates or identifying numbers. "
-        'Answer as JSON: {"summary": "..."}.'
-    )
-
-
-def analysis_instruction(types: tuple[str, ...], max_words: int) -> str:
-    """NER and summary in one answer (combined-call mode)."""
-    return (
-        f"Task: (1) list the clinical entities in the note of these types: {', '.join(types)}. "
-        f"{_ENTITY_GUIDE} (2) Summarize the note for a clinician in at most {max_words} words, without "
-        "names, dates or identifying numbers, never stating as present a finding the note negates. "
-        f'Answer as JSON: {{"entities": [{_ENTITY_SHAPE}], "summary": "..."}}.'
-    )
+def instruction(parts: Sequence[tuple[str, str]]) -> str:
+    """The instruction for one or more stages' ``(task, answer shape)``, answered in one JSON object."""
+    if len(parts) == 1:
+        task = parts[0][0]
+        task = task[:1].upper() + task[1:]
+    else:
+        task = " ".join(f"({i}) {t[:1].upper() + t[1:]}" for i, (t, _shape) in enumerate(parts, 1))
+    shape = ", ".join(shape for _task, shape in parts)
+    return f"Task: {task} Answer as JSON: {{{shape}}}."
 
 
 def messages(text: str, instruction: str, retry_reason: str | None = None) -> list[dict[str, str]]:

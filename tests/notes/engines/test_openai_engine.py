@@ -48,7 +48,7 @@ def answer(request: dict[str, Any]) -> str:
     if task == "phi":
         names = re.findall(r"Dr\. (\w+ \w+)", text) + re.findall(r"(\w+) stopped by", text)
         return json.dumps({"phi": [{"text": m, "type": "NAME"} for m in names]})
-    if task == "entities":
+    if task == "ner":
         found = [{"text": m, "type": "PROBLEM"} for m in re.findall(r"hypertension|pneumonia|COPD", text)]
         return json.dumps({"entities": found})
     return json.dumps({"summary": "Admitted and treated; follow up in clinic."})

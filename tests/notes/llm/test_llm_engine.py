@@ -6,10 +6,13 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable
+from typing import Any
 
-from medbatch.notes.engine import AnalysisRequest, EngineInfo
+from medbatch.notes.engine import EngineInfo
 from medbatch.notes.llm.engine import ChatRequest, Completion, LlmEngine
-from medbatch.spec import LimitsSpec
+from medbatch.notes.stage import StageCall
+from medbatch.notes.stages import STAGES
+from medbatch.spec import LimitsSpec, TasksSpec
 
 NOTE = "Seen by Dr. Ann Lee for chest pain. Aspirin given."
 INFO = EngineInfo(name="scripted", model="scripted", prompt_version="p")
@@ -41,6 +44,16 @@ def engine(
     script: Callable[[ChatRequest, int], str], combine: bool = False, context: int = 4096
 ) -> LlmEngine:
     return LlmEngine(ScriptedBackend(script, context), INFO, max_tokens=256, combine_analysis=combine)
+
+
+def calls(types: tuple[str, ...] | None = None, words: int | None = None) -> list[StageCall[Any]]:
+    """The registered stages' calls for NER of ``types`` and/or a summary of ``words``."""
+    tasks: dict[str, Any] = {"analyzeRawText": True}
+    if types is not None:
+        tasks["ner"] = {"types": list(types)}
+    if words is not None:
+        tasks["summarize"] = {"maxWords": words}
+    return STAGES.calls(TasksSpec.model_validate(tasks))
 
 
 def test_valid_answer_needs_no_retry() -> None:
@@ -75,46 +88,55 @@ def test_second_failure_is_an_error_with_the_verified_spans_kept() -> None:
 
 def test_separate_analysis_requests_share_the_note_prefix() -> None:
     def script(request: ChatRequest, attempt: int) -> str:
-        if request.schema_name == "entities":
+        if request.schema_name == "ner":
             return json.dumps({"entities": [{"text": "chest pain", "type": "PROBLEM"}]})
         return json.dumps({"summary": "Chest pain, aspirin given."})
 
     e = engine(script)
-    result = asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=20)))
+    entities, summary = asyncio.run(e.run(NOTE, calls(("PROBLEM",), 20)))
     requests = e.backend.calls  # type: ignore[attr-defined]
-    assert sorted(r.schema_name for r in requests) == ["entities", "summary"]
+    assert sorted(r.schema_name for r in requests) == ["ner", "summarize"]
     requests.sort(key=lambda r: r.schema_name)
     prompts = [r.messages[-1]["content"] for r in requests]
     prefix = prompts[0][: prompts[0].index("Task:")]
     assert NOTE in prefix
     assert prompts[1].startswith(prefix), "the note comes first, the instruction last"
     assert requests[0].messages[0] == requests[1].messages[0]
-    assert result.value is not None
-    assert [e.text for e in result.value.entities or []] == ["chest pain"]
-    assert result.value.summary == "Chest pain, aspirin given."
-    assert result.tokens_in == 200
+    assert [e.text for e in entities.value or []] == ["chest pain"]
+    assert summary.value == "Chest pain, aspirin given."
+    assert entities.tokens_in + summary.tokens_in == 200
 
 
 def test_combined_analysis_is_one_request() -> None:
     answer = json.dumps({"entities": [{"text": "Aspirin", "type": "MEDICATION"}], "summary": "Aspirin."})
     e = engine(lambda r, a: answer, combine=True)
-    result = asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("MEDICATION",), summary_max_words=5)))
-    assert [r.schema_name for r in e.backend.calls] == ["analysis"]  # type: ignore[attr-defined]
-    assert result.value is not None
-    assert result.value.summary == "Aspirin."
+    entities, summary = asyncio.run(e.run(NOTE, calls(("MEDICATION",), 10)))
+    (request,) = e.backend.calls  # type: ignore[attr-defined]
+    assert request.schema_name == "ner+summarize"
+    assert set(request.schema["properties"]) == {"entities", "summary"}
+    assert request.schema["additionalProperties"] is False
+    assert [e.text for e in entities.value or []] == ["Aspirin"]
+    assert summary.value == "Aspirin."
+    assert (entities.tokens_in, summary.tokens_in) == (100, 0), "one request's tokens, counted once"
 
 
-def test_a_failed_task_fails_the_analysis_of_that_text_only() -> None:
+def test_a_failed_stage_fails_that_stage_only() -> None:
     def script(request: ChatRequest, attempt: int) -> str:
-        if request.schema_name == "entities":
+        if request.schema_name == "ner":
             return json.dumps({"entities": [{"text": "not in note", "type": "PROBLEM"}]})
         return json.dumps({"summary": "ok"})
 
-    result = asyncio.run(
-        engine(script).analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM",), summary_max_words=5))
-    )
-    assert result.value is None
-    assert result.error == "model answer unusable: 1 of 1 quoted entities are not in the text"
+    entities, summary = asyncio.run(engine(script).run(NOTE, calls(("PROBLEM",), 10)))
+    assert entities.value is None
+    assert entities.error == "model answer unusable: 1 of 1 quoted entities are not in the text"
+    assert (summary.value, summary.error) == ("ok", None)
+
+
+def test_the_summary_schema_bounds_its_length_by_the_word_limit() -> None:
+    e = engine(lambda r, a: json.dumps({"summary": "ok"}))
+    asyncio.run(e.run(NOTE, calls(words=10)))
+    (request,) = e.backend.calls  # type: ignore[attr-defined]
+    assert 0 < request.schema["properties"]["summary"]["maxLength"] <= 10 * 20
 
 
 def test_chunks_fit_the_token_budget() -> None:
@@ -131,7 +153,7 @@ def test_chunks_fit_the_token_budget() -> None:
 def test_answer_stats_count_invalid_and_ungrounded_answers_and_missing_quotes() -> None:
     answers = {
         "phi": ['{"phi": [', json.dumps({"phi": [{"text": "Ann Lee", "type": "NAME"}]})],
-        "entities": [
+        "ner": [
             json.dumps(
                 {
                     "entities": [
@@ -146,10 +168,10 @@ def test_answer_stats_count_invalid_and_ungrounded_answers_and_missing_quotes() 
     }
     e = engine(lambda r, a: answers[r.schema_name][a])
     asyncio.run(e.find_phi(NOTE))
-    asyncio.run(e.analyze(NOTE, AnalysisRequest(entity_types=("PROBLEM", "MEDICATION"))))
+    asyncio.run(e.run(NOTE, calls(("PROBLEM", "MEDICATION"))))
     stats = e.stats
-    assert dict(stats.answers) == {"phi": 2, "entities": 2}
+    assert dict(stats.answers) == {"phi": 2, "ner": 2}
     assert dict(stats.invalid) == {"phi": 1}
-    assert dict(stats.ungrounded) == {"entities": 1}
-    assert dict(stats.quotes) == {"phi": 1, "entities": 4}
-    assert dict(stats.quotes_missing) == {"entities": 2}
+    assert dict(stats.ungrounded) == {"ner": 1}
+    assert dict(stats.quotes) == {"phi": 1, "ner": 4}
+    assert dict(stats.quotes_missing) == {"ner": 2}

@@ -6,16 +6,21 @@ import json
 
 import pytest
 
-from medbatch.notes.llm.parsing import ParseError, clean_summary, entity_list, locate, parse_answer, phi_spans
-from medbatch.notes.llm.schemas import AnalysisAnswer, EntitiesAnswer, PhiAnswer, json_schema
+from medbatch.notes.llm.parsing import locate, parse_answer, phi_spans
+from medbatch.notes.llm.schemas import PhiAnswer, closed
 from medbatch.notes.spans import Assertion, Entity, MedicationAttributes
+from medbatch.notes.stage import ParseError
 from medbatch.notes.tasks.ner import annotate
+from medbatch.notes.tasks.ner.answer import EntitiesAnswer, entity_list
+from medbatch.notes.tasks.ner.stage import NerStage
+from medbatch.notes.tasks.summary.stage import clean_summary
+from medbatch.spec import NerSpec
 
 NOTE = "Pt John Smith seen 03/14/2024. John Smith  reports chest pain. Metoprolol 25 mg."
 
 
 def phi(raw: object) -> PhiAnswer:
-    answer = parse_answer("phi", raw if isinstance(raw, str) else json.dumps(raw))
+    answer = parse_answer(PhiAnswer, raw if isinstance(raw, str) else json.dumps(raw))
     assert isinstance(answer, PhiAnswer)
     return answer
 
@@ -66,7 +71,7 @@ def test_overlapping_quotes_yield_overlapping_spans_for_the_merger() -> None:
 )
 def test_malformed_answers_raise_safe_errors(raw: str, message: str) -> None:
     with pytest.raises(ParseError) as info:
-        parse_answer("phi", raw)
+        parse_answer(PhiAnswer, raw)
     assert str(info.value).startswith(message)
     assert "John" not in str(info.value)
 
@@ -82,32 +87,31 @@ def test_control_characters_in_quotes_never_verify() -> None:
 
 def test_entities_must_be_in_the_text_and_of_requested_types() -> None:
     answer = parse_answer(
-        "analysis",
+        EntitiesAnswer,
         json.dumps(
             {
                 "entities": [
                     {"text": "chest pain", "type": "PROBLEM"},
                     {"text": "Metoprolol", "type": "MEDICATION"},
                     {"text": "25 mg", "type": "DOSAGE"},
-                ],
-                "summary": "x",
+                ]
             }
         ),
     )
-    assert isinstance(answer, AnalysisAnswer)
     found = entity_list(answer.entities, NOTE, ("PROBLEM", "MEDICATION"))
     assert [(e.type, e.text, NOTE[e.start : e.end]) for e in found] == [
         ("PROBLEM", "chest pain", "chest pain"),
         ("MEDICATION", "Metoprolol", "Metoprolol"),
     ]
-    made_up = parse_answer("entities", json.dumps({"entities": [{"text": "aspirin", "type": "MEDICATION"}]}))
+    made_up = parse_answer(
+        EntitiesAnswer, json.dumps({"entities": [{"text": "aspirin", "type": "MEDICATION"}]})
+    )
     with pytest.raises(ParseError, match="1 of 1 quoted entities are not in the text"):
-        entity_list(made_up.entities, NOTE, ("MEDICATION",))  # type: ignore[union-attr]
+        entity_list(made_up.entities, NOTE, ("MEDICATION",))
 
 
 def _entities(items: list[dict[str, object]], text: str) -> list[Entity]:
-    answer = parse_answer("entities", json.dumps({"entities": items}))
-    assert isinstance(answer, EntitiesAnswer)
+    answer = parse_answer(EntitiesAnswer, json.dumps({"entities": items}))
     return entity_list(answer.entities, text, ("PROBLEM", "MEDICATION"))
 
 
@@ -155,7 +159,7 @@ def test_a_stated_assertion_is_kept_for_a_single_mention_and_context_judges_repe
 def test_an_assertion_outside_contexts_categories_is_refused() -> None:
     with pytest.raises(ParseError, match="assertion"):
         parse_answer(
-            "entities", json.dumps({"entities": [{"text": "x", "type": "PROBLEM", "assertion": "no"}]})
+            EntitiesAnswer, json.dumps({"entities": [{"text": "x", "type": "PROBLEM", "assertion": "no"}]})
         )
 
 
@@ -167,7 +171,7 @@ def test_summary_is_cleaned_and_bounded() -> None:
 
 
 def test_schemas_are_closed_and_narrowed() -> None:
-    schema = json_schema("entities", ("PROBLEM", "TEST"))
+    schema = closed(NerStage().schema(NerSpec.model_validate({"types": ["PROBLEM", "TEST"]})))
     assert schema["$defs"]["EntityType"]["enum"] == ["PROBLEM", "TEST"]
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["EntityItem"]["additionalProperties"] is False
