@@ -15,6 +15,7 @@ TYPES = ["PROBLEM", "MEDICATION", "DOSAGE", "PROCEDURE", "TEST", "ANATOMY"]
 # would make a per-entity scan of every trigger quadratic.
 UNITS = {
     "negations": "no fever no ",
+    "triggers": "denies no history of concern for ",
     "entities": "aspirin hypertension ",
     "doses": "metoprolol 25 mg PO BID ",
     "headers": "Plan:\n",

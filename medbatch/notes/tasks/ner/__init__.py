@@ -17,6 +17,7 @@ from functools import cache
 
 from medbatch.notes.spans import Entity
 from medbatch.notes.tasks.ner.annotate import annotate
+from medbatch.notes.tasks.ner.cued import cued_findings
 from medbatch.notes.tasks.ner.tagger import tag
 from medbatch.notes.tasks.ner.tokens import tokenize
 from medbatch.notes.tasks.ner.vocabulary import concepts, match_terms
@@ -66,7 +67,9 @@ def find_entities(text: str, types: Iterable[str]) -> list[Entity]:
     kept: list[Entity] = []
     # Characters already claimed by a longer span: a check costs the span's length, not the entity count.
     taken = bytearray(len(text))
-    for entity in found:
+    # Cued findings come last: they fill only text that nothing else claimed.
+    cued = cued_findings(text) if "PROBLEM" in wanted else []
+    for entity in [*found, *cued]:
         if not any(taken[entity.start : entity.end]):
             kept.append(entity)
             taken[entity.start : entity.end] = b"\x01" * (entity.end - entity.start)

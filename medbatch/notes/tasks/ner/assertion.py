@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from medbatch.notes.spans import Assertion
 
-_NEGATION_FORWARD = (
+NEGATION_FORWARD = (
     "no",
     "not",
     "denies",
@@ -132,7 +132,7 @@ _PSEUDO = (
     "nothing but",
     "not just",
 )
-_POSSIBLE_FORWARD = (
+POSSIBLE_FORWARD = (
     "possible",
     "possibly",
     "probable",
@@ -201,7 +201,7 @@ _CONDITIONAL_FORWARD = (
     "in the event of",
     "unless",
 )
-_HISTORICAL_FORWARD = (
+HISTORICAL_FORWARD = (
     "history of",
     "hx of",
     "h/o",
@@ -316,22 +316,24 @@ class _Rule:
 
 
 _PSEUDO_PATTERN = _pattern(_PSEUDO)
+# Every category's pseudo-triggers: phrases that look like a trigger and are not one.
+PSEUDO_TRIGGERS = _pattern(_PSEUDO + _POSSIBLE_PSEUDO + _HISTORICAL_PSEUDO + _FAMILY_PSEUDO)
 # Checked in this order: the first category whose trigger reaches the entity wins. Negation first (a
 # negated finding is absent in anyone); family before possible and historical (a relative's possible or
 # past disease is still the relative's).
 _RULES = (
-    _Rule(Assertion.ABSENT, _pattern(_NEGATION_FORWARD), _pattern(_NEGATION_BACKWARD), _PSEUDO_PATTERN),
+    _Rule(Assertion.ABSENT, _pattern(NEGATION_FORWARD), _pattern(_NEGATION_BACKWARD), _PSEUDO_PATTERN),
     _Rule(Assertion.FAMILY, _pattern(_FAMILY_BOTH), _pattern(_FAMILY_BOTH), _pattern(_FAMILY_PSEUDO)),
     _Rule(
         Assertion.POSSIBLE,
-        _pattern(_POSSIBLE_FORWARD),
+        _pattern(POSSIBLE_FORWARD),
         _pattern(_POSSIBLE_BACKWARD),
         _pattern(_POSSIBLE_PSEUDO),
     ),
     _Rule(Assertion.CONDITIONAL, _pattern(_CONDITIONAL_FORWARD), None, _pattern(("if any", "if not"))),
     _Rule(
         Assertion.HISTORICAL,
-        _pattern(_HISTORICAL_FORWARD),
+        _pattern(HISTORICAL_FORWARD),
         _pattern(_HISTORICAL_BACKWARD),
         _pattern(_HISTORICAL_PSEUDO),
     ),

@@ -8,7 +8,7 @@ it was trained on.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from medbatch.notes.tasks.deid.lexicons import data_lines
 from medbatch.notes.tasks.ner.tokens import Token
@@ -30,16 +30,26 @@ def _clinical_words() -> frozenset[str]:
     return frozenset(data_lines("clinical_vocabulary.txt.gz"))
 
 
-def _own(token: Token) -> dict[str, str]:
-    word = token.text
+@lru_cache(maxsize=1 << 16)
+def _word(word: str) -> tuple[tuple[str, ...], dict[int, tuple[str, ...]]]:
+    """The word's own features and what it contributes to each neighbour's, built once per distinct word
+    (notes repeat their words, and string building is most of the tagger's cost)."""
     lower = word.lower()
-    return {
-        "w": lower,
-        "s3": lower[-3:],
-        "s4": lower[-4:],
-        "p3": lower[:3],
-        "sh": _shape(word),
+    shape, s3 = _shape(word), lower[-3:]
+    own = [f"w={lower}", f"s3={s3}", f"s4={lower[-4:]}", f"p3={lower[:3]}", f"sh={shape}"]
+    if lower in _clinical_words():
+        own.append("clinical")
+    if len(word) > 1 and word.isupper():
+        own.append("upper")
+    if len(word) <= 2:
+        own.append("short")
+    near: dict[int, tuple[str, ...]] = {
+        offset: (f"{offset}w={lower}", f"{offset}sh={shape}", f"{offset}s3={s3}")
+        if abs(offset) == 1
+        else (f"{offset}w={lower}",)
+        for offset in (-2, -1, 1, 2)
     }
+    return tuple(own), near
 
 
 def token_features(tokens: list[Token]) -> list[list[str]]:
@@ -49,26 +59,15 @@ def token_features(tokens: list[Token]) -> list[list[str]]:
         vocabulary[match.first] = f"B-{match.concept.type}"
         for i in range(match.first + 1, match.last + 1):
             vocabulary[i] = f"I-{match.concept.type}"
-    own = [_own(t) for t in tokens]
+    words = [_word(t.text) for t in tokens]
     features: list[list[str]] = []
-    for i, token in enumerate(tokens):
-        mine = own[i]
-        row = [f"{k}={v}" for k, v in mine.items()]
-        row.append(f"v={vocabulary[i]}")
-        if mine["w"] in _clinical_words():
-            row.append("clinical")
-        if len(token.text) > 1 and token.text.isupper():
-            row.append("upper")
-        if len(token.text) <= 2:
-            row.append("short")
+    for i in range(len(tokens)):
+        row = [*words[i][0], f"v={vocabulary[i]}"]
         for offset in (-2, -1, 1, 2):
             j = i + offset
             if 0 <= j < len(tokens):
-                row.append(f"{offset}w={own[j]['w']}")
+                row.extend(words[j][1][offset])
                 row.append(f"{offset}v={vocabulary[j]}")
-                if abs(offset) == 1:
-                    row.append(f"{offset}sh={own[j]['sh']}")
-                    row.append(f"{offset}s3={own[j]['s3']}")
             else:
                 row.append(f"{offset}w=<edge>")
         features.append(row)

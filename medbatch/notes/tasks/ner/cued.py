@@ -1,0 +1,232 @@
+"""Findings named right after a trigger that only ever introduces one: "no ...", "negative for ...",
+"concern for ...", "history of ...".
+
+Clinical text names most findings in phrases no vocabulary holds ("no focal consolidation", "concern for
+early appendicitis"), and a tagger trained on abstracts misses many of them. But ConText's triggers say
+more than the assertion: the noun phrase a negation, possibility or history trigger opens is, in nearly
+every clinical sentence, the finding it asserts something about. This module takes that phrase: after
+such a trigger, the following words up to punctuation, a function word (conjunction, preposition,
+auxiliary, pronoun) or ``MAX_WORDS`` content words, leading determiners skipped. Only triggers that
+open a noun phrase count (not "may" or "not", which open verbs), and never a pseudo-trigger ("no
+change", "without difficulty"). The phrases are PROBLEM candidates of the
+lowest priority: they fill only text that no other recognizer claimed.
+
+The word lists are closed classes of English grammar and the published ConText triggers, nothing read
+from any corpus. Cost: one regular-expression pass, then a few words per trigger.
+"""
+
+from __future__ import annotations
+
+import re
+
+from medbatch.notes.spans import Entity
+from medbatch.notes.tasks.ner.assertion import (
+    HISTORICAL_FORWARD,
+    NEGATION_FORWARD,
+    POSSIBLE_FORWARD,
+    PSEUDO_TRIGGERS,
+)
+
+# ConText's forward triggers that open a verb, an adverb, a list or something else than a finding.
+_OPEN_NO_FINDING = frozenset(
+    (
+        *("not", "never", "neither", "nor", "none", "rules out", "does not appear"),
+        *("doesn't", "didn't", "isn't", "wasn't", "aren't", "weren't", "haven't", "hasn't"),
+        *("may", "might", "could be", "could have", "should", "probably", "possibly", "presumably"),
+        *("previously", "likely", "suggests", "suspect", "consider", "differential diagnosis", "ddx"),
+        *("versus", "vs"),
+        # Open an episode or a procedure as often as a finding: "prior film", "s/p appendectomy".
+        *("prior", "previous", "remote", "status post", "s/p"),
+    )
+)
+# Cues of the same grammar that affirm: the finding they open is present.
+_AFFIRMING = (
+    "evidence of",
+    "positive for",
+    "significant for",
+    "notable for",
+    "consistent with",
+    "compatible with",
+    "diagnosed with",
+    "complains of",
+    "complaining of",
+    "presents with",
+    "presented with",
+)
+_TRIGGERS = [
+    t
+    for t in (*NEGATION_FORWARD, *POSSIBLE_FORWARD, *HISTORICAL_FORWARD, *_AFFIRMING)
+    if t not in _OPEN_NO_FINDING
+]
+_TRIGGER = re.compile(
+    r"(?<![\w/])(?:"
+    + "|".join(re.escape(t) for t in sorted(_TRIGGERS, key=len, reverse=True))
+    + r")(?![\w/])",
+    re.IGNORECASE,
+)
+# Closed classes: where a noun phrase ends.
+_STOP = frozenset(
+    [
+        "and",
+        "or",
+        "nor",
+        "but",
+        "yet",
+        "so",
+        "because",
+        "although",
+        "though",
+        "while",
+        "whereas",
+        "if",
+        "unless",
+        "than",
+        "as",
+        "at",
+        "in",
+        "on",
+        "of",
+        "with",
+        "to",
+        "for",
+        "from",
+        "by",
+        "into",
+        "onto",
+        "within",
+        "without",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "over",
+        "under",
+        "above",
+        "below",
+        "between",
+        "through",
+        "throughout",
+        "about",
+        "against",
+        "along",
+        "around",
+        "across",
+        "beyond",
+        "near",
+        "per",
+        "via",
+        "versus",
+        "vs",
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "noted",
+        "seen",
+        "identified",
+        "present",
+        "found",
+        "appreciated",
+        "demonstrated",
+        "visualized",
+        "detected",
+        "observed",
+        "this",
+        "that",
+        "these",
+        "those",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "there",
+        "here",
+        "it",
+        "its",
+        "he",
+        "she",
+        "they",
+        "them",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "my",
+        "we",
+        "you",
+        "i",
+        "me",
+        "him",
+        "us",
+        "not",
+        "no",
+    ]
+)
+# Determiners and quantifiers skipped at the phrase's start.
+_LEADING = frozenset(["a", "an", "the", "any", "all", "some", "other", "further", "definite", "obvious"])
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_GAP = re.compile(r"[ \t]*")
+MAX_WORDS = 4
+MIN_CHARS = 3
+
+
+def _phrase(text: str, at: int) -> tuple[int, int] | None:
+    """The noun phrase starting at ``at`` (after spaces), or None."""
+    start = end = -1
+    words = 0
+    pos = at
+    while words < MAX_WORDS:
+        gap = _GAP.match(text, pos)
+        pos = gap.end() if gap else pos
+        word = _WORD.match(text, pos)
+        if word is None:
+            break
+        lowered = word.group().lower()
+        if lowered in _STOP:
+            break
+        pos = word.end()
+        if start < 0 and lowered in _LEADING:
+            continue
+        if start < 0:
+            start = word.start()
+        end = word.end()
+        words += 1
+    if start < 0 or end - start < MIN_CHARS:
+        return None
+    return start, end
+
+
+def cued_findings(text: str) -> list[Entity]:
+    """PROBLEM candidates: the phrase after each trigger that opens one (may overlap other entities)."""
+    found = []
+    for trigger in _TRIGGER.finditer(text):
+        if PSEUDO_TRIGGERS.match(text, trigger.start()):  # "no change", "without difficulty"
+            continue
+        span = _phrase(text, trigger.end())
+        if span is not None:
+            found.append(Entity(span[0], span[1], "PROBLEM", text[span[0] : span[1]]))
+    return found
