@@ -10,7 +10,7 @@ import os
 import pytest
 
 from medbatch.jobs import JobConfig, run_job
-from medbatch.operator.run_files import read_run_files
+from medbatch.operator.run_files import ReadPolicy, read_run_files
 from medbatch.operator.status import verdict
 from medbatch.spec import Corpus
 from medbatch.spec.run_files import MANIFEST_FILE, Outcome
@@ -47,7 +47,8 @@ def test_the_operator_reads_what_the_job_writes(bucket: str) -> None:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
     }
-    files = asyncio.run(read_run_files(output + "/", credentials))
+    policy = ReadPolicy(allowed_endpoints=(os.environ["AWS_ENDPOINT_URL"],))
+    files = asyncio.run(read_run_files(output + "/", credentials, policy))
     assert files.progress is not None
     assert files.outcome is not None
     assert (files.progress.records_total, files.progress.records_done) == (13, 13)

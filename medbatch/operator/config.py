@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medbatch.operator.render import HTTPS_EGRESS, KUBERAY_OPERATOR_PEER, RenderSettings
+from medbatch.operator.run_files import ReadPolicy
 
 
 class OperatorConfig(BaseSettings):
@@ -39,6 +40,10 @@ class OperatorConfig(BaseSettings):
             (``spec.serviceAccountName``); empty allows none (the pods run with no token).
         credentials_secret_label: a label a Secret must carry with the value ``true`` before a Corpus may
             inject it (``spec.credentials``) and the operator reads it; empty allows every Secret.
+        allowed_endpoints: S3 endpoints (origins, ``https://minio.storage.svc:9000``) a credentials Secret
+            may name for the operator's progress reads; empty allows only the default AWS endpoints.
+        read_local_output: read progress from local paths (development against a local Ray cluster only:
+            in a cluster it would let a Corpus make the operator read its own filesystem).
     """
 
     model_config = SettingsConfigDict(env_prefix="MEDBATCH_", extra="ignore")
@@ -65,6 +70,12 @@ class OperatorConfig(BaseSettings):
     ray_head_url: str = "http://{service}.{namespace}.svc:{port}"
     allowed_service_accounts: list[str] = Field(default_factory=list)
     credentials_secret_label: str = "medbatch.io/credentials"  # noqa: S105 (a label key, not a secret)
+    allowed_endpoints: list[str] = Field(default_factory=list)
+    read_local_output: bool = False
+
+    def read_policy(self) -> ReadPolicy:
+        """What the operator may read when it follows a job's progress."""
+        return ReadPolicy(allowed_endpoints=tuple(self.allowed_endpoints), local=self.read_local_output)
 
     def allows_ray_cluster(self, namespace: str, name: str, labels: Mapping[str, str]) -> bool:
         """Whether the RayCluster ``namespace/name`` is allowed and its ``labels`` match the selector."""

@@ -69,7 +69,7 @@ async def _run_files(kube: Kube, corpus: Corpus, namespace: str, config: Operato
             marked_by=config.credentials_secret_label,
         )
     try:
-        return await read_run_files(corpus.spec.output.uri, credentials)
+        return await read_run_files(corpus.spec.output.uri, credentials, config.read_policy())
     except RunFilesError as exc:
         OBSERVE_ERRORS.labels("run_files").inc()
         log.warning("cannot read the job's progress in %s/%s: %s", namespace, corpus.metadata.name, exc)

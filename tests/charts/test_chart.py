@@ -351,3 +351,62 @@ def test_notes_say_how_to_start() -> None:
     for step in ("kubectl get modelprofiles", "apply -f corpus.yaml", "get corpora -w", "port-forward"):
         assert step in notes
     assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.29.0-0"
+
+
+def _operator_policy(*args: str) -> dict[str, Any]:
+    objects = helm_template(*args, crds=False)
+    (deployment,) = by_kind(objects, "Deployment")
+    policies = [
+        p
+        for p in by_kind(objects, "NetworkPolicy")
+        if p["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    ]
+    assert len(policies) == 1
+    return dict(policies[0])
+
+
+def test_the_operator_pod_has_its_own_network_policy() -> None:
+    policy = _operator_policy()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 9090}]
+    dns, *rest = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert {p["port"] for rule in rest for p in rule["ports"]} == {443, 6443, 8265}
+    assert all("from" not in rule for rule in policy["spec"]["egress"])
+
+
+@pytest.mark.parametrize("args", [("--set", "networkPolicy.metricsFrom=null"), ("--set", "metrics.port=0")])
+def test_no_metrics_peers_or_no_metrics_admit_nobody(args: tuple[str, str]) -> None:
+    assert _operator_policy(*args)["spec"]["ingress"] == []
+
+
+def test_the_operator_policy_can_be_left_to_the_platform() -> None:
+    objects = helm_template("--set", "networkPolicy.enabled=false", crds=False)
+    assert by_kind(objects, "NetworkPolicy") == []
+
+
+def test_allowed_endpoints_reach_the_operator_and_bad_ones_are_refused() -> None:
+    objects = helm_template("--set", "tenancy.allowedEndpoints={http://minio.storage.svc:9000}", crds=False)
+    env = {e["name"]: e.get("value") for e in operator_container(objects)["env"]}
+    config = OperatorConfig(allowed_endpoints=yaml.safe_load(env["MEDBATCH_ALLOWED_ENDPOINTS"]))
+    assert config.read_policy().allows_endpoint("http://minio.storage.svc:9000/")
+    assert not config.read_policy().allows_endpoint("http://attacker.example:9000")
+    result = subprocess.run(
+        [
+            str(tool("helm")),
+            "template",
+            "t",
+            str(CHART),
+            "--set",
+            "tenancy.allowedEndpoints={minio:9000/path}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "allowedEndpoints" in result.stderr

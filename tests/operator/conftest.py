@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,6 +94,9 @@ def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: s
     monkeypatch.setenv("MEDBATCH_RETRY_DELAY_S", "0.5")
     monkeypatch.setenv("MEDBATCH_DELETE_TIMEOUT_S", "3")
     monkeypatch.setenv("MEDBATCH_JOB_IMAGE", "registry.example/medbatch-job:test")
+    monkeypatch.setenv("MEDBATCH_ALLOWED_ENDPOINTS", json.dumps([s3_endpoint]))
+    # Some tests run their jobs on a local Ray cluster writing to tmp_path.
+    monkeypatch.setenv("MEDBATCH_READ_LOCAL_OUTPUT", "true")
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=OUTPUT_BUCKET)
 
 
