@@ -17,8 +17,9 @@ Corpora:
 
 Systems, each on the same notes in the same run, runs alternated (``--runs``) so that machine noise falls
 on all of them; time is the median over runs with the spread (min-max):
-- medbatch: the CPU rules, exactly as a batch job applies them (the note core, mask strategy, defaults);
-  and with ``recallFirst: false``;
+- medbatch: the CPU rules, as the online service applies them (the note core, mask strategy, defaults);
+  ``medbatch + corpus memory``: as a batch job does, the memory learned over the same notes first (both
+  passes timed); and with ``recallFirst: false``;
 - Presidio (presidio-analyzer) with a spaCy pipeline: ``--spacy-model`` (default: en_core_web_sm if
   installed, else a blank pipeline, which finds no names or places);
 - Philter (philter-lite, default philter_delta config), in a worker process killed after
@@ -53,8 +54,9 @@ from devtools.deid_scoring import Scores, score_medbatch
 from medbatch.notes import Note as CoreNote
 from medbatch.notes import process_notes
 from medbatch.notes.engines.baseline import BaselineEngine
+from medbatch.notes.tasks.deid.memory import MemoryKey, corpus_memory
 from medbatch.notes.tasks.deid.recognizers import find_phi
-from medbatch.spec import LimitsSpec, TasksSpec
+from medbatch.spec import LimitsSpec, MemorySpec, TasksSpec
 
 Spans = list[tuple[int, int]]
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,17 +99,23 @@ class Result:
     timed_out: int = 0
 
 
-def medbatch(recall_first: bool = True) -> System:
-    """The rules as a batch job applies them: the note core with the baseline engine, mask strategy."""
+def medbatch(recall_first: bool = True, memory: bool = False) -> System:
+    """The rules as a batch job applies them: the note core with the baseline engine, mask strategy;
+    with ``memory``, the corpus memory learned over the same notes first (both passes timed)."""
     tasks = TasksSpec.model_validate({"deidentify": {"recallFirst": recall_first}})
+    min_count = MemorySpec().min_count
 
     def run(notes: Sequence[Note]) -> list[Spans]:
+        learned = (
+            corpus_memory((n.text for n in notes), MemoryKey(os.urandom(32)), min_count) if memory else None
+        )
         outputs = process_notes(
             tasks,
             LimitsSpec(),
             BaselineEngine(),
             [CoreNote(n.id, n.text, n.patient) for n in notes],
             include_phi_spans=True,
+            memory=learned,
         )
         return [[(p.start, p.end) for p in output.phi or []] for output in outputs]
 
@@ -309,12 +317,16 @@ def main() -> None:
     parser.add_argument("--synthetic-notes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3, help="alternated runs per system (timing spread)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["presidio", "philter", "recall-first"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["presidio", "philter", "recall-first", "memory"]
+    )
     parser.add_argument("--spacy-model", default=None)
     parser.add_argument("--philter-timeout", type=float, default=20.0)
     args = parser.parse_args()
 
     systems: dict[str, System] = {"medbatch": medbatch()}
+    if "memory" not in args.skip:
+        systems["medbatch + corpus memory"] = medbatch(memory=True)
     if "recall-first" not in args.skip:
         systems["medbatch recallFirst:false"] = medbatch(recall_first=False)
     if "presidio" not in args.skip:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from medbatch.notes.tasks.deid.locales.en_us import MONTHS_FULL
@@ -491,8 +492,14 @@ class _NoteWriter:
         return self.b.build(f"eval-{index:05d}", f"p{patient:04d}")
 
 
-def generate(count: int, seed: int = 0) -> list[EvalNote]:
-    """``count`` notes (about three per patient), reproducible from ``seed``."""
+def iter_notes(count: int, seed: int = 0) -> Iterator[EvalNote]:
+    """``count`` notes (about three per patient), reproducible from ``seed``, one at a time."""
     rng = random.Random(seed)
     values = _Values(rng)
-    return [_NoteWriter(rng, values).write(i, i // 3) for i in range(count)]
+    for i in range(count):
+        yield _NoteWriter(rng, values).write(i, i // 3)
+
+
+def generate(count: int, seed: int = 0) -> list[EvalNote]:
+    """``count`` notes (about three per patient), reproducible from ``seed``."""
+    return list(iter_notes(count, seed))

@@ -1,4 +1,5 @@
-"""The Ray Data job: plan, run the pending shards on a pool of shard workers, finish, write the manifest.
+"""The Ray Data job: plan, learn the corpus memory (a first pass over the pending shards, when
+de-identification uses it), run the pending shards on a pool of shard workers, finish, write the manifest.
 
 Each shard is one Ray Data row handled by a ``worker.ShardWorker`` that owns an engine and commits the
 shard's part itself; Ray Data provides the streaming execution, backpressure, retries of failed workers and
@@ -13,6 +14,7 @@ import time
 from medbatch.jobs.config import JobConfig
 from medbatch.jobs.errors import JobError
 from medbatch.jobs.ledger import Changes, Manifest, OutputFolder, build_manifest
+from medbatch.jobs.memory_pass import learn_memory
 from medbatch.jobs.progress import ProgressCallback, RunProgress
 from medbatch.jobs.sources.listing import list_source_files
 from medbatch.jobs.worker import ShardReport, ShardWorker
@@ -60,6 +62,10 @@ def run_job(
 
     gpus_per_worker = config.engine.gpus_per_worker(ray.cluster_resources().get("GPU", 0) > 0)
     run = RunProgress(config, output, plan.shards, pending, on_progress, gpus_per_worker=gpus_per_worker)
+    memory = None
+    deid = config.spec.tasks.deidentify
+    if pending and deid is not None and deid.memory.enabled:
+        memory = learn_memory(config, base, pending, output.store, worker_cpus=worker_cpus)
     if pending:
         dataset = ray.data.from_items(
             [{"shard": s.model_dump_json()} for s in pending], override_num_blocks=len(pending)
@@ -70,6 +76,7 @@ def run_job(
                 "source_base": base,
                 "committed": [ray.put(plan.committed_keys())],
                 "lease": lease,
+                "memory": [ray.put(memory)] if memory is not None else None,
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(
@@ -111,6 +118,7 @@ def run_job(
         timings,
         shards_run=len(pending),
         gpu_seconds=gpu_seconds,
+        memory_values=len(memory) if memory is not None else 0,
     )
     output.write_manifest(manifest)
     log.info(

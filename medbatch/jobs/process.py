@@ -86,6 +86,7 @@ async def process_shard(
                 **output.model_dump(),
                 text_hash=record_hash(record),
                 phi_counts=[{"type": t, "count": n} for t, n in sorted(processed.phi_by_type.items())],
+                memory_counts=[{"type": t, "count": n} for t, n in sorted(processed.memory_by_type.items())],
                 source_file=record.relpath,
                 source_row=record.row,
                 shard=shard_id,

@@ -24,18 +24,14 @@ from medbatch.jobs.ledger.index import RECORD_SCHEMA
 from medbatch.jobs.loop import LoopThread
 from medbatch.jobs.planning import Shard
 from medbatch.jobs.process import ShardStats, process_shard, record_key
-from medbatch.jobs.sources.readers import RawRecord, derived_id, read_slice
-from medbatch.jobs.sources.slices import Slice
+from medbatch.jobs.shard_reader import ShardReader
 from medbatch.logs import configure_logging
 from medbatch.notes import NoteProcessor, Window
-from medbatch.notes.errors import safe_error
 from medbatch.notes.tasks.deid.key import key_fingerprint
+from medbatch.notes.tasks.deid.memory import CorpusMemory
 from medbatch.storage import filesystem
 
 log = logging.getLogger(__name__)
-
-# Waits between the attempts at reading a slice before its records become error rows for the next run.
-READ_RETRY_DELAYS_S = (0.5, 2.0)
 
 
 class ShardReport(BaseModel):
@@ -68,20 +64,23 @@ class ShardWorker:
         source_base: str,
         committed: list[Any] | None = None,
         lease: Lease | None = None,
+        memory: list[Any] | None = None,
     ) -> None:
         configure_logging()  # worker processes start with Python's defaults, which drop INFO
         config = JobConfig.model_validate_json(config_json)
         # Sorted note keys of the committed rows, shared zero-copy through the object store (wrapped in a
         # list so that Ray hands the reference over instead of resolving it into a copy per argument).
         self.committed: np.ndarray = np.array([], dtype="S16")
-        if committed:
+        corpus_memory: CorpusMemory | None = None
+        if committed or memory:
             import ray
 
-            self.committed = ray.get(committed[0])
+            self.committed = ray.get(committed[0]) if committed else self.committed
+            # The corpus memory (keyed hashes only), learned by the job's first pass.
+            corpus_memory = ray.get(memory[0]) if memory else None
         self.config = config
         self.lease = lease
-        self.source_base = source_base
-        self.fs_in, _ = filesystem(config.source_uri)
+        self.reader = ShardReader(config.spec.source, filesystem(config.source_uri)[0], source_base)
         self.output = OutputFolder(config.output_uri)
         key = surrogate_key_from_env(config.spec)
         if key is not None and key_fingerprint(key) != config.key_fingerprint:
@@ -94,6 +93,7 @@ class ShardWorker:
             self.engine,
             surrogate_key=key,
             include_phi_spans=spec.output.include_phi_spans,
+            memory=corpus_memory,
         )
         self.window = Window.for_engine(self.engine, spec.limits)
         self.loop = LoopThread()
@@ -110,7 +110,7 @@ class ShardWorker:
     def run_shard(self, shard: Shard) -> ShardReport:
         """Process the shard's new notes, commit their part, mark the shard done."""
         started = time.perf_counter()
-        records = self._read(shard)
+        records = self.reader.read(shard)
         keys = [record_key(record) for record in records]
         todo, seen = [], set()
         for record, key in zip(records, keys, strict=True):
@@ -163,37 +163,3 @@ class ShardWorker:
 
             self.replica_metrics = ReplicaMetrics(self.config.corpus)
         self.replica_metrics.shard_done(occupancy, stats)
-
-    def _read_slice(self, slice_: Slice) -> list[RawRecord]:
-        """One slice's records, retried with backoff: a throttled or failed GET, a file moved for a moment."""
-        spec = self.config.spec.source
-        for delay in READ_RETRY_DELAYS_S:
-            try:
-                return read_slice(self.fs_in, self.source_base, spec, slice_)
-            except Exception as exc:
-                log.info("reading a slice failed (%s); retrying in %.1f s", type(exc).__name__, delay)
-                time.sleep(delay)
-        return read_slice(self.fs_in, self.source_base, spec, slice_)
-
-    def _read(self, shard: Shard) -> list[RawRecord]:
-        spec = self.config.spec.source
-        records: list[RawRecord] = []
-        for slice_ in shard.slices:
-            try:
-                records.extend(self._read_slice(slice_))
-            except Exception as exc:  # the file changed or broke since planning: retried by the next run
-                error = safe_error(f"cannot read {spec.format.value} file", exc)
-                log.warning("shard %s: %s (its notes are retried by the next run)", shard.id, error)
-                records.extend(
-                    RawRecord(
-                        derived_id(slice_.relpath, row, spec.format),
-                        None,
-                        None,
-                        slice_.relpath,
-                        row,
-                        error,
-                        unread=True,
-                    )
-                    for row in range(slice_.start, slice_.stop)
-                )
-        return records

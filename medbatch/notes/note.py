@@ -19,8 +19,10 @@ class Note:
 
 @dataclass(slots=True)
 class Processed:
-    """A note's output and what the callers account: PHI found by type and prompt tokens from the cache."""
+    """A note's output and what the callers account: PHI found by type (and of it, what only the corpus
+    memory found), and prompt tokens from the cache."""
 
     output: NoteOutput
     phi_by_type: Counter[str] = field(default_factory=Counter)
+    memory_by_type: Counter[str] = field(default_factory=Counter)
     tokens_cached: int = 0

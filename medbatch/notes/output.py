@@ -95,6 +95,25 @@ class _Identity(BaseModel):
     id: str = Field(description="The record's id (from source.idField, or derived from file and row).")
 
 
+class SuspectCount(BaseModel):
+    """How many strings of one type still looked like PHI after replacement (a count, never a value)."""
+
+    type: str = Field(description="NAME, LOCATION, DATE or ID")
+    count: int
+
+
+class AuditOut(BaseModel):
+    """The leak audit of one note: what its kept text still looks like, counted (docs/deidentification.md)."""
+
+    suspects: int = Field(description="Strings of the kept text that still look like PHI, all types.")
+    by_type: list[SuspectCount] = Field(description="The suspects by type (types with none left out).")
+    words: int = Field(description="Words the note kept (outside every PHI span).")
+    rate: float = Field(description="suspects / words (0 when the note kept no word).")
+    held: bool = Field(
+        description="Over tasks.deidentify.audit.maxSuspectRate: hold the note back from release."
+    )
+
+
 class DeidColumns(BaseModel):
     """De-identification's columns (filled by the core, not by a stage)."""
 
@@ -103,6 +122,10 @@ class DeidColumns(BaseModel):
     )
     phi: list[PhiSpanOut] | None = Field(
         description="PHI spans in the source text; only with output.includePhiSpans."
+    )
+    audit: AuditOut | None = Field(
+        default=None,
+        description="The leak audit (counts only); null when deidentify or its audit is off, or the row failed.",
     )
 
 

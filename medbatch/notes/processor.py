@@ -21,12 +21,14 @@ from pydantic import BaseModel
 from medbatch.notes.engine import Engine, TaskResult
 from medbatch.notes.errors import safe_error
 from medbatch.notes.note import Note, Processed
-from medbatch.notes.output import NoteOutput, PhiSpanOut
+from medbatch.notes.output import AuditOut, NoteOutput, PhiSpanOut, SuspectCount
 from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.stage import StageCall, StageContext, StageError, StageRegistry
 from medbatch.notes.stages import STAGES
 from medbatch.notes.tasks.chunking import Chunk
+from medbatch.notes.tasks.deid.audit import audit_note
 from medbatch.notes.tasks.deid.key import check_key
+from medbatch.notes.tasks.deid.memory import CorpusMemory
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
 from medbatch.notes.tasks.deid.scrub import Scrubber
@@ -44,7 +46,9 @@ class _State:
     note: Note
     errors: list[str] = field(default_factory=list)
     phi: list[PhiSpan] = field(default_factory=list)
+    from_memory: list[PhiSpan] = field(default_factory=list)
     text_deid: str | None = None
+    audit: AuditOut | None = None
     columns: dict[str, Any] = field(default_factory=dict)  # the stages' columns
     tokens_in: int = 0
     tokens_out: int = 0
@@ -68,6 +72,7 @@ class NoteProcessor:
             processor builds its own ``Surrogates`` from it and the tasks, so every caller gets the same
             surrogates and date shifts for the same note.
         include_phi_spans: put the PHI spans in the output.
+        memory: the corpus memory a batch job learned in its first pass (None: the rules alone).
         stages: the stages to run where the tasks enable them (the registered ones by default).
 
     ``process`` may run for many notes at once in one event loop.
@@ -82,6 +87,7 @@ class NoteProcessor:
         surrogate_key: bytes | None = None,
         include_phi_spans: bool = False,
         stages: StageRegistry = STAGES,
+        memory: CorpusMemory | None = None,
     ) -> None:
         self.tasks, self.limits, self.engine = tasks, limits, engine
         self.include_phi_spans = include_phi_spans
@@ -91,6 +97,7 @@ class NoteProcessor:
         if deid is not None and deid.strategy is DeidStrategy.SURROGATE:
             self.surrogates = Surrogates(check_key(surrogate_key), deid.date_shift_max_days)
         self._stages = stages
+        self._memory = memory if deid is not None and deid.memory.enabled else None
         self._calls = stages.calls(tasks)
 
     async def process(self, note: Note) -> Processed:
@@ -107,6 +114,7 @@ class NoteProcessor:
         return Processed(
             output=self._output(state),
             phi_by_type=Counter(span.type for span in state.phi),
+            memory_by_type=Counter(span.type for span in state.from_memory),
             tokens_cached=state.tokens_cached,
         )
 
@@ -151,16 +159,33 @@ class NoteProcessor:
             if result.value:  # verified spans count even when the answer had other problems
                 model_phi.extend(span.shifted(chunk.start) for span in result.value)
         try:
-            model_spans = [s for s in model_phi if s.type in self._phi_types]
-            state.phi = merge_phi(find_phi(text, self._phi_types, deid.recall_first) + model_spans)
+            found = find_phi(text, self._phi_types, deid.recall_first) + [
+                s for s in model_phi if s.type in self._phi_types
+            ]
+            if self._memory is not None:
+                state.from_memory = [s for s in self._memory.find(text, found) if s.type in self._phi_types]
+            state.phi = merge_phi(found + state.from_memory)
             patient = state.note.patient or state.note.id
             values = replacements(text, state.phi, deid.strategy, self.surrogates, patient)
             state.text_deid = apply_replacements(text, state.phi, values)
             state.scrub = Scrubber(text, state.phi, values)
+            if deid.audit.enabled:
+                state.audit = self._audit(text, state.phi)
         except Exception as exc:  # a bug must cost one note, not more
             log.error("de-identification failed on a note (%s)", type(exc).__name__)
             state.phi, state.text_deid = [], None
             state.errors.append(safe_error("deidentify: internal error", exc))
+
+    def _audit(self, text: str, phi: list[PhiSpan]) -> AuditOut:
+        gate = self.tasks.deidentify.audit.max_suspect_rate if self.tasks.deidentify else None
+        found = audit_note(text, phi, self._memory)
+        return AuditOut(
+            suspects=found.total,
+            by_type=[SuspectCount(type=t, count=n) for t, n in sorted(found.suspects.items())],
+            words=found.words,
+            rate=round(found.rate, 6),
+            held=gate is not None and found.rate > gate,
+        )
 
     # -- the stages ---------------------------------------------------------------------------------
 
@@ -237,6 +262,7 @@ class NoteProcessor:
         return NoteOutput(
             id=state.note.id,
             text_deid=state.text_deid,
+            audit=state.audit if state.text_deid is not None else None,
             phi=[PhiSpanOut(start=s.start, end=s.end, type=s.type, source=s.source.value) for s in state.phi]
             if include_phi
             else None,

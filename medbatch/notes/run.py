@@ -9,6 +9,7 @@ from medbatch.notes.engine import Engine
 from medbatch.notes.note import Note
 from medbatch.notes.output import NoteOutput
 from medbatch.notes.processor import NoteProcessor
+from medbatch.notes.tasks.deid.memory import CorpusMemory
 from medbatch.notes.window import Window
 from medbatch.spec import LimitsSpec, TasksSpec
 
@@ -21,11 +22,17 @@ def process_notes(
     *,
     surrogate_key: bytes | None = None,
     include_phi_spans: bool = False,
+    memory: CorpusMemory | None = None,
 ) -> list[NoteOutput]:
     """Every note's output, in order, with ``2 x engine.capacity`` notes in flight (at most
-    ``limits.batch_size``)."""
+    ``limits.batch_size``); ``memory``: a corpus memory (``tasks.deid.memory.corpus_memory``)."""
     processor = NoteProcessor(
-        tasks, limits, engine, surrogate_key=surrogate_key, include_phi_spans=include_phi_spans
+        tasks,
+        limits,
+        engine,
+        surrogate_key=surrogate_key,
+        include_phi_spans=include_phi_spans,
+        memory=memory,
     )
     window = Window.for_engine(engine, limits)
 

@@ -17,6 +17,7 @@ class SpanSource(StrEnum):
     RULE = "rule"
     LLM = "llm"
     BOTH = "rule+llm"  # the rules and the model found overlapping spans
+    MEMORY = "memory"  # the corpus memory alone: a value the rules found with evidence in another note
 
 
 @dataclass(frozen=True, slots=True)

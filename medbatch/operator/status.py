@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from medbatch.spec.bounds import LABEL_CHARS, URI_CHARS
-from medbatch.spec.run_files import Outcome, ProgressReport
+from medbatch.spec.run_files import AuditReport, Outcome, ProgressReport
 
 
 class Phase(StrEnum):
@@ -85,13 +85,16 @@ def _short(message: object) -> str:
 _STARTING = {"", "New", "Initializing", "Waiting"}
 
 
-def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: Outcome | None) -> Verdict:
+def verdict(
+    rayjob_status: dict[str, Any] | None, suspend: bool, outcome: Outcome | None, held: int = 0
+) -> Verdict:
     """The Corpus phase for a RayJob status.
 
     Args:
         rayjob_status: the RayJob's ``status`` (None before KubeRay has written one).
         suspend: the Corpus's ``spec.suspend``.
         outcome: the job manifest's outcome when it exists (Succeeded, PartiallySucceeded or Failed).
+        held: notes the manifest says the leak audit's gate held.
     """
     status = rayjob_status or {}
     deployment = status.get("jobDeploymentStatus", "") or ""
@@ -124,6 +127,13 @@ def verdict(rayjob_status: dict[str, Any] | None, suspend: bool, outcome: Outcom
             or "the Ray job failed; see the Ray dashboard and the manifest",
         )
     if deployment == "Complete":
+        if outcome is Outcome.PARTIALLY_SUCCEEDED and held:
+            return Verdict(
+                phase=Phase.PARTIALLY_SUCCEEDED,
+                reason="AuditGate",
+                message=f"the job finished; {held} notes are over the leak audit's gate (audit.held in "
+                "the output; see the manifest for the rest)",
+            )
         if outcome is Outcome.PARTIALLY_SUCCEEDED:
             return Verdict(
                 phase=Phase.PARTIALLY_SUCCEEDED,
@@ -250,6 +260,11 @@ class CorpusStatus(_WireModel):
     records: Counts = Field(default_factory=dict)
     shards: Counts = Field(default_factory=dict)
     tokens: Counts = Field(default_factory=dict)
+    audit: Counts = Field(
+        default_factory=dict,
+        description="The leak audit of the finished run: suspects by type (NAME, LOCATION, DATE, ID), "
+        "notes audited (notes) and held by the gate (held); counts only.",
+    )
     output_uri: Annotated[str, Field(max_length=URI_CHARS)] | None = None
     dashboard_url: Annotated[str, Field(max_length=URI_CHARS)] | None = Field(
         default=None, alias="dashboardUrl"
@@ -277,6 +292,7 @@ def corpus_status(
     tokens: tuple[int, int] | None = None,
     gpu_seconds: float | None = None,
     cost: float | None = None,
+    audit: AuditReport | None = None,
     output_uri: str | None,
     now: str,
     started: bool = True,
@@ -289,6 +305,7 @@ def corpus_status(
             from ``progress``.
         gpu_seconds: the run's GPU time when known (the manifest's), else so far from ``progress``.
         cost: the run's cost when known (the manifest's), else so far from ``progress``.
+        audit: the manifest's leak audit, when the run has finished.
     """
     previous = previous or {}
     rayjob_status = rayjob_status or {}
@@ -321,6 +338,7 @@ def corpus_status(
         records=records,
         shards=shards,
         tokens={"in": tokens[0], "out": tokens[1]} if tokens else {},
+        audit=audit.suspects | {"notes": audit.notes_audited, "held": audit.notes_held} if audit else {},
         output_uri=output_uri,
         dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
         start_time=previous.get("startTime")

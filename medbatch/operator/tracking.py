@@ -99,7 +99,13 @@ async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -
     if rayjob_status is None:
         rayjob_status = _gone(files)
     outcome = files.outcome
-    result = verdict(rayjob_status, corpus.spec.suspend, outcome.outcome if outcome else None)
+    audit = outcome.audit if outcome else None
+    result = verdict(
+        rayjob_status,
+        corpus.spec.suspend,
+        outcome.outcome if outcome else None,
+        held=audit.notes_held if audit else 0,
+    )
     status = corpus_status(
         previous=dict(body.get("status") or {}),
         generation=int(body["metadata"].get("generation") or 0),
@@ -109,6 +115,7 @@ async def observe(kube: Kube, body: Mapping[str, Any], config: OperatorConfig) -
         tokens=(outcome.tokens_in, outcome.tokens_out) if outcome else None,
         gpu_seconds=outcome.gpu_seconds if outcome else None,
         cost=outcome.cost if outcome else None,
+        audit=audit,
         output_uri=corpus.spec.output.uri,
         now=now_iso(),
     )

@@ -3,6 +3,7 @@
 from medbatch.spec.corpus import (
     API_GROUP,
     API_VERSION,
+    AuditSpec,
     Corpus,
     CorpusSpec,
     DeidentifySpec,
@@ -10,6 +11,7 @@ from medbatch.spec.corpus import (
     DepartedNotes,
     EntityType,
     LimitsSpec,
+    MemorySpec,
     NerSpec,
     OutputSpec,
     PhiType,
@@ -24,6 +26,7 @@ from medbatch.spec.model_profile import EngineKind, ModelProfile, ModelProfileSp
 __all__ = [
     "API_GROUP",
     "API_VERSION",
+    "AuditSpec",
     "Corpus",
     "CorpusSpec",
     "DeidStrategy",
@@ -32,6 +35,7 @@ __all__ = [
     "EngineKind",
     "EntityType",
     "LimitsSpec",
+    "MemorySpec",
     "ModelProfile",
     "ModelProfileSpec",
     "NerSpec",

@@ -142,6 +142,40 @@ class SourceSpec(SpecModel):
         return _check_uri(value, "uri")
 
 
+class MemorySpec(SpecModel):
+    """Corpus memory: names and places the rules found with evidence in some notes, removed in all."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Learn, in a first pass over the run's notes, the names and places the rules find "
+        "(never a clinical or everyday word), and remove every later mention of them, cue or no cue.",
+    )
+    min_count: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="Notes a value must be found in before it is remembered: 2 keeps one note's false "
+        'positive from spreading (docs/deidentification.md, "Corpus memory").',
+    )
+
+
+class AuditSpec(SpecModel):
+    """The leak audit: what still looks like PHI after replacement, counted per note, and a release gate."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Count, in every note's kept text, what still looks like a name, place, date or "
+        "identifier (counts only; the strings are never written). Off: the audit column is null.",
+    )
+    max_suspect_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Release gate: a note whose suspects per word kept exceed this is held (audit.held in "
+        "its row) and the run ends PartiallySucceeded. 0 holds every note with a suspect; unset: no gate.",
+    )
+
+
 class DeidentifySpec(SpecModel):
     """De-identification options."""
 
@@ -164,6 +198,10 @@ class DeidentifySpec(SpecModel):
         "inside a sentence (more PHI removed, some rare clinical words too; measured in "
         "docs/deidentification.md). false keeps every word the rules do not recognize as PHI.",
     )
+    memory: MemorySpec = Field(
+        default_factory=MemorySpec, description="Corpus memory (batch jobs; the online service has none)."
+    )
+    audit: AuditSpec = Field(default_factory=AuditSpec, description="The leak audit and its release gate.")
 
 
 class NerSpec(SpecModel):

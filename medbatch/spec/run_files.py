@@ -74,6 +74,18 @@ class ProgressReport(BaseModel):
     )
 
 
+class AuditReport(BaseModel):
+    """The leak audit of a run's notes (counts only), in the manifest and the Corpus status."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    notes_audited: int = Field(description="Rows whose kept text was audited.")
+    suspects: dict[str, int] = Field(description="Strings that still looked like PHI, by type.")
+    suspects_per_100_notes: dict[str, float] = Field(description="The same per 100 audited notes.")
+    notes_held: int = Field(description="Notes over the release gate (audit.held in their rows).")
+    max_suspect_rate: float | None = Field(description="The gate (tasks.deidentify.audit.maxSuspectRate).")
+
+
 class ManifestSummary(BaseModel):
     """The part of ``_manifest.json`` the operator reads (the job's ``Manifest`` has these fields too)."""
 
@@ -84,6 +96,7 @@ class ManifestSummary(BaseModel):
     tokens_out: int = 0
     gpu_seconds: float = 0.0
     cost: float | None = None
+    audit: AuditReport | None = None
 
 
 def entrypoint_command(corpus_args: str, profile_args: str, python: str = "python") -> str:

@@ -431,6 +431,6 @@ def test_a_read_that_fails_once_is_retried_in_the_worker(tmp_path: Path) -> None
             data: bytes = self.inner.cat_file(path)
             return data
 
-    worker.fs_in = OneFailure(worker.fs_in)
+    worker.reader.fs = OneFailure(worker.reader.fs)
     report = worker.run_shard(Shard(id=shard_id(slices), index=0, slices=slices))
     assert (report.stats.records, report.stats.failed) == (3, 0)

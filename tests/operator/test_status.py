@@ -15,7 +15,7 @@ from medbatch.operator.status import (
     progress_text,
     verdict,
 )
-from medbatch.spec.run_files import Outcome, ProgressReport
+from medbatch.spec.run_files import AuditReport, Outcome, ProgressReport
 
 
 @pytest.mark.parametrize(
@@ -193,3 +193,30 @@ def test_waiting_is_pending_with_a_started_false_condition_and_no_completion_tim
 def test_status_messages_are_bounded_to_what_the_crd_allows() -> None:
     long = Verdict(phase=Phase.FAILED, reason="R" * 500, message="m" * 5000)
     assert (len(long.reason), len(long.message)) == (128, 1024)
+
+
+def test_notes_held_by_the_audit_gate_say_so_and_the_status_counts_the_audit() -> None:
+    complete = {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}
+    held = verdict(complete, False, Outcome.PARTIALLY_SUCCEEDED, held=3)
+    assert (held.phase, held.reason) == (Phase.PARTIALLY_SUCCEEDED, "AuditGate")
+    assert "3 notes" in held.message
+    audit = AuditReport(
+        notes_audited=40,
+        suspects={"DATE": 2, "NAME": 5},
+        suspects_per_100_notes={"DATE": 5.0, "NAME": 12.5},
+        notes_held=3,
+        max_suspect_rate=0.01,
+    )
+    status = corpus_status(
+        previous=None,
+        generation=1,
+        result=held,
+        rayjob_status=complete,
+        progress=None,
+        audit=audit,
+        output_uri="s3://out/x/",
+        now="2026-11-22T01:05:00Z",
+    )
+    assert status["audit"] == {"DATE": 2, "NAME": 5, "notes": 40, "held": 3}
+    # Without held notes, a partial success is still about failed records.
+    assert verdict(complete, False, Outcome.PARTIALLY_SUCCEEDED).reason == "SomeRecordsFailed"

@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from medbatch import __version__
 from medbatch.jobs.ledger.index import DEPARTED
-from medbatch.jobs.ledger.part_stats import read_part_stats
+from medbatch.jobs.ledger.part_stats import PartStats, read_part_stats
 from medbatch.jobs.ledger.parts import PARTS_DIR, list_parts, shard_of
 from medbatch.jobs.ledger.plan import RunPlan
 from medbatch.jobs.ledger.store import Store
 from medbatch.jobs.sources.listing import SourceFile
-from medbatch.spec.run_files import Outcome, gpu_cost
+from medbatch.spec.run_files import AuditReport, Outcome, gpu_cost
 
 if TYPE_CHECKING:
     from medbatch.jobs.config import JobConfig
@@ -121,6 +121,13 @@ class Manifest(BaseModel):
     parts: list[PartInfo]
     source_errors: list[SourceProblem]
     phi_found: dict[str, int] = Field(description="PHI spans removed, by type (no values).")
+    phi_from_memory: dict[str, int] = Field(
+        default_factory=dict,
+        description="Of phi_found, the spans only the corpus memory found, by type (counts only).",
+    )
+    memory_values: int = Field(
+        default=0, description="Distinct values the corpus memory held for this run (keyed hashes, no text)."
+    )
     entities: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="Entities extracted, by type and then by assertion (present, absent, ...); counts only.",
@@ -128,6 +135,9 @@ class Manifest(BaseModel):
     summary_fallbacks: dict[str, int] = Field(
         default_factory=dict,
         description="Model summaries the note did not support, replaced by the CPU summary, by reason.",
+    )
+    audit: AuditReport | None = Field(
+        default=None, description="The leak audit: suspects by type and the notes its gate held (counts)."
     )
     top_errors: dict[str, int] = Field(description="Most frequent row errors and their counts.")
     duplicate_ids: int = Field(
@@ -147,9 +157,10 @@ class Manifest(BaseModel):
 
 
 def decide_outcome(
-    counts: Counts, source_errors: list[SourceFile], top_errors: Counter[str]
+    counts: Counts, source_errors: list[SourceFile], top_errors: Counter[str], held: int = 0
 ) -> tuple[Outcome, str | None]:
-    """Succeeded, PartiallySucceeded (some rows or files failed) or Failed (nothing succeeded)."""
+    """Succeeded, PartiallySucceeded (some rows or files failed, or the audit's gate held notes) or Failed
+    (nothing succeeded)."""
     if counts.ok == 0:
         if counts.total == 0:
             return Outcome.FAILED, "no source file could be read"
@@ -160,9 +171,29 @@ def decide_outcome(
         problems.append(f"{counts.failed} of {counts.total} records failed")
     if source_errors:
         problems.append(f"{len(source_errors)} source files could not be read")
+    if held:
+        problems.append(f"{held} notes held by the leak audit's gate (audit.held)")
     if problems:
         return Outcome.PARTIALLY_SUCCEEDED, "; ".join(problems)
     return Outcome.SUCCEEDED, None
+
+
+def _audit_report(parts: list[PartStats], config: JobConfig) -> AuditReport | None:
+    """The run's audit from the parts' counts; None when no row was audited."""
+    audited = sum(p.audited for p in parts)
+    deid = config.spec.tasks.deidentify
+    if not audited or deid is None:
+        return None
+    suspects: Counter[str] = Counter()
+    for part in parts:
+        suspects.update(part.suspects)
+    return AuditReport(
+        notes_audited=audited,
+        suspects=dict(sorted(suspects.items())),
+        suspects_per_100_notes={k: round(100 * n / audited, 2) for k, n in sorted(suspects.items())},
+        notes_held=sum(p.held for p in parts),
+        max_suspect_rate=deid.audit.max_suspect_rate,
+    )
 
 
 def build_manifest(
@@ -175,17 +206,20 @@ def build_manifest(
     *,
     shards_run: int,
     gpu_seconds: float = 0.0,
+    memory_values: int = 0,
 ) -> Manifest:
     """The manifest of a finished run, from the committed parts' footers and the index."""
     parts = read_part_stats(store, PARTS_DIR, list_parts(store))
     counts = Counts(total=sum(p.records for p in parts), failed=sum(p.failed for p in parts))
     counts.ok = counts.total - counts.failed
     phi: Counter[str] = Counter()
+    memory: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     entities: dict[str, Counter[str]] = {}
     fallbacks: Counter[str] = Counter()
     for part in parts:
         phi.update(part.phi_by_type)
+        memory.update(part.memory_by_type)
         fallbacks.update(part.summary_fallbacks)
         errors.update(part.errors)
         for key, count in part.entities.items():
@@ -195,7 +229,8 @@ def build_manifest(
     departed = int(pc.sum(pc.equal(index["source_version"], DEPARTED)).as_py() or 0)
     ids = notes.group_by(["id"]).aggregate([("key", "count")])
     source_errors = [f for f in plan.files if f.error]
-    outcome, reason = decide_outcome(counts, source_errors, errors)
+    audit = _audit_report(parts, config)
+    outcome, reason = decide_outcome(counts, source_errors, errors, audit.notes_held if audit else 0)
     engine = config.engine.describe()
     return Manifest(
         corpus=config.corpus,
@@ -218,8 +253,11 @@ def build_manifest(
         ],
         source_errors=[SourceProblem(file=f.relpath, error=f.error or "") for f in source_errors],
         phi_found=dict(sorted(phi.items())),
+        phi_from_memory=dict(sorted(memory.items())),
+        memory_values=memory_values,
         entities={kind: dict(sorted(c.items())) for kind, c in sorted(entities.items())},
         summary_fallbacks=dict(sorted(fallbacks.items())),
+        audit=audit,
         top_errors=dict(errors.most_common(10)),
         duplicate_ids=int(pc.sum(pc.greater(ids["key_count"], 1)).as_py() or 0),
         tokens_in=sum(p.tokens_in for p in parts),

@@ -30,10 +30,16 @@ class PartStats(BaseModel):
     records: int
     failed: int
     phi_by_type: dict[str, int]
+    # Of those, what only the corpus memory found (a part written before the memory has none).
+    memory_by_type: dict[str, int] = {}
     # "TYPE/assertion" -> count (a part written before entities had assertions has none).
     entities: dict[str, int] = {}
     # reason -> count of model summaries replaced by the CPU summary.
     summary_fallbacks: dict[str, int] = {}
+    # The leak audit: notes audited, of them those its gate held, and suspects by type.
+    audited: int = 0
+    held: int = 0
+    suspects: dict[str, int] = {}
     tokens_in: int
     tokens_out: int
     errors: dict[str, int]
@@ -55,9 +61,12 @@ def _counts(
 def count_stats(table: pa.Table) -> PartStats:
     """Stats of a part's rows (a table in the output schema)."""
     phi = pc.list_flatten(table["phi_counts"])
+    memory = pc.list_flatten(table["memory_counts"])
     errors = _counts(table["error"])
     top = dict(sorted(errors.items(), key=lambda item: (-item[1], item[0]))[:TOP_ERRORS_PER_PART])
     entities = pc.list_flatten(table["entities"])
+    audits = table["audit"]
+    suspects = pc.list_flatten(pc.struct_field(audits, "by_type"))
     entity_keys = pc.binary_join_element_wise(
         pc.struct_field(entities, "type"), pc.struct_field(entities, "assertion"), "/"
     )
@@ -65,8 +74,16 @@ def count_stats(table: pa.Table) -> PartStats:
         records=table.num_rows,
         failed=table.num_rows - pc.count(table["error"], mode="only_null").as_py() if table.num_rows else 0,
         phi_by_type=_counts(pc.struct_field(phi, "type"), pc.struct_field(phi, "count")) if len(phi) else {},
+        memory_by_type=_counts(pc.struct_field(memory, "type"), pc.struct_field(memory, "count"))
+        if len(memory)
+        else {},
         entities=_counts(entity_keys) if len(entities) else {},
         summary_fallbacks=_counts(table["summary_fallback"]),
+        audited=table.num_rows - audits.null_count,
+        held=int(pc.sum(pc.struct_field(audits, "held")).as_py() or 0) if table.num_rows else 0,
+        suspects=_counts(pc.struct_field(suspects, "type"), pc.struct_field(suspects, "count"))
+        if len(suspects)
+        else {},
         tokens_in=int(pc.sum(table["tokens_in"]).as_py() or 0),
         tokens_out=int(pc.sum(table["tokens_out"]).as_py() or 0),
         errors=top,

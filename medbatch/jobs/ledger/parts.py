@@ -54,6 +54,10 @@ class OutputRow(NoteOutput):
         "this run (retried by the next), 'unread:' and a hash of the error."
     )
     phi_counts: list[PhiCount] = Field(description="PHI spans found, by type (no values).")
+    memory_counts: list[PhiCount] = Field(
+        default_factory=list,
+        description="Of those, the spans only the corpus memory found, by type (no values).",
+    )
     source_file: str = Field(description="Source file the note was read from, relative to source.uri.")
     source_row: int = Field(description="Row within that file (0 for text files) when the note was read.")
     shard: str = Field(description="Id of the shard that computed the row.")
