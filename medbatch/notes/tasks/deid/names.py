@@ -93,6 +93,11 @@ def note_case(text: str) -> tuple[bool, bool]:
     return upper < 0.6 * letters, upper < 0.03 * letters
 
 
+def _title_case(word: Word) -> bool:
+    """Capitalised, not all in capitals."""
+    return word.text[0].isupper() and not word.text.isupper()
+
+
 def _relative(low: str) -> bool:
     """A relative or a role, alone or in a hyphenated word ("son-in-law", "COPING-SISTER")."""
     return any(part in PEOPLE for part in low.split("-"))
@@ -147,6 +152,8 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if prev.low in TITLES and gap.strip(" .") == "":  # "ms: alert" is mental status, not Ms. Alert
         # "Dr. Hope", "dr varnell"; not "Dr aware" (a common word that is no name)
         return word.name or not word.common
+    if prev.low in CREDENTIALS and word.name and _title_case(word) and not word.everyday:
+        return True  # "NP Baker": a capitalised surname after a title written before it
     if prev.low in CREDENTIALS or prev.low in _TALK:
         # "NP GRETA", "contacts ODETTE RAE ...": a first name
         return word.first and (word.text[0].isupper() or not word.common)
@@ -157,6 +164,59 @@ def _after_cue(text: str, words: Sequence[Word], i: int) -> bool:
     if prev.low in ("with", "to") and i >= 2 and words[i - 2].low in _TALK:
         return word.first or _proper(word) or word.initial
     return False
+
+
+# What a clinician's name stands before in a note: "T BAKER ORDERED", "Q. VANTOSH AWARE", "ho mason paged".
+_ACTS = frozenset(
+    """
+    aware ordered paged notified informed updated called rounded examined saw evaluated consulted
+    requested recommends recommended wants agrees agreed states stated here
+    """.split()
+)
+# Roles written before a clinician's surname that are no credential of a signature.
+_ROLES_BEFORE = CREDENTIALS | frozenset(["ho", "resident", "intern", "fellow", "attending", "covering"])
+# A single letter right before a word, in either case ("T BAKER", "t. baker"; a lower-case letter is no
+# word of its own). Some are no initials: "A LINE", "I", "K LYTES" (potassium), "q day", "x 2".
+_INITIAL_BEFORE_WORD = re.compile(r"(?:^|(?<=[^\w'/]))(?P<letter>[A-Za-z])(?P<dot>\.?)[ \t]+$")
+_NO_INITIAL = frozenset("a i k q x".split())
+_PER_BEFORE = re.compile(r"(?i)\bper[ \t]+$")
+
+
+def _clinician(text: str, words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
+    """A clinician's surname by its grammar, in any case and even when it is an English word: after an
+    initial or a role and before a verb of clinical work ("T BAKER ORDERED", "HO MASON PAGED",
+    "q. vantosh aware"), or after ``per`` and an initial ("per k lane", "PER T. BAKER")."""
+    word = words[i]
+    if word.low in _STOP or word.low in PEOPLE or word.low in CREDENTIALS or word.clinical:
+        return False
+    if len(word.low) < 3 or (cased and not lower and not word.text[0].isupper()):
+        return False
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    acts = nxt is not None and nxt.low in _ACTS
+    if not acts and "per" not in text[max(0, word.start - 9) : word.start].lower():
+        return False  # most words: neither cue around them (a substring test, before any regex)
+    initial = _INITIAL_BEFORE_WORD.search(text, max(0, word.start - 4), word.start)
+    letter = initial.group("letter").lower() if initial is not None else ""
+    # an initial after "per" is a person's ("per k lane"; "per q day" is a frequency): any listed name
+    # or word in no vocabulary may follow
+    if (
+        initial is not None
+        and letter not in "qx"
+        and _PER_BEFORE.search(text, max(0, initial.start() - 8), initial.start())
+    ):
+        return word.name or word.unknown
+    if initial is not None and letter in _NO_INITIAL and not initial.group("dot"):
+        initial = None
+    if nxt is None or not acts or nxt.line != word.line or between(text, word, nxt).strip():
+        return False
+    if initial is None:
+        prev = words[i - 1] if i else None
+        joined = prev is not None and prev.line == word.line and between(text, prev, word).strip(" .") == ""
+        # a role and a verb of work around it: "HO JOY AWARE"
+        return joined and prev is not None and prev.low in _ROLES_BEFORE and (word.name or word.unknown)
+    # After a bare letter, which may be a lab value or a side ("L ARM"), only a listed name that is no
+    # everyday word; after a dotted initial ("Q. VANTOSH") also a word in no vocabulary.
+    return (word.name and not word.everyday) or (word.unknown and bool(initial.group("dot")))
 
 
 def _before_cue(words: Sequence[Word], i: int, cased: bool, lower: bool) -> bool:
@@ -514,6 +574,7 @@ def find_names(
         if (_by_lists(text, words, i, cased, lower) and words[i].low not in things)
         or _after_cue(text, words, i)
         or _before_cue(words, i, cased, lower)
+        or _clinician(text, words, i, cased, lower)
         or _signature(text, words, i, next_credential, cased)
         or _signed_or_apposed(text, words, i, cased)
     }

@@ -51,7 +51,8 @@ _HOLIDAY = re.compile(
     r"Easter(?:[ \t]+Sunday)?|Halloween|Independence[ \t]+Day|Labor[ \t]+Day|Memorial[ \t]+Day|"
     r"Valentine's[ \t]+Day|Fourth[ \t]+of[ \t]+July)(?:,?[ \t]+\d{4})?"
 )
-_YEAR_APOSTROPHE = re.compile(r"(?<![\d'])(?P<v>[1-9]\d)'(?![\d'])")
+# "88'" (a typo of a year) and "'88" ("CABG x3 '88", "stent '04"): a two-digit year in a history.
+_YEAR_APOSTROPHE = re.compile(r"(?<![\d'])(?P<v>[1-9]\d)'(?![\d'])|(?<![\w'])(?P<w>'\d{2})(?![\d'])")
 _CASE_SENSITIVE_MONTHS = frozenset(["may", "march", "mar", "dec", "jan", "sep"])
 
 
@@ -93,6 +94,7 @@ def find_partial_dates(text: str, vocabulary: Set[str] | None = None) -> Iterato
         yield PhiSpan(*match.span(group), PhiType.DATE)
     for pattern in (_DAY_MONTH, _ORDINAL, _YEAR_APOSTROPHE) if months else (_ORDINAL, _YEAR_APOSTROPHE):
         for match in pattern.finditer(text):
-            yield PhiSpan(*match.span("v"), PhiType.DATE)
+            group = "v" if match.group("v") else "w"
+            yield PhiSpan(*match.span(group), PhiType.DATE)
     for match in _HOLIDAY.finditer(text):
         yield PhiSpan(match.start(), match.end(), PhiType.DATE)

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.lexicons import Lexicons, PhraseIndex
+from medbatch.notes.tasks.deid.names import CREDENTIALS
 from medbatch.notes.tasks.deid.things import names_a_thing
 from medbatch.notes.tasks.deid.tokens import Word, between
 from medbatch.spec import PhiType
@@ -182,6 +183,8 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
         return [i]  # "TRANSFER ELMSWORTH 2"
     if not _move_target(text, words, i) or word.low in _NOT_PLACE or word.low in _GENERIC:
         return []
+    if word.low in CREDENTIALS:
+        return []  # "seen by NP ...": a clinician's title, not a hospital's abbreviation
     if cased and _title(word) and not word.clinical:
         run = [i]
         while len(run) < 3 and run[-1] + 1 < len(words):
