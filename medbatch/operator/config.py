@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medbatch.operator.render import HTTPS_EGRESS, KUBERAY_OPERATOR_PEER, RenderSettings
+from medbatch.operator.render import HTTPS_EGRESS, KUBERAY_OPERATOR_PEER, KUEUE_QUEUE_LABEL, RenderSettings
 from medbatch.operator.run_files import ReadPolicy
 
 
@@ -42,8 +42,16 @@ class OperatorConfig(BaseSettings):
             inject it (``spec.credentials``) and the operator reads it; empty allows every Secret.
         allowed_endpoints: S3 endpoints (origins, ``https://minio.storage.svc:9000``) a credentials Secret
             may name for the operator's progress reads; empty allows only the default AWS endpoints.
-        read_local_output: read progress from local paths (development against a local Ray cluster only:
-            in a cluster it would let a Corpus make the operator read its own filesystem).
+        read_local_output: allow local source and output paths and read progress from them (development
+            against a local Ray cluster only: in a cluster it would let a Corpus make the operator read its
+            own filesystem).
+        allowed_locations: patterns (``fnmatch``; ``{namespace}`` is the Corpus's namespace) that a
+            Corpus's source and output URIs, as prefixes ending in ``/``, must match, e.g.
+            ``s3://phi-results/{namespace}/*``; empty allows any object-storage URI.
+        max_replicas, max_gpus: the most engine replicas, and GPUs (replicas x the profile's GPUs per
+            replica), one Corpus may ask for; None sets no cap (a ResourceQuota still bounds a namespace).
+        child_labels: label keys a Corpus's labels may pass to its RayJob (Kueue's queue name by
+            default; add Kueue's priority-class label only where authors may pick priorities).
     """
 
     model_config = SettingsConfigDict(env_prefix="MEDBATCH_", extra="ignore")
@@ -72,6 +80,10 @@ class OperatorConfig(BaseSettings):
     credentials_secret_label: str = "medbatch.io/credentials"  # noqa: S105 (a label key, not a secret)
     allowed_endpoints: list[str] = Field(default_factory=list)
     read_local_output: bool = False
+    allowed_locations: list[str] = Field(default_factory=list)
+    max_replicas: int | None = Field(default=None, ge=1)
+    max_gpus: int | None = Field(default=None, ge=0)
+    child_labels: list[str] = Field(default_factory=lambda: [KUEUE_QUEUE_LABEL])
 
     def read_policy(self) -> ReadPolicy:
         """What the operator may read when it follows a job's progress."""
@@ -104,4 +116,5 @@ class OperatorConfig(BaseSettings):
             image_pull_secrets=tuple(self.image_pull_secrets),
             dashboard_peers=tuple(self.dashboard_peers),
             egress=tuple(self.egress),
+            child_labels=tuple(self.child_labels),
         )

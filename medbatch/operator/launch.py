@@ -16,7 +16,9 @@ from typing import Any, cast
 import httpx
 import kopf
 
+from medbatch.operator.admission import check_bounds, check_identity
 from medbatch.operator.config import OperatorConfig
+from medbatch.operator.errors import LaunchError
 from medbatch.operator.jobs_api import JobsApiError, RayJobsClient, entrypoint_for, submission_id_for
 from medbatch.operator.kube import InvalidNameError, Kube, KubeError, SecretDataError
 from medbatch.operator.render import (
@@ -29,19 +31,6 @@ from medbatch.operator.render import (
 )
 from medbatch.spec import Corpus, ModelProfile, SpecError, parse_resource
 from medbatch.spec.bounds import is_label_name, is_object_name
-
-
-class LaunchError(Exception):
-    """Why a Corpus cannot start (reason in CamelCase, message for a platform engineer, no note content).
-
-    Args:
-        retry: whether it may resolve itself (a ModelProfile or Secret created later); otherwise only a
-            corrected spec helps.
-    """
-
-    def __init__(self, reason: str, message: str, *, retry: bool) -> None:
-        super().__init__(message)
-        self.reason, self.message, self.retry = reason, message, retry
 
 
 @dataclass(frozen=True)
@@ -154,20 +143,6 @@ async def check_token_auth(kube: Kube) -> None:
             retry=True,
         )
     kube.token_auth_checked = True
-
-
-def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
-    """Refuse a ``spec.serviceAccountName`` the platform has not allowed (creating a Corpus runs pods as
-    that account, with its token)."""
-    account = corpus.spec.service_account_name
-    if account and account not in config.allowed_service_accounts:
-        allowed = ", ".join(config.allowed_service_accounts) or "none"
-        raise LaunchError(
-            "Forbidden",
-            f"spec.serviceAccountName '{account}' is not a ServiceAccount Corpora may run as (allowed by the "
-            f"platform: {allowed}); remove it to run without a token, or ask for it to be allowed",
-            retry=True,
-        )
 
 
 # KubeRay's names: the Secret it makes for a cluster with authOptions.mode token (named after the cluster
@@ -343,6 +318,7 @@ async def _launch(
     submission_id: str | None,
 ) -> Launched:
     profile = await resolve_profile(kube, corpus)
+    check_bounds(corpus, profile, namespace, config)
     if corpus.spec.credentials is not None:
         await read_secret(
             kube,

@@ -54,6 +54,9 @@ DNS_EGRESS: dict[str, Any] = {
 }
 
 
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+
 @dataclass(frozen=True)
 class RenderSettings:
     """Operator-wide defaults (from the Helm chart's values).
@@ -71,6 +74,8 @@ class RenderSettings:
             dashboard and Jobs API (KubeRay's operator polls it).
         egress: NetworkPolicy egress rules of the Ray pods besides each other and DNS (object storage,
             model hub, an OpenAI-compatible endpoint).
+        child_labels: label keys a Corpus's own labels may pass to its RayJob (Kueue's queue name by
+            default; a priority-class label only where the platform adds it). No other label is copied.
     """
 
     image: str = f"ghcr.io/medbatch/medbatch-job:{__version__}"
@@ -87,6 +92,7 @@ class RenderSettings:
     image_pull_secrets: tuple[str, ...] = ()
     dashboard_peers: tuple[dict[str, Any], ...] = field(default=(KUBERAY_OPERATOR_PEER,))
     egress: tuple[dict[str, Any], ...] = field(default=(HTTPS_EGRESS,))
+    child_labels: tuple[str, ...] = (KUEUE_QUEUE_LABEL,)
 
 
 def child_name(corpus: Corpus, suffix: str = "") -> str:
@@ -111,6 +117,13 @@ def with_content_hash(document: dict[str, Any]) -> dict[str, Any]:
 
 def _labels(corpus: Corpus) -> dict[str, str]:
     return {**MANAGED_BY, LABEL_CORPUS: corpus.metadata.name}
+
+
+def _passed_labels(corpus: Corpus, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The Corpus's labels the platform lets through to its RayJob (never onto pods: Kueue's pod
+    integration would take a queue label on a pod as a workload of its own)."""
+    labels = (corpus.metadata.model_extra or {}).get("labels") or {}
+    return {k: str(v) for k, v in labels.items() if k in allowed}
 
 
 def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
@@ -330,7 +343,11 @@ def render_rayjob(
     return {
         "apiVersion": KUBERAY_API,
         "kind": "RayJob",
-        "metadata": {"name": child_name(corpus), "labels": _labels(corpus)},
+        "metadata": {
+            "name": child_name(corpus),
+            # medbatch's own labels last: a Corpus cannot pass one of them
+            "labels": {**_passed_labels(corpus, settings.child_labels), **_labels(corpus)},
+        },
         "spec": {
             "entrypoint": mounted_entrypoint(),
             "submissionMode": "K8sJobMode",

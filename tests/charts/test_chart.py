@@ -410,3 +410,34 @@ def test_allowed_endpoints_reach_the_operator_and_bad_ones_are_refused() -> None
     )
     assert result.returncode != 0
     assert "allowedEndpoints" in result.stderr
+
+
+def test_platform_bounds_reach_the_operator_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    values = tmp_path / "bounds.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "tenancy": {
+                    "allowedLocations": ["s3://results/{namespace}/*"],
+                    "maxReplicas": 8,
+                    "maxGpus": 16,
+                    "childLabels": ["kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/priority-class"],
+                }
+            }
+        )
+    )
+    for item in operator_container(helm_template("-f", str(values), crds=False))["env"]:
+        monkeypatch.setenv(item["name"], item["value"])
+    config = OperatorConfig()
+    assert config.allowed_locations == ["s3://results/{namespace}/*"]
+    assert (config.max_replicas, config.max_gpus) == (8, 16)
+    assert config.render_settings().child_labels == (
+        "kueue.x-k8s.io/queue-name",
+        "kueue.x-k8s.io/priority-class",
+    )
+
+
+def test_no_caps_by_default_and_only_the_queue_label_passes() -> None:
+    env = {e["name"] for e in operator_container(helm_template(crds=False))["env"]}
+    assert not {"MEDBATCH_MAX_REPLICAS", "MEDBATCH_MAX_GPUS"} & env
+    assert OperatorConfig().child_labels == ["kueue.x-k8s.io/queue-name"]
