@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from medbatch.operator.kube import Kube
 from tests.operator.cluster import (
     OUTPUT_BUCKET,
     Cluster,
@@ -108,3 +109,13 @@ async def cluster(
     async with emulated_cluster(tmp_path) as emulated:
         monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", emulated.url)))
         yield emulated
+
+
+@pytest_asyncio.fixture
+async def kube(cluster: Cluster) -> AsyncIterator[Kube]:
+    """The operator's client, logged in to the emulated API server as the operator is."""
+    client = Kube.from_environment()
+    try:
+        yield client
+    finally:
+        await client.close()

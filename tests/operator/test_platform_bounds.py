@@ -4,11 +4,9 @@ labels reach its children. Each case is one the operator let through before the 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import yaml
 
 from medbatch.operator.admission import check_bounds
@@ -111,15 +109,6 @@ def test_only_allowed_labels_reach_the_rayjob_and_none_reach_pods_or_other_child
     allowing = OperatorConfig(child_labels=["kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/priority-class"])
     passed = render_rayjob(corpus, PROFILE, allowing.render_settings())["metadata"]["labels"]
     assert passed["kueue.x-k8s.io/priority-class"] == "preempt-everyone"
-
-
-@pytest_asyncio.fixture
-async def kube(cluster: Cluster) -> AsyncIterator[Kube]:
-    client = Kube.from_environment()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @ASYNC

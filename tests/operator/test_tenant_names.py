@@ -12,11 +12,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import yaml
 
 from medbatch.operator.config import OperatorConfig
@@ -55,16 +53,6 @@ def _secret(name: str, namespace: str, data: dict[str, bytes], labelled: bool = 
         "metadata": {"name": name, "namespace": namespace, "labels": {LABEL: "true"} if labelled else {}},
         "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
     }
-
-
-@pytest_asyncio.fixture
-async def kube(cluster: Cluster) -> AsyncIterator[Kube]:
-    """The operator's client, logged in to the emulated API server as the operator is."""
-    client = Kube.from_environment()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def _secret_requests(cluster: Cluster) -> list[tuple[str, str, str]]:
