@@ -247,10 +247,17 @@ def render_network_policy(corpus: Corpus, settings: RenderSettings | None = None
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {"from": [own]},
-                {
-                    "from": [dict(peer) for peer in settings.dashboard_peers],
-                    "ports": [{"protocol": "TCP", "port": DASHBOARD_PORT}],
-                },
+                # An empty "from" admits every source: no peers means no rule, not an open port.
+                *(
+                    [
+                        {
+                            "from": [dict(peer) for peer in settings.dashboard_peers],
+                            "ports": [{"protocol": "TCP", "port": DASHBOARD_PORT}],
+                        }
+                    ]
+                    if settings.dashboard_peers
+                    else []
+                ),
             ],
             "egress": [{"to": [own]}, DNS_EGRESS, *(dict(rule) for rule in settings.egress)],
         },

@@ -256,6 +256,14 @@ def test_network_policy_admits_only_the_corpus_pods_and_the_dashboard_peers(vers
     assert all(rule.get("to") or rule.get("ports") for rule in spec["egress"]), "no rule opens everything"
 
 
+def test_no_dashboard_peers_admit_nobody_to_the_dashboard() -> None:
+    """An empty ``from`` admits every source in the cluster: an empty peer list must render no rule."""
+    policy = render_network_policy(load_corpus(CORPUS), RenderSettings(dashboard_peers=()))
+    kubernetes_validate.validate(policy, "1.33", strict=True)
+    assert len(policy["spec"]["ingress"]) == 1
+    assert all(rule.get("from") for rule in policy["spec"]["ingress"]), "no rule admits every source"
+
+
 def test_network_policy_egress_comes_from_the_settings() -> None:
     minio = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 9000}]}
     policy = render_network_policy(load_corpus(CORPUS), RenderSettings(egress=(minio,)))
