@@ -20,16 +20,25 @@ from medbatch.operator.errors import LaunchError
 from medbatch.spec import Corpus, ModelProfile
 
 
-def check_identity(corpus: Corpus, config: OperatorConfig) -> None:
-    """Refuse a ``spec.serviceAccountName`` the platform has not allowed (creating a Corpus runs pods as
-    that account, with its token)."""
+def allows_service_account(config: OperatorConfig, namespace: str, account: str) -> bool:
+    """Whether the platform lets Corpora of ``namespace`` run as ``account``: an entry
+    ``namespace/name`` or ``namespace/*`` allows it there only; a bare ``name`` in every watched
+    namespace (whoever may create a ServiceAccount of that name in a namespace then gets to use it)."""
+    allowed = config.allowed_service_accounts
+    return account in allowed or f"{namespace}/{account}" in allowed or f"{namespace}/*" in allowed
+
+
+def check_identity(corpus: Corpus, namespace: str, config: OperatorConfig) -> None:
+    """Refuse a ``spec.serviceAccountName`` the platform has not allowed this namespace (creating a Corpus
+    runs pods as that account, with its token)."""
     account = corpus.spec.service_account_name
-    if account and account not in config.allowed_service_accounts:
+    if account and not allows_service_account(config, namespace, account):
         allowed = ", ".join(config.allowed_service_accounts) or "none"
         raise LaunchError(
             "Forbidden",
-            f"spec.serviceAccountName '{account}' is not a ServiceAccount Corpora may run as (allowed by the "
-            f"platform: {allowed}); remove it to run without a token, or ask for it to be allowed",
+            f"spec.serviceAccountName '{account}' is not a ServiceAccount Corpora of namespace {namespace} may "
+            f"run as (allowed by the platform: {allowed}); remove it to run without a token, or ask for it "
+            "to be allowed",
             retry=True,
         )
 

@@ -36,8 +36,9 @@ class OperatorConfig(BaseSettings):
             carry as well; empty adds no condition.
         ray_head_url: how the Jobs API of a RayCluster's head is reached (``{service}``, ``{namespace}``,
             ``{port}``); change it for a cluster domain other than the default.
-        allowed_service_accounts: ServiceAccount names a Corpus may run its Ray pods as
-            (``spec.serviceAccountName``); empty allows none (the pods run with no token).
+        allowed_service_accounts: ServiceAccounts a Corpus may run its Ray pods as
+            (``spec.serviceAccountName``): ``namespace/name`` or ``namespace/*`` for one namespace, a bare
+            name for every watched namespace; empty allows none (the pods run with no token).
         credentials_secret_label: a label a Secret must carry with the value ``true`` before a Corpus may
             inject it (``spec.credentials``) and the operator reads it; empty allows every Secret.
         allowed_endpoints: S3 endpoints (origins, ``https://minio.storage.svc:9000``) a credentials Secret

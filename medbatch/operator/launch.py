@@ -302,7 +302,7 @@ async def launch(
     """
     corpus = parse_corpus(body)
     namespace = str(body["metadata"]["namespace"])
-    check_identity(corpus, config)
+    check_identity(corpus, namespace, config)
     try:
         return await _launch(kube, corpus, namespace, body, config, submission_id)
     except KubeError as exc:

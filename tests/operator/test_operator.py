@@ -376,7 +376,7 @@ async def test_a_corpus_that_cannot_start_fails_with_a_reason_an_event_and_no_ra
         (
             {"serviceAccountName": "deployer"},
             "Forbidden",
-            "spec.serviceAccountName 'deployer' is not a ServiceAccount Corpora may run as",
+            "spec.serviceAccountName 'deployer' is not a ServiceAccount Corpora of namespace",
         ),
     ],
 )

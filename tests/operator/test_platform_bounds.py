@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from medbatch.operator.admission import check_bounds
+from medbatch.operator.admission import check_bounds, check_identity
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.errors import LaunchError
 from medbatch.operator.kube import Kube
@@ -124,3 +124,15 @@ async def test_launch_refuses_before_it_creates_anything(cluster: Cluster, kube:
     assert refused.value.reason == "Forbidden"
     created = [r for r in cluster.requests()[before:] if r[2] in ("create", "patch")]
     assert created == []
+
+
+def test_a_qualified_service_account_is_allowed_in_its_namespace_only() -> None:
+    """A bare name would match in every watched namespace, whoever made the account there."""
+    config = OperatorConfig(allowed_service_accounts=[f"{NAMESPACE}/batch-runner", "shared-ns/*"])
+    corpus = _corpus(serviceAccountName="batch-runner")
+    check_identity(corpus, NAMESPACE, config)
+    check_identity(corpus, "shared-ns", config)
+    with pytest.raises(LaunchError) as refused:
+        check_identity(corpus, "other-team", config)
+    assert refused.value.reason == "Forbidden"
+    check_identity(corpus, "other-team", OperatorConfig(allowed_service_accounts=["batch-runner"]))
