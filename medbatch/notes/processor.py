@@ -170,14 +170,13 @@ class NoteProcessor:
             state.text_deid = apply_replacements(text, state.phi, values)
             state.scrub = Scrubber(text, state.phi, values)
             if deid.audit.enabled:
-                state.audit = self._audit(text, state.phi)
+                state.audit = self._audit(text, state.phi, deid.audit.max_suspect_rate)
         except Exception as exc:  # a bug must cost one note, not more
             log.error("de-identification failed on a note (%s)", type(exc).__name__)
             state.phi, state.text_deid = [], None
             state.errors.append(safe_error("deidentify: internal error", exc))
 
-    def _audit(self, text: str, phi: list[PhiSpan]) -> AuditOut:
-        gate = self.tasks.deidentify.audit.max_suspect_rate if self.tasks.deidentify else None
+    def _audit(self, text: str, phi: list[PhiSpan], gate: float | None) -> AuditOut:
         found = audit_note(text, phi, self._memory)
         return AuditOut(
             suspects=found.total,
@@ -262,7 +261,7 @@ class NoteProcessor:
         return NoteOutput(
             id=state.note.id,
             text_deid=state.text_deid,
-            audit=state.audit if state.text_deid is not None else None,
+            audit=state.audit,  # set only with text_deid, as the last step of de-identification
             phi=[PhiSpanOut(start=s.start, end=s.end, type=s.type, source=s.source.value) for s in state.phi]
             if include_phi
             else None,

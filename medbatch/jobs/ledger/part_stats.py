@@ -58,6 +58,11 @@ def _counts(
     }
 
 
+def _type_counts(flat: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """``{type: count}`` summed over a flattened list of ``{type, count}`` structs."""
+    return _counts(pc.struct_field(flat, "type"), pc.struct_field(flat, "count")) if len(flat) else {}
+
+
 def count_stats(table: pa.Table) -> PartStats:
     """Stats of a part's rows (a table in the output schema)."""
     phi = pc.list_flatten(table["phi_counts"])
@@ -73,17 +78,13 @@ def count_stats(table: pa.Table) -> PartStats:
     return PartStats(
         records=table.num_rows,
         failed=table.num_rows - pc.count(table["error"], mode="only_null").as_py() if table.num_rows else 0,
-        phi_by_type=_counts(pc.struct_field(phi, "type"), pc.struct_field(phi, "count")) if len(phi) else {},
-        memory_by_type=_counts(pc.struct_field(memory, "type"), pc.struct_field(memory, "count"))
-        if len(memory)
-        else {},
+        phi_by_type=_type_counts(phi),
+        memory_by_type=_type_counts(memory),
         entities=_counts(entity_keys) if len(entities) else {},
         summary_fallbacks=_counts(table["summary_fallback"]),
         audited=table.num_rows - audits.null_count,
         held=int(pc.sum(pc.struct_field(audits, "held")).as_py() or 0) if table.num_rows else 0,
-        suspects=_counts(pc.struct_field(suspects, "type"), pc.struct_field(suspects, "count"))
-        if len(suspects)
-        else {},
+        suspects=_type_counts(suspects),
         tokens_in=int(pc.sum(table["tokens_in"]).as_py() or 0),
         tokens_out=int(pc.sum(table["tokens_out"]).as_py() or 0),
         errors=top,
