@@ -51,6 +51,9 @@ def test_each_context_category(sentence: str, concept: str, expected: Assertion)
         ("No change in the pleural effusion.", "pleural effusion"),  # a pseudo-negation
         ("Gram negative rods in the urine.", "rods"),
         ("Not only fever but also a rash.", "fever"),
+        # Line breaks lost, layout kept as spaces: a header or a numbered item ends the scope.
+        ("DRAINS:  None   FINDINGS:  Small ventral hernia.", "ventral hernia"),
+        ("Impression:  1) No free air  2) Gallstones without wall thickening", "Gallstones"),
     ],
 )
 def test_scope_ends_and_pseudo_triggers_leave_a_finding_present(sentence: str, concept: str) -> None:

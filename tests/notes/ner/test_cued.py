@@ -51,8 +51,8 @@ def test_no_finding_where_the_trigger_opens_none(sentence: str) -> None:
 def test_the_phrase_ends_at_a_function_word_punctuation_or_the_word_limit() -> None:
     (cut,) = cued_findings("No swelling of the ankle.")
     assert cut.text == "swelling"
-    (comma,) = cued_findings("Denies nausea, vomiting.")
-    assert comma.text == "nausea"
+    (cut_by_clause,) = cued_findings("No nausea, the wound looks clean and dry.")
+    assert cut_by_clause.text == "nausea"
     (long,) = cued_findings("No " + " ".join(["large"] * 10) + " mass.")
     assert len(long.text.split()) == MAX_WORDS
 
@@ -62,3 +62,29 @@ def test_a_cued_phrase_never_displaces_what_another_recognizer_found() -> None:
     entities = extract_entities(sentence, ["PROBLEM", "MEDICATION"])
     assert [e.text for e in entities if e.type == "MEDICATION"] == ["metoprolol"]
     assert not any(e.type == "PROBLEM" and "metoprolol" in e.text for e in entities)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "items"),
+    [
+        ("No clubbing, cyanosis, or edema.", ["clubbing", "cyanosis", "edema"]),
+        ("Denies headache or blurred vision", ["headache", "blurred vision"]),
+        ("Negative for fever, chills and other systemic symptoms.", ["fever", "chills", "systemic symptoms"]),
+        ("No hives nor wheezing; tolerating diet.", ["hives", "wheezing"]),
+    ],
+)
+def test_every_item_of_a_list_the_trigger_opens_is_a_finding(sentence: str, items: list[str]) -> None:
+    assert [e.text for e in cued_findings(sentence)] == items
+    absent = {e.text for e in extract_entities(sentence, ["PROBLEM"]) if e.assertion is Assertion.ABSENT}
+    assert all(any(item in text for text in absent) for item in items)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "No bleeding, the patient remained comfortable overnight.",  # an article opens a clause
+        "No pain, tolerating a regular diet well since this morning.",  # longer than a list item
+    ],
+)
+def test_a_list_ends_where_a_clause_begins(sentence: str) -> None:
+    assert len(cued_findings(sentence)) == 1

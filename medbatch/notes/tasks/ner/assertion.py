@@ -340,8 +340,12 @@ _RULES = (
 )
 _TERMINATION_PATTERN = _pattern(_TERMINATION)
 # Sentence ends: scope never crosses them. A colon ends a header's scope ("Denies: ..." is still a
-# trigger for what follows on its line, which is the same sentence).
-_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n\s*\n|\n(?=\s*[A-Z][A-Za-z /]{1,40}:)")
+# trigger for what follows on its line, which is the same sentence). Notes whose line breaks were lost
+# keep their layout as runs of spaces: a header or a numbered item after two spaces starts anew too.
+_SENTENCE_END = re.compile(
+    r"[.!?;]+(?=\s|$)|\n\s*\n|\n(?=\s*[A-Z][A-Za-z /]{1,40}:)"
+    r"|[ \t]{2,}(?=[A-Z][A-Z /()]{1,40}:|\d{1,2}[.)][ \t])"
+)
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:

@@ -192,21 +192,27 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _GAP = re.compile(r"[ \t]*")
 MAX_WORDS = 4
 MIN_CHARS = 3
+# A list's items are joined by a comma, "or", "and", "nor" or both ("fever, chills, or sweats").
+_COORDINATION = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:or|and|nor)(?![\w'-]))?|(?:or|and|nor)(?![\w'-]))", re.IGNORECASE)
+MAX_ITEMS = 8
+MAX_ITEM_WORDS = 3
+_ARTICLES = frozenset(["a", "an", "the"])
 
 
-def _phrase(text: str, at: int) -> tuple[int, int] | None:
-    """The noun phrase starting at ``at`` (after spaces), or None."""
+def _phrase(text: str, at: int, most: int, articles: bool) -> tuple[int, int, int] | None:
+    """The noun phrase of at most ``most`` words starting at ``at`` (after spaces) and the offset where
+    reading stopped, or None; without ``articles`` a phrase may not open with an article."""
     start = end = -1
     words = 0
     pos = at
-    while words < MAX_WORDS:
+    while words < most:
         gap = _GAP.match(text, pos)
         pos = gap.end() if gap else pos
         word = _WORD.match(text, pos)
         if word is None:
             break
         lowered = word.group().lower()
-        if lowered in _STOP:
+        if lowered in _STOP or (start < 0 and not articles and lowered in _ARTICLES):
             break
         pos = word.end()
         if start < 0 and lowered in _LEADING:
@@ -217,16 +223,41 @@ def _phrase(text: str, at: int) -> tuple[int, int] | None:
         words += 1
     if start < 0 or end - start < MIN_CHARS:
         return None
-    return start, end
+    if not articles and words == most and _more_words(text, pos):
+        return None  # longer than a list item: a clause
+    return start, end, end
+
+
+def _more_words(text: str, pos: int) -> bool:
+    gap = _GAP.match(text, pos)
+    word = _WORD.match(text, gap.end() if gap else pos)
+    return word is not None and word.group().lower() not in _STOP
+
+
+def _list(text: str, at: int) -> list[tuple[int, int]]:
+    """The phrase at ``at`` and the phrases coordinated with it ("no murmurs, rubs, or gallops"): a
+    trigger's scope runs over a list, so every item is a finding it asserts something about."""
+    spans: list[tuple[int, int]] = []
+    while len(spans) < MAX_ITEMS:
+        # A list's later items are short and bare; an article or a long phrase after the comma opens a
+        # new clause ("no bleeding, the patient remained stable").
+        phrase = _phrase(text, at, MAX_WORDS if not spans else MAX_ITEM_WORDS, not spans)
+        if phrase is None:
+            break
+        spans.append(phrase[:2])
+        joint = _COORDINATION.match(text, phrase[2])
+        if joint is None:
+            break
+        at = joint.end()
+    return spans
 
 
 def cued_findings(text: str) -> list[Entity]:
-    """PROBLEM candidates: the phrase after each trigger that opens one (may overlap other entities)."""
+    """PROBLEM candidates: the phrases after each trigger that opens one (may overlap other entities)."""
     found = []
     for trigger in _TRIGGER.finditer(text):
         if PSEUDO_TRIGGERS.match(text, trigger.start()):  # "no change", "without difficulty"
             continue
-        span = _phrase(text, trigger.end())
-        if span is not None:
-            found.append(Entity(span[0], span[1], "PROBLEM", text[span[0] : span[1]]))
+        for start, end in _list(text, trigger.end()):
+            found.append(Entity(start, end, "PROBLEM", text[start:end]))
     return found
