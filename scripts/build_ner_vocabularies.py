@@ -5,6 +5,10 @@
   term"), normalized the way the tagger normalizes an entity (lower case, parenthesized supplementary words
   and "unspecified"/"without complications" qualifiers dropped), mapped to the most general code that
   carries it.
+- ``anatomy.tsv.gz``: the body sites ICD-10-CM names in its neoplasm and injury codes ("Malignant neoplasm
+  of descending colon", "Sprain of deltoid ligament of left ankle"): the phrase after "of", laterality,
+  "unspecified" and "part of" qualifiers dropped, cut at the first comma or preposition, positional words
+  alone ("surface", "wall") and lone adjectives left out.
 - ``drugs.tsv.gz``: drug names and brands (PyPI ``drug-named-entity-recognition`` 2.0.9, MIT, built from
   DrugBank's open vocabulary, CC0, MeSH, public domain, NHS and Wikipedia), each with its canonical name and
   its DrugBank id (or MeSH id where DrugBank has none).
@@ -69,6 +73,78 @@ def build_icd(src: Path) -> None:
     _write("icd10cm.tsv.gz", best)
 
 
+_SITE_OF = re.compile(
+    r"^(?:(?:primary |secondary )?malignant neoplasm|benign neoplasm|carcinoma in situ|melanoma in situ|"
+    r"neoplasm of (?:uncertain|unspecified) behavior|contusion|superficial injury|open wound|laceration|"
+    r"puncture wound|injury|sprain|dislocation|subluxation|strain|crushing injury|abrasion|blister) of (.+)$"
+)
+_SITE_QUALIFIERS = re.compile(
+    r"\b(?:unspecified|right|left|bilateral|other|specified|multiple|the|ill-defined sites|"
+    r"overlapping (?:sites|lesion) of|other (?:and unspecified )?parts? of|(?:unspecified )?parts? of|sites? of)\b"
+    r"|\([^)]*\)|\[[^\]]*\]"
+)
+_SITE_END = re.compile(r",| and | or | with | without | of | at | due | in | for | initial| subsequent")
+# Words that name a position or a kind of tissue, not a site, when they stand alone or end a phrase.
+_POSITIONAL = frozenset(
+    [
+        "surface",
+        "wall",
+        "third",
+        "thirds",
+        "floor",
+        "border",
+        "base",
+        "quadrant",
+        "end",
+        "portion",
+        "region",
+        "zone",
+        "part",
+        "site",
+        "sites",
+        "body",
+        "dome",
+        "branches",
+        "lobe",
+        "aspect",
+        "tail",
+        "level",
+        "tissue",
+        "organ",
+        "organs",
+        "vessel",
+        "vessels",
+        "prosthesis",
+        "area",
+    ]
+)
+
+
+def _site(description: str) -> str | None:
+    match = _SITE_OF.match(description.lower())
+    if match is None:
+        return None
+    phrase = _SITE_END.split(_SITE_QUALIFIERS.sub(" ", match.group(1)))[0]
+    term = normalize_term(phrase)
+    words = term.split()
+    if len(term) < 4 or re.search(r"\d", term) or not words or words[-1] in _POSITIONAL:
+        return None
+    if len(words) == 1 and re.search(
+        r"(?:al|ary|ic|ous|ive|ac|or)$", term
+    ):  # "carpal", "urinary": adjectives
+        return None
+    return term
+
+
+def build_anatomy(src: Path) -> None:
+    """Body sites of ICD-10-CM's neoplasm and injury descriptions (no code: a site is not a diagnosis)."""
+    root = ET.fromstring(_member(_wheel(src, "simple_icd_10_cm"), ".xml"))
+    sites: dict[str, tuple[str, ...]] = {
+        site: () for diag in root.iter("diag") if (site := _site(diag.findtext("desc") or ""))
+    }
+    _write("anatomy.tsv.gz", sites)
+
+
 def build_drugs(src: Path) -> None:
     """Drug name or brand -> (canonical name, DrugBank or MeSH id)."""
     data = pickle.loads(bz2.decompress(_member(_wheel(src, "drug_named_entity_recognition"), ".pkl.bz2")))
@@ -94,4 +170,5 @@ if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     source = Path(sys.argv[1])
     build_icd(source)
+    build_anatomy(source)
     build_drugs(source)

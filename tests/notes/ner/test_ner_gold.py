@@ -31,8 +31,9 @@ def test_negex_negation() -> None:
         500,
     )
     precision, recall = counts.precision_recall(counts.gold_span)
-    assert precision >= 0.90
-    assert recall >= 0.92
-    end_precision, _ = counts.precision_recall(counts.end_to_end)
-    assert end_precision >= 0.87
-    assert counts.found_share >= 0.65
+    assert precision >= 0.93
+    assert recall >= 0.95
+    end_precision, end_recall = counts.precision_recall(counts.end_to_end)
+    assert end_precision >= 0.90
+    assert end_recall >= 0.90
+    assert counts.found_share >= 0.85

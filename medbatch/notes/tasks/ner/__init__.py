@@ -2,7 +2,8 @@
 
 - PROBLEM and MEDICATION: the CRF tagger (``tagger``), trained on the BioCreative V CDR training split,
   whose features include the ICD-10-CM and drug vocabularies (``vocabulary``).
-- PROCEDURE, TEST and ANATOMY: the term lists of ``data/lexicon.yaml``.
+- PROCEDURE, TEST and ANATOMY: the term lists of ``data/lexicon.yaml``; ANATOMY also ICD-10-CM's body
+  sites (``data/anatomy.tsv.gz``).
 - DOSAGE: a dose pattern.
 
 ``annotate`` then gives every entity (from this module or from a model) its assertion, section, code and
@@ -17,7 +18,7 @@ from functools import cache
 
 from medbatch.notes.spans import Entity
 from medbatch.notes.tasks.ner.annotate import annotate
-from medbatch.notes.tasks.ner.cued import cued_findings
+from medbatch.notes.tasks.ner.cued import after_trigger, cued_findings
 from medbatch.notes.tasks.ner.tagger import tag
 from medbatch.notes.tasks.ner.tokens import tokenize
 from medbatch.notes.tasks.ner.vocabulary import concepts, match_terms
@@ -50,6 +51,22 @@ def vocabulary_entities(text: str, wanted: set[str]) -> list[Entity]:
     ]
 
 
+def _without_sites_of(found: list[Entity], cued: list[Entity]) -> list[Entity]:
+    """``found`` less the body sites that lie inside a longer cued finding: in "no neck stiffness" the
+    finding is the phrase, and the site alone would carry no assertion."""
+    claimed = bytearray(max(e.end for e in cued))
+    for finding in cued:
+        claimed[finding.start : finding.end] = b"\x01" * (finding.end - finding.start)
+    return [
+        e
+        for e in found
+        if e.type != "ANATOMY"
+        or e.end > len(claimed)
+        or not all(claimed[e.start : e.end])
+        or any(c.start == e.start and c.end == e.end for c in cued)
+    ]
+
+
 def find_entities(text: str, types: Iterable[str]) -> list[Entity]:
     """Entity spans of the requested types in ``text``, not yet annotated, without overlaps.
 
@@ -58,17 +75,22 @@ def find_entities(text: str, types: Iterable[str]) -> list[Entity]:
     wanted = set(types)
     found: list[Entity] = []
     if wanted & TAGGED_TYPES:
-        found += [Entity(s, e, kind, text[s:e]) for s, e, kind in tag(text) if kind in wanted]
+        for start, end, kind in tag(text):
+            if kind in wanted:
+                start = after_trigger(text, start, end)
+                found.append(Entity(start, end, kind, text[start:end]))
     if wanted & _lexicon_only():
         found += vocabulary_entities(text, wanted & _lexicon_only())
     if "DOSAGE" in wanted:
         found.extend(Entity(m.start(), m.end(), "DOSAGE", m.group()) for m in _DOSAGE.finditer(text))
+    cued = cued_findings(text) if "PROBLEM" in wanted else []
+    if cued:
+        found = _without_sites_of(found, cued)
     found.sort(key=lambda e: (-(e.end - e.start), e.start, e.type))
     kept: list[Entity] = []
     # Characters already claimed by a longer span: a check costs the span's length, not the entity count.
     taken = bytearray(len(text))
     # Cued findings come last: they fill only text that nothing else claimed.
-    cued = cued_findings(text) if "PROBLEM" in wanted else []
     for entity in [*found, *cued]:
         if not any(taken[entity.start : entity.end]):
             kept.append(entity)

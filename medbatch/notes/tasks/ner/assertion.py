@@ -302,8 +302,12 @@ _TERMINATION = (
 )
 
 
-def _pattern(phrases: Sequence[str]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+def phrase_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
+    """Any of ``phrases`` as whole words, case-insensitive, longest first; a space in a phrase matches
+    any run of white space (notes keep their layout as spaces: "negative   for")."""
+    alternatives = "|".join(
+        re.escape(p).replace(r"\ ", r"\s+") for p in sorted(set(phrases), key=len, reverse=True)
+    )
     return re.compile(rf"(?<![\w/])(?:{alternatives})(?![\w/])", re.IGNORECASE)
 
 
@@ -315,30 +319,45 @@ class _Rule:
     pseudo: re.Pattern[str]
 
 
-_PSEUDO_PATTERN = _pattern(_PSEUDO)
+_PSEUDO_PATTERN = phrase_pattern(_PSEUDO)
 # Every category's pseudo-triggers: phrases that look like a trigger and are not one.
-PSEUDO_TRIGGERS = _pattern(_PSEUDO + _POSSIBLE_PSEUDO + _HISTORICAL_PSEUDO + _FAMILY_PSEUDO)
+PSEUDO_TRIGGERS = phrase_pattern(_PSEUDO + _POSSIBLE_PSEUDO + _HISTORICAL_PSEUDO + _FAMILY_PSEUDO)
 # Checked in this order: the first category whose trigger reaches the entity wins. Negation first (a
 # negated finding is absent in anyone); family before possible and historical (a relative's possible or
 # past disease is still the relative's).
 _RULES = (
-    _Rule(Assertion.ABSENT, _pattern(NEGATION_FORWARD), _pattern(_NEGATION_BACKWARD), _PSEUDO_PATTERN),
-    _Rule(Assertion.FAMILY, _pattern(_FAMILY_BOTH), _pattern(_FAMILY_BOTH), _pattern(_FAMILY_PSEUDO)),
+    _Rule(
+        Assertion.ABSENT,
+        phrase_pattern(NEGATION_FORWARD),
+        phrase_pattern(_NEGATION_BACKWARD),
+        _PSEUDO_PATTERN,
+    ),
+    _Rule(
+        Assertion.FAMILY,
+        phrase_pattern(_FAMILY_BOTH),
+        phrase_pattern(_FAMILY_BOTH),
+        phrase_pattern(_FAMILY_PSEUDO),
+    ),
     _Rule(
         Assertion.POSSIBLE,
-        _pattern(POSSIBLE_FORWARD),
-        _pattern(_POSSIBLE_BACKWARD),
-        _pattern(_POSSIBLE_PSEUDO),
+        phrase_pattern(POSSIBLE_FORWARD),
+        phrase_pattern(_POSSIBLE_BACKWARD),
+        phrase_pattern(_POSSIBLE_PSEUDO),
     ),
-    _Rule(Assertion.CONDITIONAL, _pattern(_CONDITIONAL_FORWARD), None, _pattern(("if any", "if not"))),
+    _Rule(
+        Assertion.CONDITIONAL,
+        phrase_pattern(_CONDITIONAL_FORWARD),
+        None,
+        phrase_pattern(("if any", "if not")),
+    ),
     _Rule(
         Assertion.HISTORICAL,
-        _pattern(HISTORICAL_FORWARD),
-        _pattern(_HISTORICAL_BACKWARD),
-        _pattern(_HISTORICAL_PSEUDO),
+        phrase_pattern(HISTORICAL_FORWARD),
+        phrase_pattern(_HISTORICAL_BACKWARD),
+        phrase_pattern(_HISTORICAL_PSEUDO),
     ),
 )
-_TERMINATION_PATTERN = _pattern(_TERMINATION)
+_TERMINATION_PATTERN = phrase_pattern(_TERMINATION)
 # Sentence ends: scope never crosses them. A colon ends a header's scope ("Denies: ..." is still a
 # trigger for what follows on its line, which is the same sentence). Notes whose line breaks were lost
 # keep their layout as runs of spaces: a header or a numbered item after two spaces starts anew too.

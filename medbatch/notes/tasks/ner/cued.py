@@ -25,6 +25,7 @@ from medbatch.notes.tasks.ner.assertion import (
     NEGATION_FORWARD,
     POSSIBLE_FORWARD,
     PSEUDO_TRIGGERS,
+    phrase_pattern,
 )
 
 # ConText's forward triggers that open a verb, an adverb, a list or something else than a finding.
@@ -58,12 +59,7 @@ _TRIGGERS = [
     for t in (*NEGATION_FORWARD, *POSSIBLE_FORWARD, *HISTORICAL_FORWARD, *_AFFIRMING)
     if t not in _OPEN_NO_FINDING
 ]
-_TRIGGER = re.compile(
-    r"(?<![\w/])(?:"
-    + "|".join(re.escape(t) for t in sorted(_TRIGGERS, key=len, reverse=True))
-    + r")(?![\w/])",
-    re.IGNORECASE,
-)
+_TRIGGER = phrase_pattern(_TRIGGERS)
 # Closed classes: where a noun phrase ends.
 _STOP = frozenset(
     [
@@ -193,7 +189,9 @@ _GAP = re.compile(r"[ \t]*")
 MAX_WORDS = 4
 MIN_CHARS = 3
 # A list's items are joined by a comma, "or", "and", "nor" or both ("fever, chills, or sweats").
-_COORDINATION = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:or|and|nor)(?![\w'-]))?|(?:or|and|nor)(?![\w'-]))", re.IGNORECASE)
+_COORDINATION = re.compile(
+    r"[ \t]*(?:,[ \t]*(?:(?:or|and|nor)(?![\w'-]))?|(?:or|and|nor)(?![\w'-]))", re.IGNORECASE
+)
 MAX_ITEMS = 8
 MAX_ITEM_WORDS = 3
 _ARTICLES = frozenset(["a", "an", "the"])
@@ -250,6 +248,20 @@ def _list(text: str, at: int) -> list[tuple[int, int]]:
             break
         at = joint.end()
     return spans
+
+
+def after_trigger(text: str, start: int, end: int) -> int:
+    """Where a span's finding starts: after the last trigger inside it that words follow ("denies neck
+    pain" tagged whole is "neck pain"), else ``start``. A trigger is context, never the finding."""
+    begin = start
+    for trigger in _TRIGGER.finditer(text, start, end):
+        if PSEUDO_TRIGGERS.match(text, trigger.start()):
+            continue
+        gap = _GAP.match(text, trigger.end())
+        after = gap.end() if gap else trigger.end()
+        if after < end and _WORD.match(text, after):
+            begin = after
+    return begin
 
 
 def cued_findings(text: str) -> list[Entity]:

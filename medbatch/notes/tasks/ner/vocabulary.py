@@ -68,12 +68,15 @@ def _read_tsv(name: str) -> Iterator[list[str]]:
 @cache
 def concepts() -> dict[str, Concept]:
     """Every normalized term of every vocabulary and what it is. The hand-written term lists win over
-    ICD-10-CM and drugs (they hold the clinical abbreviations those spell out)."""
+    ICD-10-CM, drugs and body sites (they hold the clinical abbreviations those spell out); a diagnosis
+    or a drug wins over a body site of the same words."""
     found: dict[str, Concept] = {}
     for term, code in _read_tsv("icd10cm.tsv.gz"):
         found[term] = Concept("PROBLEM", code, "ICD-10-CM")
     for term, _canonical, code, system in _read_tsv("drugs.tsv.gz"):
         found.setdefault(term, Concept("MEDICATION", code or None, system or None))
+    for (term,) in _read_tsv("anatomy.tsv.gz"):
+        found.setdefault(term, Concept("ANATOMY"))
     lexicon = yaml.safe_load(resources.files(_DATA).joinpath("data/lexicon.yaml").read_text("utf-8"))
     for entity_type, terms in lexicon.items():
         for term in terms:
