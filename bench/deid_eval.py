@@ -11,6 +11,9 @@ Corpora:
 - PhysioNet and MTSamples are reported per half (``devtools.real_deid.split``, by patient): the *working*
   half is the one developers read, the *check* half is only ever read as figures, and the gap between the
   two is the overfit;
+- ``genres``: 18 notes of 18 genres written by the medbatch authors from public genre descriptions
+  (``devtools/genre_notes.py``), with marked PHI and clinical strings: scored by the shared scorer and as
+  the held-back multi-genre set is (PHI strings left whole, marked clinical strings lost);
 - ``synthetic``: medbatch's own generated corpus (``devtools.deid_corpus``), scored by character
   coverage, with clinical look-alikes that must survive. Written by the same team as the rules: an upper
   bound, not an estimate.
@@ -48,7 +51,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from devtools import real_deid
+from devtools import genre_notes, real_deid
 from devtools.deid_corpus import CATEGORIES, generate
 from devtools.deid_scoring import Scores, score_medbatch
 from medbatch.notes import Note as CoreNote
@@ -213,6 +216,9 @@ def load(corpus: str, synthetic_notes: int, seed: int) -> tuple[list[Note], Any]
     if corpus == "synthetic":
         planted = generate(synthetic_notes, seed=seed)
         return [Note(n.id, n.text, n.patient_id) for n in planted], planted
+    if corpus == "genres":
+        written = genre_notes.load()
+        return [Note(n.gold.id, n.gold.text, n.gold.patient) for n in written], written
     gold = real_deid.load(corpus)
     return [Note(n.id, n.text, n.patient) for n in gold], gold
 
@@ -233,19 +239,27 @@ def parts(corpus: str, gold: Any) -> dict[str, list[int]]:
 
 
 def score(corpus: str, notes: Sequence[Note], gold: Any, removed: list[Spans]) -> dict[str, Any]:
-    """Real corpora: the shared scorer on the masked text. Synthetic: character coverage of the spans."""
+    """Real corpora and the genre notes: the shared scorer on the masked text (and, for the genre notes,
+    strings left whole and clinical strings lost). Synthetic: character coverage of the spans."""
     if corpus != "synthetic":
-        s = real_deid.score(gold, [masked(n.text, r) for n, r in zip(notes, removed, strict=True)])
+        outputs = [masked(n.text, r) for n, r in zip(notes, removed, strict=True)]
+        written = corpus == "genres"
+        s = real_deid.score([g.gold for g in gold] if written else gold, outputs)
         by_type = {
             k: {"recall": s.recall(k), "leaked": s.leaked[k], "total": s.total[k]} for k in sorted(s.total)
         }
-        return {
+        figures = {
             "recall": s.recall(),
             "kept": s.retention(),
             "lost_per_1000_words": 1000 * (s.words - s.words_kept) / s.words if s.words else 0.0,
             "most_lost": s.lost.most_common(MOST_LOST),
             "by_type": by_type,
         }
+        if written:
+            genre = genre_notes.score(gold, outputs)
+            figures["left_whole"] = genre.left_whole_share
+            figures["clinical_lost"] = genre.clinical_lost_share
+        return figures
     scores = Scores()
     for note, spans in zip(gold, removed, strict=True):
         scores.add(note, spans)
@@ -294,6 +308,9 @@ def report(
         print(f"{t:<22}" + "".join(cells))
     print(f"{'RECALL':<22}" + "".join(f"{figures[n]['recall']:>34.4f}" for n in names))
     print(f"{'words outside PHI kept':<22}" + "".join(f"{figures[n]['kept']:>34.4f}" for n in names))
+    for key, label in (("left_whole", "PHI left whole"), ("clinical_lost", "clinical strings lost")):
+        if key in figures[names[0]]:
+            print(f"{label:<22}" + "".join(f"{figures[n][key]:>34.4f}" for n in names))
     for name in names:
         lost = figures[name].get("most_lost")
         if lost and "check half" not in corpus:  # the check half is read as figures, never as words
@@ -311,8 +328,8 @@ def main() -> None:
     parser.add_argument(
         "--corpus",
         nargs="+",
-        default=["physionet", "i2b2", "mtsamples", "synthetic"],
-        choices=["physionet", "i2b2", "mtsamples", "synthetic"],
+        default=["physionet", "i2b2", "mtsamples", "genres", "synthetic"],
+        choices=["physionet", "i2b2", "mtsamples", "genres", "synthetic"],
     )
     parser.add_argument("--synthetic-notes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
@@ -338,7 +355,7 @@ def main() -> None:
 
     payload: dict[str, Any] = {"machine": platform.platform(), "runs": args.runs, "corpora": {}}
     for corpus in args.corpus:
-        if corpus != "synthetic" and not real_deid.available(corpus):
+        if corpus not in ("synthetic", "genres") and not real_deid.available(corpus):
             print(f"skipping {corpus}: the notes are not in {real_deid.SHARED / 'data'}")
             continue
         notes, gold = load(corpus, args.synthetic_notes, args.seed)
