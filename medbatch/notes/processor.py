@@ -22,18 +22,16 @@ from medbatch.notes.engine import Engine, TaskResult
 from medbatch.notes.errors import safe_error
 from medbatch.notes.note import Note, Processed
 from medbatch.notes.output import AuditOut, NoteOutput, PhiSpanOut, SuspectCount
-from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.spans import PhiSpan
 from medbatch.notes.stage import StageCall, StageContext, StageError, StageRegistry
 from medbatch.notes.stages import STAGES
 from medbatch.notes.tasks.chunking import Chunk
-from medbatch.notes.tasks.deid.audit import audit_note
-from medbatch.notes.tasks.deid.key import check_key
+from medbatch.notes.tasks.deid.deidentifier import Deidentifier
 from medbatch.notes.tasks.deid.memory import CorpusMemory
-from medbatch.notes.tasks.deid.recognizers import find_phi
-from medbatch.notes.tasks.deid.replace import apply_replacements, replacements
+from medbatch.notes.tasks.deid.recognizers import REGISTRY
+from medbatch.notes.tasks.deid.registry import Registry
 from medbatch.notes.tasks.deid.scrub import Scrubber
-from medbatch.notes.tasks.deid.surrogates import Surrogates
-from medbatch.spec import DeidStrategy, LimitsSpec, TasksSpec
+from medbatch.spec import LimitsSpec, TasksSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +60,19 @@ class _State:
         self.tokens_cached += result.tokens_cached
 
 
+def _audit(deidentifier: Deidentifier, text: str, phi: list[PhiSpan]) -> AuditOut:
+    """The ``audit`` column of a de-identified note: counts, and whether the release gate holds it."""
+    found = deidentifier.audit(text, phi)
+    gate = deidentifier.spec.audit.max_suspect_rate
+    return AuditOut(
+        suspects=found.total,
+        by_type=[SuspectCount(type=t, count=n) for t, n in sorted(found.suspects.items())],
+        words=found.words,
+        rate=round(found.rate, 6),
+        held=gate is not None and found.rate > gate,
+    )
+
+
 class NoteProcessor:
     """Processes notes with one engine under one set of task options.
 
@@ -69,11 +80,12 @@ class NoteProcessor:
         tasks, limits: a Corpus's ``spec.tasks`` and ``spec.limits``.
         engine: the streaming engine.
         surrogate_key: the secret key of the surrogate strategy (required by it, ignored otherwise). The
-            processor builds its own ``Surrogates`` from it and the tasks, so every caller gets the same
-            surrogates and date shifts for the same note.
+            processor builds its ``Deidentifier`` from it and the tasks, so every caller gets the same
+            spans, surrogates and date shifts for the same note.
         include_phi_spans: put the PHI spans in the output.
         memory: the corpus memory a batch job learned in its first pass (None: the rules alone).
         stages: the stages to run where the tasks enable them (the registered ones by default).
+        registry: the PHI recognizers (the registered ones of the default locale by default).
 
     ``process`` may run for many notes at once in one event loop.
     """
@@ -88,16 +100,17 @@ class NoteProcessor:
         include_phi_spans: bool = False,
         stages: StageRegistry = STAGES,
         memory: CorpusMemory | None = None,
+        registry: Registry = REGISTRY,
     ) -> None:
         self.tasks, self.limits, self.engine = tasks, limits, engine
         self.include_phi_spans = include_phi_spans
         deid = tasks.deidentify
-        self._phi_types = frozenset(deid.types) if deid is not None else frozenset()
-        self.surrogates: Surrogates | None = None
-        if deid is not None and deid.strategy is DeidStrategy.SURROGATE:
-            self.surrogates = Surrogates(check_key(surrogate_key), deid.date_shift_max_days)
+        self._deidentifier = (
+            Deidentifier(deid, surrogate_key=surrogate_key, memory=memory, registry=registry)
+            if deid is not None
+            else None
+        )
         self._stages = stages
-        self._memory = memory if deid is not None and deid.memory.enabled else None
         self._calls = stages.calls(tasks)
 
     async def process(self, note: Note) -> Processed:
@@ -146,8 +159,8 @@ class NoteProcessor:
     # -- de-identification ----------------------------------------------------------------------------
 
     async def _deidentify(self, state: _State) -> None:
-        deid = self.tasks.deidentify
-        assert deid is not None
+        deidentifier = self._deidentifier
+        assert deidentifier is not None
         text = state.note.text
         chunks = self._chunks(text)
         results = await asyncio.gather(*(self._ask(self.engine.find_phi(c.text)) for c in chunks))
@@ -159,32 +172,15 @@ class NoteProcessor:
             if result.value:  # verified spans count even when the answer had other problems
                 model_phi.extend(span.shifted(chunk.start) for span in result.value)
         try:
-            found = find_phi(text, self._phi_types, deid.recall_first) + [
-                s for s in model_phi if s.type in self._phi_types
-            ]
-            if self._memory is not None:
-                state.from_memory = [s for s in self._memory.find(text, found) if s.type in self._phi_types]
-            state.phi = merge_phi(found + state.from_memory)
-            patient = state.note.patient or state.note.id
-            values = replacements(text, state.phi, deid.strategy, self.surrogates, patient)
-            state.text_deid = apply_replacements(text, state.phi, values)
-            state.scrub = Scrubber(text, state.phi, values)
-            if deid.audit.enabled:
-                state.audit = self._audit(text, state.phi, deid.audit.max_suspect_rate)
+            done = deidentifier.deidentify(text, state.note.patient or state.note.id, model_phi)
+            state.phi, state.from_memory, state.text_deid = done.phi, done.from_memory, done.text
+            state.scrub = Scrubber(text, done.phi, done.values)
+            if deidentifier.spec.audit.enabled:
+                state.audit = _audit(deidentifier, text, done.phi)
         except Exception as exc:  # a bug must cost one note, not more
             log.error("de-identification failed on a note (%s)", type(exc).__name__)
             state.phi, state.text_deid = [], None
             state.errors.append(safe_error("deidentify: internal error", exc))
-
-    def _audit(self, text: str, phi: list[PhiSpan], gate: float | None) -> AuditOut:
-        found = audit_note(text, phi, self._memory)
-        return AuditOut(
-            suspects=found.total,
-            by_type=[SuspectCount(type=t, count=n) for t, n in sorted(found.suspects.items())],
-            words=found.words,
-            rate=round(found.rate, 6),
-            held=gate is not None and found.rate > gate,
-        )
 
     # -- the stages ---------------------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ def test_a_value_the_memory_knows_is_counted_where_a_note_kept_it() -> None:
     key = MemoryKey(b"k" * 16)
     cued = "Discussed with Dr. Helen Zentwick today."
     counts = MemoryCounts()
-    counts.counts.update(learn(cued, find_phi(cued), key))
+    counts.counts.update(learn(cued, find_phi(cued, recall_first=False), key))
     memory = CorpusMemory(key, counts)
     text = "Labs reviewed, zentwick aware."  # lower case in a cased note: the masking leaves it
     assert memory.find(text, find_phi(text)) == []

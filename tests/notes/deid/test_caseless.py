@@ -9,7 +9,7 @@ from medbatch.notes.tasks.deid.recognizers import find_phi
 
 
 def _removed(text: str) -> list[str]:
-    return [text[s.start : s.end] for s in find_phi(text, None, True)]
+    return [text[s.start : s.end] for s in find_phi(text, recall_first=True)]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def _removed(text: str) -> list[str]:
     ],
 )
 def test_a_name_or_date_without_case_is_removed(text: str, value: str) -> None:
-    spans = find_phi(text, None, True)
+    spans = find_phi(text, recall_first=True)
     kept = "".join(ch if not any(s.start <= k < s.end for s in spans) else "#" for k, ch in enumerate(text))
     assert value not in kept, _removed(text)
 

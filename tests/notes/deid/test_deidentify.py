@@ -13,7 +13,7 @@ from medbatch.notes.tasks.deid.key import SurrogateKeyError
 from medbatch.notes.tasks.deid.recognizers import find_phi
 from medbatch.notes.tasks.deid.replace import deidentify_text
 from medbatch.notes.tasks.deid.surrogates import Surrogates
-from medbatch.spec import DeidStrategy
+from medbatch.spec import DeidStrategy, PhiType
 
 KEY = b"k" * 32
 NOTE = (
@@ -53,10 +53,10 @@ def test_surrogates_are_consistent_within_a_key_and_differ_across_keys() -> None
     first, again, other = Surrogates(KEY), Surrogates(KEY), Surrogates(b"x" * 32)
     assert first.name("John Smith") == again.name("John Smith")
     assert first.name("John Smith").split()[1] == first.name("Smith"), "surname maps the same alone"
-    assert first.replace("00123456", "MRN", "p") == again.replace("00123456", "MRN", "p")
+    assert first.replace("00123456", PhiType.MRN, "p") == again.replace("00123456", PhiType.MRN, "p")
     assert first.name("John Smith") != other.name("John Smith") or first.replace(
-        "00123456", "MRN", "p"
-    ) != other.replace("00123456", "MRN", "p")
+        "00123456", PhiType.MRN, "p"
+    ) != other.replace("00123456", PhiType.MRN, "p")
 
 
 def test_date_shift_keeps_intervals_for_one_patient() -> None:
@@ -114,7 +114,7 @@ def test_shift_date_text_keeps_the_format(text: str, days: int, expected: str) -
 
 def test_invalid_calendar_date_falls_back_to_mask() -> None:
     assert shift_date_text("02/30/2024", 3) is None
-    assert Surrogates(KEY).replace("02/30/2024", "DATE", "p") == "[DATE]"
+    assert Surrogates(KEY).replace("02/30/2024", PhiType.DATE, "p") == "[DATE]"
 
 
 @pytest.mark.parametrize("strategy", list(DeidStrategy))
@@ -141,11 +141,13 @@ def test_a_surrogate_is_never_the_original() -> None:
 
 def test_place_surrogates_keep_the_kind_of_place() -> None:
     surrogates = Surrogates(KEY)
-    hospital = surrogates.replace("Mercy General Hospital", "LOCATION", "p")
+    hospital = surrogates.replace("Mercy General Hospital", PhiType.LOCATION, "p")
     assert hospital.endswith(" Hospital")
     assert "Mercy" not in hospital
-    assert surrogates.replace("Suffolk County", "LOCATION", "p").endswith(" County")
-    assert surrogates.replace("St. Brigid's Medical Center", "LOCATION", "p").endswith(" Medical Center")
+    assert surrogates.replace("Suffolk County", PhiType.LOCATION, "p").endswith(" County")
+    assert surrogates.replace("St. Brigid's Medical Center", PhiType.LOCATION, "p").endswith(
+        " Medical Center"
+    )
 
 
 def test_surrogates_are_consistent_across_a_patients_notes_and_keyed() -> None:
@@ -172,10 +174,10 @@ def test_surrogates_are_consistent_across_a_patients_notes_and_keyed() -> None:
 
 def test_a_weekday_names_the_weekday_of_its_shifted_date() -> None:
     surrogates = Surrogates(KEY)
-    shifted = date.fromisoformat(surrogates.replace("2024-01-08", "DATE", "p"))  # a Monday
-    weekday = surrogates.replace("Monday", "DATE", "p")
+    shifted = date.fromisoformat(surrogates.replace("2024-01-08", PhiType.DATE, "p"))  # a Monday
+    weekday = surrogates.replace("Monday", PhiType.DATE, "p")
     assert weekday == shifted.strftime("%A")
-    assert surrogates.replace("Mon", "DATE", "p") == shifted.strftime("%a")
+    assert surrogates.replace("Mon", PhiType.DATE, "p") == shifted.strftime("%a")
 
 
 def test_a_date_without_a_year_lands_on_the_day_of_its_dated_twin() -> None:

@@ -26,7 +26,7 @@ BARE = "Zentwick aware of labs. Quorlake Hospital called back. Zentwick to follo
 def memory_of(notes: list[str], min_count: int = 1) -> CorpusMemory:
     counts = MemoryCounts()
     for text in notes:
-        counts.counts.update(learn(text, find_phi(text), KEY))
+        counts.counts.update(learn(text, find_phi(text, recall_first=False), KEY))
     return CorpusMemory(KEY, counts, min_count)
 
 
@@ -35,7 +35,7 @@ def found(memory: CorpusMemory, text: str) -> list[tuple[str, PhiType]]:
 
 
 def test_what_cues_taught_is_found_where_no_cue_is() -> None:
-    missed = not any("Zentwick" in BARE[s.start : s.end] for s in find_phi(BARE, None, True))
+    missed = not any("Zentwick" in BARE[s.start : s.end] for s in find_phi(BARE, recall_first=True))
     assert missed, "the bare surname must be one the rules miss, or this test proves nothing"
     spans = found(memory_of(CUED), BARE)
     assert spans.count(("Zentwick", PhiType.NAME)) == 2
@@ -79,12 +79,12 @@ def test_spans_others_found_are_left_to_them() -> None:
 def test_kept_counts_hold_no_clear_text_and_depend_on_the_key() -> None:
     counts = MemoryCounts()
     for text in CUED:
-        counts.counts.update(learn(text, find_phi(text), KEY))
+        counts.counts.update(learn(text, find_phi(text, recall_first=False), KEY))
     kept = json.dumps(counts.to_json())
     assert "zentwick" not in kept.lower()
     assert "quorlake" not in kept.lower()
     assert MemoryCounts.from_json(json.loads(kept)).counts == counts.counts
-    other = {d for _t, d in learn(CUED[0], find_phi(CUED[0]), MemoryKey(b"x" * 16))}
+    other = {d for _t, d in learn(CUED[0], find_phi(CUED[0], recall_first=False), MemoryKey(b"x" * 16))}
     assert other.isdisjoint(d for _t, d in counts.counts)
 
 

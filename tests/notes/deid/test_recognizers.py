@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from medbatch.notes.tasks.deid.recognizers import find_phi
+from medbatch.spec import PhiType
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -125,15 +126,15 @@ def test_a_place_found_once_is_removed_everywhere_in_the_note() -> None:
 
 def test_recall_first_takes_unknown_capitalised_words() -> None:
     text = "Family meeting held with Oyelaranqa today; plan discussed."
-    assert found(text) == []
-    assert [(s.type, text[s.start : s.end]) for s in find_phi(text, recall_first=True)] == [
+    assert find_phi(text, recall_first=False) == []  # no rule has evidence
+    assert [(s.type, text[s.start : s.end]) for s in find_phi(text)] == [
         ("NAME", "Oyelaranqa")
-    ]
+    ]  # the default
 
 
 def test_type_filter() -> None:
     text = "Dr. Emily Carter saw the patient on 03/14/2024."
-    assert {s.type for s in find_phi(text, frozenset({"DATE"}))} == {"DATE"}
+    assert {s.type for s in find_phi(text, types=frozenset({PhiType.DATE}))} == {"DATE"}
 
 
 def test_spans_are_sorted_and_disjoint() -> None:

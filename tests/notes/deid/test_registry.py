@@ -10,8 +10,8 @@ import pytest
 from medbatch.notes.spans import PhiSpan
 from medbatch.notes.tasks.deid.lexicons import lexicons
 from medbatch.notes.tasks.deid.names import note_case
-from medbatch.notes.tasks.deid.recognizers import PATTERN_RECOGNIZERS, RECOGNIZERS, find_phi
-from medbatch.notes.tasks.deid.registry import NoteView, Recognizer, Stage, run_stages
+from medbatch.notes.tasks.deid.recognizers import PATTERN_RECOGNIZERS, RECOGNIZERS, REGISTRY, find_phi
+from medbatch.notes.tasks.deid.registry import NoteView, Recognizer, Registry, Stage, run_stages
 from medbatch.notes.tasks.deid.tokens import words
 from medbatch.spec import PhiType
 
@@ -42,7 +42,8 @@ def test_a_new_recognizer_is_an_additive_change() -> None:
 
     extra = Recognizer("kiosk-words", frozenset([PhiType.ID]), Stage.PATTERNS, find)
     before = {(text[s.start : s.end], s.type) for s in find_phi(text)}
-    after = {(text[s.start : s.end], s.type) for s in run_stages((*RECOGNIZERS, extra), view_of(text))}
+    widened = Registry(REGISTRY.locale, (*REGISTRY.recognizers, extra))
+    after = {(text[s.start : s.end], s.type) for s in find_phi(text, registry=widened)}
     assert ("ZEBRA-NINE", "ID") in after
     assert ("ZEBRA-NINE", "ID") not in before
     assert before <= after
@@ -65,4 +66,4 @@ def test_cue_words_come_from_the_cue_phrases() -> None:
     """A cued pattern lists its cue phrases once; the words a note must hold for it to run follow."""
     vehicle = [p for p in PATTERN_RECOGNIZERS if p.type == "VEHICLE"]
     assert [p.cues for p in vehicle] == [frozenset({"vin", "license", "plate"})]
-    assert find_phi("License plate: 7KQX219 noted.", frozenset({"VEHICLE"}))
+    assert find_phi("License plate: 7KQX219 noted.", types=frozenset({PhiType.VEHICLE}))

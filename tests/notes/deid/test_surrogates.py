@@ -9,6 +9,7 @@ import pytest
 
 from medbatch.notes.tasks.deid.surrogate_names import name_pools
 from medbatch.notes.tasks.deid.surrogates import Surrogates
+from medbatch.spec import PhiType
 
 KEY = b"surrogate-test-key-0123456789"
 
@@ -74,8 +75,8 @@ def test_a_name_in_any_script_gets_a_whole_surrogate(surrogates: Surrogates) -> 
     assert fake.split()[0] in set(name_pools().female)  # the listed "Zoe" is a woman's name
 
 
-@pytest.mark.parametrize("kind", ["PHONE", "FAX"])
-def test_one_number_is_one_surrogate_whatever_its_layout(surrogates: Surrogates, kind: str) -> None:
+@pytest.mark.parametrize("kind", [PhiType.PHONE, PhiType.FAX])
+def test_one_number_is_one_surrogate_whatever_its_layout(surrogates: Surrogates, kind: PhiType) -> None:
     layouts = ["(617) 555-2368", "617-555-2368", "617.555.2368", "+1 617 555 2368", "6175552368"]
     digits = {re.sub(r"\D", "", surrogates.replace(v, kind, "p"))[-10:] for v in layouts}
     assert len(digits) == 1

@@ -113,7 +113,7 @@ def learn(text: str, spans: Sequence[PhiSpan], key: MemoryKey, lists: Lexicons |
 def note_entries(text: str, key: MemoryKey) -> set[Entry]:
     """What one note teaches: ``learn`` on the rules' spans with ``recallFirst`` off (the catch-all for
     capitalised words is no evidence)."""
-    return learn(text, find_phi(text), key)
+    return learn(text, find_phi(text, recall_first=False), key)
 
 
 def corpus_memory(texts: Iterable[str], key: MemoryKey, min_count: int) -> CorpusMemory:

@@ -22,15 +22,15 @@ import phonenumbers
 
 from medbatch.notes.spans import PhiSpan, merge_phi
 from medbatch.notes.tasks.deid.lexicons import lexicons
-from medbatch.notes.tasks.deid.locales.en_us import MONTHS_ABBR, MONTHS_FULL, US_STATES
+from medbatch.notes.tasks.deid.locales.en_us import EN_US
 from medbatch.notes.tasks.deid.names import find_names, note_case
 from medbatch.notes.tasks.deid.partial_dates import MONTH_WORDS, find_partial_dates
 from medbatch.notes.tasks.deid.places import find_places
-from medbatch.notes.tasks.deid.registry import NoteView, Recognizer, Stage, run_stages
+from medbatch.notes.tasks.deid.registry import NoteView, Recognizer, Registry, Stage, run_stages
 from medbatch.notes.tasks.deid.tokens import words
 from medbatch.spec import PhiType
 
-_MONTH = r"(?:" + "|".join(MONTHS_FULL + MONTHS_ABBR) + r")\.?"
+_MONTH = r"(?:" + "|".join([*EN_US.months_full, *EN_US.months_abbr]) + r")\.?"
 
 # A name token: capitalized word, allowing O'Neil and Smith-Jones; a full name is up to three tokens with
 # optional middle initials, on one line (names never span a line break in notes).
@@ -474,7 +474,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
     PatternRecognizer(
         "LOCATION",
         _rx(
-            rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}"
+            rf"\b(?P<v>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+){{0,2}}),?[ \t]+(?:{'|'.join(EN_US.regions)})[ \t]+\d{{5}}"
         ),
     ),
     # A place after a verb of living or moving ("moved here from Riverton", "grew up in Cedar Falls").
@@ -508,7 +508,7 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         _institution,
         cues=frozenset("cancer clinic health hospital infirmary medical nursing rehabilitation".split()),
     ),
-    PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(US_STATES)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
+    PatternRecognizer("ZIP", _rx(rf"\b(?:{'|'.join(EN_US.regions)})[ \t]+(?P<v>\d{{5}}(?:-\d{{4}})?)\b")),
     # Postcodes of the UK ("SW1A 1AA") and Canada ("K1A 0B1"): shapes no lab code or dose has.
     PatternRecognizer("ZIP", _rx(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]\d[A-Z]\d)\b")),
     _cued("ZIP", [r"zip(?:\s*code)?"], separator=r"[ \t]*:?[ \t]*", value=r"(?P<v>\d{5}(?:-\d{4})?)\b"),
@@ -716,18 +716,29 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
 )
 
 
-def find_phi(text: str, types: frozenset[str] | None = None, recall_first: bool = False) -> list[PhiSpan]:
-    """All PHI spans the registered recognizers find in ``text``, merged and sorted.
+REGISTRY = Registry(EN_US, RECOGNIZERS)
+
+
+def find_phi(
+    text: str,
+    *,
+    registry: Registry = REGISTRY,
+    types: frozenset[PhiType] | None = None,
+    recall_first: bool = True,
+) -> list[PhiSpan]:
+    """All PHI spans the registry's recognizers find in ``text``, merged and sorted.
 
     Args:
         text: a note (or a chunk of one).
+        registry: the recognizers to run (those of the default locale unless given).
         types: PHI types to report; all when None.
-        recall_first: also remove capitalised words in no vocabulary (``tasks.deidentify.recallFirst``).
+        recall_first: also remove capitalised words in no vocabulary (``tasks.deidentify.recallFirst``,
+            on by default there and here).
     """
     note_words = words(text, lexicons())
     vocabulary = {part for w in note_words for part in w.low.split("-")}
     view = NoteView(text, note_words, vocabulary, note_case(text), recall_first)
-    spans = run_stages(RECOGNIZERS, view)
+    spans = run_stages(registry.recognizers, view)
     if types is not None:
         spans = [s for s in spans if s.type in types]
     return merge_phi(spans)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from medbatch.notes.spans import PhiSpan, merge_phi
+from medbatch.notes.tasks.deid.locales import Locale
 from medbatch.notes.tasks.deid.tokens import Word
 from medbatch.spec import PhiType
 
@@ -56,6 +57,14 @@ class Recognizer:
     types: frozenset[PhiType]
     stage: Stage
     find: Callable[[NoteView], Iterable[PhiSpan]]
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The recognizers ``find_phi`` runs, and the locale whose data their patterns were built from."""
+
+    locale: Locale
+    recognizers: tuple[Recognizer, ...]
 
 
 def _overlaps(taken: list[PhiSpan], starts: list[int], span: PhiSpan) -> bool:

@@ -19,6 +19,7 @@ import yaml
 from medbatch.notes.tasks.deid.dates import shift_date_text
 from medbatch.notes.tasks.deid.key import check_key
 from medbatch.notes.tasks.deid.surrogate_names import name_pools, surrogate_name
+from medbatch.spec import PhiType
 
 
 @cache
@@ -45,17 +46,17 @@ class Surrogates:
     def __init__(self, key: bytes, date_shift_max_days: int = 365) -> None:
         self._key = check_key(key)
         self._max_days = date_shift_max_days
-        self._by_type: dict[str, Callable[[str], str]] = {
-            "NAME": self.name,
-            "EMAIL": self.email,
-            "URL": self.url,
-            "IP": self.ip,
-            "ADDRESS": self.address,
-            "LOCATION": self.city,
-            "AGE": lambda _: "90+",
-            "PHONE": lambda v: self.phone(v, "PHONE"),
-            "FAX": lambda v: self.phone(v, "FAX"),
-            "SSN": lambda v: self.digits(v, "SSN", prefix="9"),
+        self._by_type: dict[PhiType, Callable[[str], str]] = {
+            PhiType.NAME: self.name,
+            PhiType.EMAIL: self.email,
+            PhiType.URL: self.url,
+            PhiType.IP: self.ip,
+            PhiType.ADDRESS: self.address,
+            PhiType.LOCATION: self.city,
+            PhiType.AGE: lambda _: "90+",
+            PhiType.PHONE: lambda v: self.phone(v, "PHONE"),
+            PhiType.FAX: lambda v: self.phone(v, "FAX"),
+            PhiType.SSN: lambda v: self.digits(v, "SSN", prefix="9"),
         }
 
     def _int(self, kind: str, value: str) -> int:
@@ -152,10 +153,10 @@ class Surrogates:
                 out.append(ch)
         return "".join(out)
 
-    def replace(self, value: str, phi_type: str, patient: str, year: int | None = None) -> str:
+    def replace(self, value: str, phi_type: PhiType, patient: str, year: int | None = None) -> str:
         """The surrogate for ``value`` of ``phi_type``; ``patient`` keys the date shift, ``year`` (the
         note's) places a date written without one."""
-        if phi_type == "DATE":
+        if phi_type == PhiType.DATE:
             shifted = self.date(value, patient, year)
             return shifted if shifted is not None else "[DATE]"
         make = self._by_type.get(phi_type)

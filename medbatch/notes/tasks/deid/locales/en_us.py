@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from medbatch.notes.tasks.deid.locales import Locale
+
 MONTHS_FULL = [
     "January",
     "February",
@@ -73,3 +75,5 @@ US_STATES = (
     "DC",
     "PR",
 )
+
+EN_US = Locale("en-US", MONTHS_FULL, MONTHS_ABBR, WEEKDAYS, US_STATES)
