@@ -61,6 +61,16 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Seen at Cedar Valley Clinic last year.", ("LOCATION", "Cedar Valley Clinic")),
         ("Symptoms started since March 3 and worsened.", ("DATE", "March 3")),
         ("Seen 3/14 by cardiology.", ("DATE", "3/14")),
+        # local numbers without an area code, after a word of calling or alone in parentheses
+        ("Her son can be reached at 555-0163 after six.", ("PHONE", "555-0163")),
+        ("Refills via Dunlin Drug (555-0119).", ("PHONE", "555-0119")),
+        # organisations: a proper name, what they serve, and the head word
+        ("Records sent to Tarrow Creek Sleep Center today.", ("LOCATION", "Tarrow Creek Sleep Center")),
+        ("Letter from Vesper Neurology Associates received.", ("LOCATION", "Vesper Neurology Associates")),
+        ("Please call Northfold Family Practice.", ("LOCATION", "Northfold Family Practice")),
+        ("REFERRED BY QUILLAN ORTHOPEDIC INSTITUTE", ("LOCATION", "QUILLAN ORTHOPEDIC INSTITUTE")),
+        # a town named by a gazetteer's generic word
+        ("She moved here from Ambersey Falls in May.", ("LOCATION", "Ambersey Falls")),
     ],
 )
 def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
@@ -94,6 +104,13 @@ def test_identifier_is_found(text: str, expected: tuple[str, str]) -> None:
         "Bair hugger applied; Dobhoff tube advanced.",
         # years alone are not PHI under Safe Harbor
         "S/P MI 1992 and CABG in 2004.",
+        # rating instruments named after a person; what a center serves is no name
+        "Epworth Sleepiness Scale 14; Glasgow Coma Scale 15; Amsler grid daily.",
+        "Follow up at the Heart Center; referred to the Wound Care Center.",
+        "Platelets 250-1000 over the week; dose range (2.5-10 mg).",
+        # a saint's name is a given name: ST of an ECG in a note in capitals is none
+        "ECG: ST ELEVATION IN II, III; ST DEPRESSION V5-V6.",
+        "History of Falls: none this year.",
     ],
 )
 def test_lookalike_survives(text: str) -> None:

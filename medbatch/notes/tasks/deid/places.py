@@ -35,6 +35,31 @@ _NAMING_INSTITUTION_WORDS = frozenset(["memorial", "regional", "infirmary"])
 # common word still names the place ("CONCORD HOSPITAL", "BRAMBLE REGIONAL"); after the others ("CON'T
 # REHAB", "the house") it must be a proper word.
 _WEAK_HEADS = frozenset(["rehab", "rehabilitation", "clinic", "house"])
+# Words that end an organisation's name after a proper name and what it serves: "<Name> Sleep Center",
+# "<Name> Neurology Associates", "<Name> Family Practice". What it serves is skipped on the way back, so
+# "the Heart Center" names no one.
+_ORGANISATION_HEADS = frozenset(
+    "center centre institute university college associates practice partners group".split()
+)
+_SERVICES = frozenset(
+    """
+    care senior seniors family sleep heart cancer eye eyes wound women women's children children's
+    surgery surgical sports spine vascular vein kidney dialysis imaging diagnostic diagnostics infusion
+    orthopedic orthopaedic cardiac neurology cardiology oncology pediatric pediatrics internal medicine
+    primary urgent health healthcare medical behavioral mental dental vision hearing pain rehabilitation
+    home community day adult
+    """.split()
+)
+
+
+def _serves_only(run: Sequence[Word]) -> bool:
+    """An organisation head after words of what it serves only ("Wound Care Center"): no proper name."""
+    *before, head = run
+    return (
+        bool(before)
+        and (head.low in _ORGANISATION_HEADS or bool(_INSTITUTION.fullmatch(head.low)))
+        and all(w.low in _SERVICES or w.clinical or _INSTITUTION.fullmatch(w.low) for w in before)
+    )
 
 
 def _strong_head(low: str) -> bool:
@@ -42,7 +67,7 @@ def _strong_head(low: str) -> bool:
 
 
 def _head(low: str) -> bool:
-    return _strong_head(low) or low in _WEAK_HEADS
+    return _strong_head(low) or low in _WEAK_HEADS or low in _ORGANISATION_HEADS
 
 
 _MOVES = frozenset(
@@ -121,8 +146,16 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
     """The head word and the proper words before it: "Lakeview Methodist Hosp", "brinley hosp"."""
     taken: list[int] = []
     j = head - 1
+    organisation = words[head].low in _ORGANISATION_HEADS
+    services = 2 if organisation else 0
     while j >= 0 and len(taken) < 3 and _joined(text, words[j], words[j + 1]):
         word = words[j]
+        if services and not taken and (word.low in _SERVICES or word.clinical):
+            services -= 1  # "Sleep" of "<Name> Sleep Center": part of the name, not the proper part
+            j -= 1
+            continue
+        if organisation and taken and word.everyday and any(not words[k].everyday for k in taken):
+            break  # "Call <Name> Family Practice": a sentence's first word, not the name's
         if word.low in _SAINT and taken:
             taken.append(j)
             break
@@ -141,8 +174,8 @@ def _institution(text: str, words: Sequence[Word], head: int, cased: bool) -> li
             break  # "CONCORD HOSPITAL" but not "CON'T REHAB"
         taken.append(j)
         j -= 1
-    if not taken:
-        return []
+    if not taken or (organisation and all(words[k].everyday for k in taken)):
+        return []  # "the Patient Education Center": an organisation's name has a proper word
     return [*taken, *range(min(taken) + 1, head + 1)]
 
 
@@ -153,6 +186,8 @@ def _saint(text: str, words: Sequence[Word], i: int, cased: bool) -> bool:
     nxt = words[i + 1]
     if (cased and not nxt.text[0].isupper()) or nxt.low in _NOT_PLACE:
         return False
+    if not cased and nxt.common and not nxt.first:
+        return False  # "ST ELEVATION" in a note in capitals: a saint's name is a given name
     if i == 0 or words[i - 1].line != words[i].line or between(text, words[i - 1], words[i]).strip() != "":
         return True
     prev = words[i - 1]
@@ -203,6 +238,8 @@ def _after_move(text: str, words: Sequence[Word], i: int, cased: bool) -> list[i
             and _joined(text, words[run[-1]], words[after])
         ):
             return []  # "to the Recovery Room", "to Intensive Care Unit": a unit of the hospital, not one
+        if _serves_only([words[k] for k in run]):
+            return []  # "to the Wound Care Center": what a center serves names no one
         return run
     if "'" in word.low or (word.known and len(word.low) > 3):
         return []  # "CON'T", "returned to baseline": a word, not an abbreviated hospital
@@ -222,6 +259,26 @@ def _place_after_preposition(words: Sequence[Word], i: int, cased: bool) -> bool
     if word.clinical or word.everyday or i == 0 or words[i - 1].low not in ("in", "from", "to", "near"):
         return False
     return words[i - 1].line == word.line
+
+
+# Generic words of place names (the feature classes of a gazetteer): "<Name> Falls", "<Name> Heights".
+_TOPONYM_HEADS = frozenset(
+    """
+    falls springs spring heights hills hill valley lake lakes creek harbor harbour beach bay point ridge
+    junction crossing hollow grove village township park mills mill landing bluff bluffs glen meadows
+    """.split()
+)
+
+
+def _toponym(text: str, words: Sequence[Word], i: int, cased: bool) -> list[int]:
+    """ "came from Harrow Falls": a capitalised word and a gazetteer's generic word after in/from/to/near,
+    in a note that capitalises names."""
+    if not cased or i == 0 or i + 1 >= len(words) or words[i - 1].low not in ("in", "from", "to", "near"):
+        return []
+    word, head = words[i], words[i + 1]
+    if not (_title(word) and _title(head) and head.low in _TOPONYM_HEADS and _joined(text, word, head)):
+        return []
+    return [] if word.clinical or word.low in _NOT_PLACE or word.low in _GENERIC else [i, i + 1]
 
 
 _LONGEST_NAME = 5  # words; longer runs of found words are not one place's name
@@ -272,6 +329,8 @@ def find_places(text: str, words: Sequence[Word], lex: Lexicons, cased: bool) ->
             found.update(_institution(text, words, i, cased))
         elif _place_after_preposition(words, i, cased):
             found.add(i)
+        elif toponym := _toponym(text, words, i, cased):
+            found.update(toponym)
         elif _saint(text, words, i, cased):
             found.update((i, i + 1))
         else:

@@ -376,6 +376,15 @@ PATTERN_RECOGNIZERS: tuple[PatternRecognizer, ...] = (
         separator=r"(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*#?",
         value=r"(?P<v>\d{4,6})\b",
     ),
+    # Local numbers without an area code ("555-0142"): after a word of calling, or alone in parentheses.
+    # Elsewhere a dashed group of three and four digits may be a range.
+    _cued(
+        "PHONE",
+        ["phone", "tel", "telephone", "cell", "mobile", "home", "work", "call", "callback", "reached at"],
+        separator=r"(?:[ \t]*(?:number|no\.?|#))?[ \t]*[:#]?[ \t]*",
+        value=r"(?P<v>[2-9]\d{2}-\d{4})(?![\d\-])",
+    ),
+    PatternRecognizer("PHONE", _rx(r"\((?P<v>[2-9]\d{2}-\d{4})\)")),
     _cued(
         "MRN",
         [

@@ -16,6 +16,9 @@ _DOSE_AFTER = re.compile(
 # Names of operations end the same way: osteotomy, gastrectomy, colostomy, arthroplasty, fundoplication.
 _PROCEDURE = re.compile(r"(?:otomy|ectomy|ostomy|plasty|plication|pexy|rrhaphy|desis)s?$")
 _UNITS = frozenset("lab laboratory unit room suite team service".split())
+# Rating instruments named after a person and what they rate: "<Eponym> Sleepiness Scale", "<Eponym> Coma
+# Scale", "<Eponym> fall score".
+_MEASURES = frozenset("scale scales score scores criteria classification index grid".split())
 # Words after a listed name that make it an eponym, not a person.
 EPONYM_NEXT = frozenset(
     """
@@ -23,7 +26,7 @@ EPONYM_NEXT = frozenset(
     manoeuvre test tests score scale criteria classification fracture procedure operation repair
     reflex phenomenon palsy disorder tumor tumour lymphoma sarcoma ulcer blade mask bag line lines
     bolt stocking stockings position solution formula law node nodes cells cell body bodies triad
-    sump
+    sump grid chart index
     """.split()
 ) | frozenset(
     # What an eponym or a brand names in surgery and anatomy ("Allis clamps", "Mayo scissors", "Scarpa
@@ -62,6 +65,13 @@ def names_a_thing(text: str, words: Sequence[Word], i: int) -> bool:
     if i + 1 < len(words) and words[i + 1].low in EPONYM_NEXT and words[i + 1].line == word.line:
         # "<Hospital> cath lab": the thing names a unit, and what stands before it may be a hospital
         return i + 2 >= len(words) or words[i + 2].low not in _UNITS
+    if (
+        i + 2 < len(words)
+        and words[i + 2].low in _MEASURES
+        and words[i + 1].common
+        and words[i + 2].line == words[i + 1].line == word.line
+    ):
+        return True  # "<Eponym> Sleepiness Scale": an instrument, what it rates between
     if SIZE_BEFORE.search(text, max(0, word.start - 24), word.start) is not None:
         return True
     if _DOSE_AFTER.match(text, word.end):
