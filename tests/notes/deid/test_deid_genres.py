@@ -45,5 +45,5 @@ def test_left_whole_and_clinical_lost(notes: list[genre_notes.GenreNote]) -> Non
     )
     scores = genre_notes.score(notes, [o.text_deid or "" for o in outputs])
     assert scores.phi == 152
-    assert scores.left_whole_share <= 0.06
+    assert scores.left_whole_share <= 0.055
     assert scores.clinical_lost_share <= 0.01

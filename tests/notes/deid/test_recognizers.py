@@ -69,6 +69,8 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Letter from Vesper Neurology Associates received.", ("LOCATION", "Vesper Neurology Associates")),
         ("Please call Northfold Family Practice.", ("LOCATION", "Northfold Family Practice")),
         ("REFERRED BY QUILLAN ORTHOPEDIC INSTITUTE", ("LOCATION", "QUILLAN ORTHOPEDIC INSTITUTE")),
+        # the period of an initial ends no sentence: the surname after it is inside one
+        ("Handoff to night RN Q. Dallowmere at 1900.", ("NAME", "Q. Dallowmere")),
         # a town named by a gazetteer's generic word
         ("She moved here from Ambersey Falls in May.", ("LOCATION", "Ambersey Falls")),
     ],

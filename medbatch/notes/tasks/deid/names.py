@@ -340,8 +340,13 @@ def _relative_hyphen(word: Word) -> bool:
     return len(parts) == 2 and parts[0] in PEOPLE and len(parts[1]) > 1 and parts[1] not in PEOPLE
 
 
+_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")
+
+
 def _sentence_start(text: str, word: Word) -> bool:
-    before = text[max(0, word.start - 4) : word.start].rstrip(" \t")
+    before = text[max(0, word.start - 6) : word.start].rstrip(" \t")
+    if before.endswith(".") and _INITIAL_END.search(before):
+        return False  # "RN T. <Surname>": the period of an initial ends no sentence
     return before == "" or before[-1] in ".!?:;\n-*("
 
 
