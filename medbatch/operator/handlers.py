@@ -43,6 +43,8 @@ from medbatch.operator.launch import (
 from medbatch.operator.status import STARTED_MARKERS, TERMINAL, Phase, Verdict, corpus_status, replacing
 from medbatch.operator.tracking import current_submission, now_iso, observe
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -50,6 +52,14 @@ class Runtime:
 
     config: OperatorConfig
     kube: Kube
+
+
+def _contained(exc: Exception, delay_s: float) -> kopf.TemporaryError:
+    """An unexpected error as kopf may see it: by its type only. kopf posts what a handler raises (and the
+    traceback of what it did not expect) into the Corpus's Events, and an error's text may quote a Secret,
+    a response or a file name; the operator's own log gets the type too, never the text."""
+    log.error("handler failed unexpectedly (%s); retrying", type(exc).__name__)
+    return kopf.TemporaryError(f"internal error ({type(exc).__name__}); retrying", delay=delay_s)
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -163,6 +173,8 @@ async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int,
         if problem.retry:
             raise kopf.TemporaryError(problem.message, delay=runtime.config.retry_delay_s) from None
         raise kopf.PermanentError(problem.message) from None
+    except Exception as exc:
+        raise _contained(exc, runtime.config.retry_delay_s) from None
     metrics.LAUNCHES.labels("rayjob" if launched.rayjob else "jobs-api").inc()
     patch.status.update(replacing(body.status, _started_status(body, launched)))
     if launched.rayjob:
@@ -193,17 +205,17 @@ async def track(
     while not stopped and not runtime.kube.closed:
         try:
             observation = await observe(runtime.kube, body, runtime.config)
+            current = {key: body.status.get(key) for key in observation.status}
+            if current != observation.status:
+                await runtime.kube.patch_corpus_status(
+                    str(namespace), name, replacing(body.status, observation.status)
+                )
         except Exception as exc:  # a poll that fails is retried at the next tick; the job runs on regardless
             if runtime.kube.closed:
                 return
             metrics.OBSERVE_ERRORS.labels("job").inc()
             logger.warning(f"cannot read the job's state: {type(exc).__name__}")
         else:
-            current = {key: body.status.get(key) for key in observation.status}
-            if current != observation.status:
-                await runtime.kube.patch_corpus_status(
-                    str(namespace), name, replacing(body.status, observation.status)
-                )
             metrics.observe_corpus(str(namespace), name, observation.status, observation.progress)
             result = observation.verdict
             if result.phase != phase:
@@ -240,10 +252,27 @@ async def suspend_changed(
     if bool(old) == bool(new):
         return
     runtime = _runtime(memo)
+    try:
+        await _suspend_or_resume(body, bool(new), runtime, patch)
+    except kopf.TemporaryError:
+        raise
+    except LaunchError as problem:  # a resubmission the cluster or a Secret refuses for now
+        raise kopf.TemporaryError(problem.message, delay=runtime.config.retry_delay_s) from None
+    except Exception as exc:
+        raise _contained(exc, runtime.config.retry_delay_s) from None
+    kopf.info(
+        body,
+        reason="Suspended" if new else "Resumed",
+        message="spec.suspend is now " + str(bool(new)).lower(),
+    )
+
+
+async def _suspend_or_resume(body: kopf.Body, suspend: bool, runtime: Runtime, patch: kopf.Patch) -> None:
+    """Suspend the RayJob, or stop the Jobs API submission (and, on resume, submit anew)."""
     corpus = parse_corpus(body)
     namespace = str(body.meta["namespace"])
     if corpus.spec.ray is None:
-        await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), bool(new))
+        await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), suspend)
     else:
         try:
             async with ray_cluster(runtime.kube, corpus, namespace, runtime.config) as client:
@@ -255,18 +284,13 @@ async def suspend_changed(
             why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
             kopf.warn(body, reason="StopFailed", message=f"cannot stop the Ray job yet ({why}); retrying")
             raise kopf.TemporaryError(why, delay=runtime.config.retry_delay_s) from None
-        if not new:
+        if not suspend:
             # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
             resumes = int(body.status.get("resumes") or 0) + 1
             submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"
             launched = await launch(runtime.kube, body, runtime.config, submission_id=submission)
             patch.status["submissionId"] = launched.submission_id
             patch.status["resumes"] = resumes
-    kopf.info(
-        body,
-        reason="Suspended" if new else "Resumed",
-        message="spec.suspend is now " + str(bool(new)).lower(),
-    )
 
 
 @kopf.on.delete(GROUP, VERSION, CORPORA, optional=True)

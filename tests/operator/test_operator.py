@@ -18,6 +18,7 @@ import prometheus_client
 import pytest
 import yaml
 
+from medbatch.operator import launch
 from medbatch.operator.kube import PERMISSIONS
 from medbatch.operator.render import LABEL_CORPUS
 from tests.operator.cluster import (
@@ -642,3 +643,34 @@ async def test_two_replicas_peer_one_works_and_the_other_takes_over(
     finally:
         peering_log.removeHandler(handler)
     assert len(await cluster.list_all("RayJob")) == 2
+
+
+async def test_an_unexpected_error_reaches_events_and_the_log_by_its_type_only(
+    cluster: Cluster, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kopf writes what a handler raises into the Corpus (its progress annotation, its Events) and its log;
+    an error's text may quote a Secret or a response, so what the operator did not expect goes out by its
+    type alone."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError(f"cannot read the reply: {SECRET_VALUE!r} at byte 1")
+
+    # A check that launching calls, failing in a way no handler expects (importing the handlers module
+    # here would register its handlers outside the operator's own registry).
+    monkeypatch.setattr(launch, "check_identity", broken)
+    await install(cluster, s3_endpoint)
+    async with running_operator() as runner:
+        await cluster.apply(corpus("oops"))
+
+        async def retried() -> dict[str, Any] | None:
+            found = await cluster.get("Corpus", "oops")
+            notes = json.dumps(((found or {}).get("metadata") or {}).get("annotations") or {})
+            return found if "internal error (RuntimeError)" in notes else None
+
+        found = await eventually(retried, "kopf to record the failed start by the error's type")
+        events = await cluster.events("oops")
+    assert SECRET_VALUE not in json.dumps(found)
+    assert all(SECRET_VALUE not in e["message"] for e in events)
+    assert "handler failed unexpectedly (RuntimeError)" in runner.output
+    assert "cannot read the reply" not in runner.output
+    assert SECRET_VALUE not in runner.output
