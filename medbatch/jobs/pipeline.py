@@ -55,8 +55,11 @@ def run_job(
     output.claim(config)
     lease = output.take_over()
     plan = output.plan(config, fs_in, base, listed)
-    for bad in (f for f in plan.files if f.error):
-        log.warning("source file %s skipped: %s", bad.relpath, bad.error)
+    skipped = [f for f in plan.files if f.error]
+    if skipped:
+        # Counted, not named: file names often carry a patient's name or record number, and the job's log
+        # is read on the Ray dashboard; the manifest's source_errors names each file.
+        log.warning("%d source file(s) skipped (the manifest's source_errors lists them)", len(skipped))
     pending = plan.pending
     planning_s = time.perf_counter() - t0
 

@@ -24,6 +24,9 @@ from tests.corpora import corpus_yaml, notes, read_output, write_bytes
 pytestmark = pytest.mark.ray  # runs jobs, Ray or vLLM in subprocesses
 
 SENTINEL = "QUOKKA-SENTINEL-7731"
+# In a file's name (names and record numbers often are): the output and manifest may name the file, the
+# logs may not.
+FILE_SENTINEL = "OKAPI-FILENAME-4410"
 
 
 def write_sentinel_corpus(folder: Path) -> None:
@@ -39,11 +42,15 @@ def write_sentinel_corpus(folder: Path) -> None:
     data = "\n".join(lines).encode() + b'\n{"id": "bytes", "text": "' + SENTINEL.encode() + b' \xff"}\n'
     write_bytes(str(folder / "notes.jsonl"), data)
     write_bytes(str(folder / "corrupt.jsonl"), b"\xff\xfe" + SENTINEL.encode() * 3)
+    # A file the job skips whole (a link out of the source folder), named like a patient's file.
+    outside = folder.parent / "elsewhere.jsonl"
+    outside.write_text(json.dumps({"id": "x", "text": "not part of the corpus"}) + "\n")
+    (folder / f"{FILE_SENTINEL}.jsonl").symlink_to(outside)
 
 
-def scan(root: Path) -> list[str]:
-    """Files under ``root`` whose bytes contain the sentinel."""
-    return [str(p) for p in root.rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
+def scan(root: Path, sentinel: str = SENTINEL) -> list[str]:
+    """Files under ``root`` whose bytes contain ``sentinel``."""
+    return [str(p) for p in root.rglob("*") if p.is_file() and sentinel.encode() in p.read_bytes()]
 
 
 def test_cli_run_leaks_no_note_text(tmp_path: Path) -> None:
@@ -58,13 +65,16 @@ def test_cli_run_leaks_no_note_text(tmp_path: Path) -> None:
             "run", "c.yaml", "--output", "out", "--log-format", "json", cwd=tmp_path, ray_tmp=str(ray_tmp)
         )
         leaked = scan(ray_tmp)
+        named = scan(ray_tmp, FILE_SENTINEL)
         worker_logs = [p for p in ray_tmp.rglob("*.err") if b" done: " in p.read_bytes()]
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 3, result.stderr[-2000:]
     assert SENTINEL not in result.stdout + result.stderr
+    assert FILE_SENTINEL not in result.stdout + result.stderr, "a source file's name is logged"
     assert worker_logs, "the scan covers the workers' logs"
     assert leaked == [], "Ray's session logs hold note text"
+    assert named == [], "Ray's session logs hold a source file's name"
     rows = read_output(str(tmp_path / "out"))
     assert sum(SENTINEL in (r["text_deid"] or "") for r in rows) == 12
     assert all(SENTINEL not in (r["error"] or "") and SENTINEL not in r["id"] for r in rows)
