@@ -40,7 +40,15 @@ from medbatch.operator.launch import (
     parse_corpus,
     ray_cluster,
 )
-from medbatch.operator.status import STARTED_MARKERS, TERMINAL, Phase, Verdict, corpus_status, replacing
+from medbatch.operator.status import (
+    STARTED_MARKERS,
+    TERMINAL,
+    Phase,
+    Verdict,
+    corpus_status,
+    replacing,
+    spec_hash,
+)
 from medbatch.operator.tracking import current_submission, now_iso, observe
 
 log = logging.getLogger(__name__)
@@ -142,6 +150,7 @@ def _started_status(body: kopf.Body, launched: Launched) -> dict[str, Any]:
         status["rayJob"] = launched.rayjob
     if launched.submission_id:
         status["submissionId"] = launched.submission_id
+    status["specHash"] = spec_hash(body.spec)
     return status
 
 
@@ -203,6 +212,9 @@ async def track(
     # client means the operator is stopping, so the daemon ends instead of failing every poll until it is
     # cancelled (which kopf does late, and which held up the operator's exit).
     while not stopped and not runtime.kube.closed:
+        if _edited_at_launch(body):
+            await _stop_edited(body, runtime)
+            return
         try:
             observation = await observe(runtime.kube, body, runtime.config)
             current = {key: body.status.get(key) for key in observation.status}
@@ -226,6 +238,36 @@ async def track(
             if result.phase in TERMINAL:
                 return
         await stopped.wait(runtime.config.poll_interval_s)
+
+
+_EDITED_AT_LAUNCH = Verdict(
+    phase=Phase.FAILED,
+    reason="SpecChangedAtLaunch",
+    message="the spec was edited while the job was being started, and the job ran the earlier one; it is "
+    "stopped. Delete the Corpus and apply it again to run this spec",
+)
+
+
+def _edited_at_launch(body: kopf.Body) -> bool:
+    """Whether the spec now differs from the one the job was started with. The API server freezes a
+    started Corpus's spec, but the status that marks it started is written after the job is created, so an
+    edit in between lands: the Corpus would show a spec its job does not run."""
+    launched = body.status.get("specHash")
+    return bool(launched) and body.status.get("phase") not in TERMINAL and launched != spec_hash(body.spec)
+
+
+async def _stop_edited(body: kopf.Body, runtime: Runtime) -> None:
+    """Stop the job of a Corpus edited at launch and say so: Failed, a Warning Event."""
+    try:
+        await _suspend_or_resume(body, True, runtime, None)
+    except Exception as exc:  # the status must say what happened even if the stop did not arrive
+        log.warning("cannot stop the job of a Corpus edited at launch (%s)", type(exc).__name__)
+    status = _status(body, _EDITED_AT_LAUNCH, started=True, previous=dict(body.status))
+    await runtime.kube.patch_corpus_status(
+        str(body.meta["namespace"]), str(body.meta["name"]), replacing(body.status, status)
+    )
+    metrics.TRANSITIONS.labels(Phase.FAILED.value).inc()
+    kopf.warn(body, reason=_EDITED_AT_LAUNCH.reason, message=f"Failed: {_EDITED_AT_LAUNCH.message}")
 
 
 def _stop_and_wait(client: RayJobsClient, submission: str, timeout_s: float) -> None:
@@ -267,8 +309,10 @@ async def suspend_changed(
     )
 
 
-async def _suspend_or_resume(body: kopf.Body, suspend: bool, runtime: Runtime, patch: kopf.Patch) -> None:
-    """Suspend the RayJob, or stop the Jobs API submission (and, on resume, submit anew)."""
+async def _suspend_or_resume(
+    body: kopf.Body, suspend: bool, runtime: Runtime, patch: kopf.Patch | None
+) -> None:
+    """Suspend the RayJob, or stop the Jobs API submission (and, on resume, submit anew into ``patch``)."""
     corpus = parse_corpus(body)
     namespace = str(body.meta["namespace"])
     if corpus.spec.ray is None:
@@ -284,7 +328,7 @@ async def _suspend_or_resume(body: kopf.Body, suspend: bool, runtime: Runtime, p
             why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
             kopf.warn(body, reason="StopFailed", message=f"cannot stop the Ray job yet ({why}); retrying")
             raise kopf.TemporaryError(why, delay=runtime.config.retry_delay_s) from None
-        if not suspend:
+        if not suspend and patch is not None:
             # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
             resumes = int(body.status.get("resumes") or 0) + 1
             submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"

@@ -12,6 +12,8 @@ the status never depends on a pod being reachable.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
@@ -280,6 +282,11 @@ class CorpusStatus(_WireModel):
         default=None, description="The Jobs API submission running this Corpus (set once it is submitted)."
     )
     resumes: int | None = Field(default=None, description="How often a Jobs API run was resumed.")
+    spec_hash: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="Hash of the spec the job was started with (spec.suspend left out): a spec edited while "
+        "the job was being started is told apart from the one that runs, and the job is stopped.",
+    )
 
 
 def corpus_status(
@@ -358,6 +365,12 @@ _JOBS_API_AS_RAYJOB = {
     "FAILED": ("Complete", "FAILED"),
     "STOPPED": ("Complete", "STOPPED"),
 }
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """The hash of what a started job runs: the spec without its fields that may change while it runs."""
+    frozen = {key: value for key, value in spec.items() if key not in MUTABLE_WHILE_RUNNING}
+    return hashlib.sha256(json.dumps(frozen, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def replacing(current: Mapping[str, Any], new: dict[str, Any]) -> dict[str, Any]:

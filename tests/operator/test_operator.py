@@ -674,3 +674,30 @@ async def test_an_unexpected_error_reaches_events_and_the_log_by_its_type_only(
     assert "handler failed unexpectedly (RuntimeError)" in runner.output
     assert "cannot read the reply" not in runner.output
     assert SECRET_VALUE not in runner.output
+
+
+async def test_a_spec_edited_while_the_job_starts_stops_the_job_and_fails_the_corpus(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """The API server freezes a started Corpus's spec, but the status that marks it started is written after
+    the RayJob is created: an edit in that window lands (the emulator, which has no CEL, lets this test make
+    it at any time). The Corpus must not show a spec its job does not run."""
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        await cluster.apply(corpus("edited"))
+        await rayjob(cluster, "edited")
+        started = await wait_phase(cluster, "edited", "Pending")
+        assert started["status"]["specHash"]
+        await cluster.patch("Corpus", "edited", {"spec": {"replicas": 3}})
+        failed = await wait_phase(cluster, "edited", "Failed")
+        assert failed["status"]["reason"] == "SpecChangedAtLaunch"
+        assert "Delete the Corpus and apply it again" in failed["status"]["message"]
+        await wait_event(cluster, "edited", "SpecChangedAtLaunch")
+
+        async def suspended() -> dict[str, Any] | None:
+            job = await cluster.get("RayJob", "medbatch-edited")
+            return job if job and job["spec"].get("suspend") is True else None
+
+        job = await eventually(suspended, "the RayJob of the edited Corpus to be suspended")
+        workers = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
+        assert workers["replicas"] == 2, "the job is the one started, not the edit"

@@ -13,6 +13,7 @@ from medbatch.operator.status import (
     corpus_status,
     duration_text,
     progress_text,
+    spec_hash,
     verdict,
 )
 from medbatch.spec.run_files import AuditReport, Outcome, ProgressReport
@@ -220,3 +221,10 @@ def test_notes_held_by_the_audit_gate_say_so_and_the_status_counts_the_audit() -
     assert status["audit"] == {"DATE": 2, "NAME": 5, "notes": 40, "held": 3}
     # Without held notes, a partial success is still about failed records.
     assert verdict(complete, False, Outcome.PARTIALLY_SUCCEEDED).reason == "SomeRecordsFailed"
+
+
+def test_the_launched_spec_hash_ignores_what_may_change_while_running() -> None:
+    spec = {"replicas": 2, "model": "m", "tasks": {"ner": {}}}
+    assert spec_hash(spec) == spec_hash({**spec, "suspend": True}) == spec_hash(dict(reversed(spec.items())))
+    assert spec_hash(spec) != spec_hash({**spec, "replicas": 3})
+    assert spec_hash(spec) != spec_hash({**spec, "tasks": {"ner": {}, "summarize": {}}})
