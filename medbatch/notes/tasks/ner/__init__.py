@@ -74,13 +74,17 @@ def find_entities(text: str, types: Iterable[str]) -> list[Entity]:
     """
     wanted = set(types)
     found: list[Entity] = []
+    listed = wanted & _lexicon_only()
     if wanted & TAGGED_TYPES:
-        for start, end, kind in tag(text):
+        tagged = tag(text)
+        for start, end, kind in tagged.spans:
             if kind in wanted:
                 start = after_trigger(text, start, end)
                 found.append(Entity(start, end, kind, text[start:end]))
-    if wanted & _lexicon_only():
-        found += vocabulary_entities(text, wanted & _lexicon_only())
+        # The tagger matched the vocabularies already, sentence by sentence: their terms are reused.
+        found += [Entity(s, e, c.type, text[s:e]) for s, e, c in tagged.terms if c.type in listed]
+    elif listed:
+        found += vocabulary_entities(text, listed)
     if "DOSAGE" in wanted:
         found.extend(Entity(m.start(), m.end(), "DOSAGE", m.group()) for m in _DOSAGE.finditer(text))
     cued = cued_findings(text) if "PROBLEM" in wanted else []

@@ -12,7 +12,7 @@ from functools import cache, lru_cache
 
 from medbatch.notes.tasks.deid.lexicons import data_lines
 from medbatch.notes.tasks.ner.tokens import Token
-from medbatch.notes.tasks.ner.vocabulary import match_terms
+from medbatch.notes.tasks.ner.vocabulary import TermMatch, match_terms
 
 _SHAPE = ((re.compile(r"[A-Z]+"), "X"), (re.compile(r"[a-z]+"), "x"), (re.compile(r"\d+"), "d"))
 
@@ -52,10 +52,11 @@ def _word(word: str) -> tuple[tuple[str, ...], dict[int, tuple[str, ...]]]:
     return tuple(own), near
 
 
-def token_features(tokens: list[Token]) -> list[list[str]]:
-    """One feature list per token, in crfsuite's ``name=value`` form."""
+def token_features(tokens: list[Token], terms: list[TermMatch] | None = None) -> list[list[str]]:
+    """One feature list per token, in crfsuite's ``name=value`` form; ``terms``: ``match_terms(tokens)``
+    when the caller has it already."""
     vocabulary = ["O"] * len(tokens)
-    for match in match_terms(tokens):
+    for match in match_terms(tokens) if terms is None else terms:
         vocabulary[match.first] = f"B-{match.concept.type}"
         for i in range(match.first + 1, match.last + 1):
             vocabulary[i] = f"I-{match.concept.type}"

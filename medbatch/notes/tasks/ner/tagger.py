@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pycrfsuite
 
 from medbatch.notes.tasks.ner.features import token_features
 from medbatch.notes.tasks.ner.tokens import tokenize
+from medbatch.notes.tasks.ner.vocabulary import Concept, match_terms
 
 MODEL_PATH = Path(str(resources.files("medbatch.notes.tasks.ner").joinpath("data/ner-crf.crfsuite")))
 # Sentence ends and line breaks: what one tagged sequence is. A piece longer than this is tagged in
@@ -50,15 +52,28 @@ def _tagger() -> pycrfsuite.Tagger:
     return tagger
 
 
-def tag(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, type) of every PROBLEM and MEDICATION the model finds in ``text``."""
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """What one pass over a text finds: the model's PROBLEM/MEDICATION spans (start, end, type) and the
+    vocabulary terms its features read (start, end, concept), both in text offsets."""
+
+    spans: list[tuple[int, int, str]]
+    terms: list[tuple[int, int, Concept]]
+
+
+def tag(text: str) -> Tagged:
+    """Every PROBLEM and MEDICATION the model finds in ``text``, and the vocabulary terms of the text (the
+    same matching serves the model's features and the term lists, so a note is matched once)."""
     found: list[tuple[int, int, str]] = []
+    terms: list[tuple[int, int, Concept]] = []
     tagger = _tagger()
     for offset, piece in sequences(text):
         tokens = tokenize(piece)
         if not tokens:
             continue
-        labels = tagger.tag(token_features(tokens))
+        matches = match_terms(tokens)
+        terms += [(offset + tokens[m.first].start, offset + tokens[m.last].end, m.concept) for m in matches]
+        labels = tagger.tag(token_features(tokens, matches))
         current: list[int] | None = None
         for token, label in zip(tokens, [*labels], strict=True):
             prefix, _, kind = label.partition("-")
@@ -70,4 +85,4 @@ def tag(text: str) -> list[tuple[int, int, str]]:
             elif prefix == "I" and current is not None:
                 start, _end, kind = found[-1]
                 found[-1] = (start, offset + token.end, kind)
-    return found
+    return Tagged(found, terms)
