@@ -90,12 +90,16 @@ class OperatorConfig(BaseSettings):
         """What the operator may read when it follows a job's progress."""
         return ReadPolicy(allowed_endpoints=tuple(self.allowed_endpoints), local=self.read_local_output)
 
+    def lists_ray_cluster(self, namespace: str, name: str) -> bool:
+        """Whether ``rayClusters.allowed`` lists the RayCluster ``namespace/name`` (its labels aside)."""
+        return (
+            f"{namespace}/{name}" in self.allowed_ray_clusters
+            or f"{namespace}/*" in self.allowed_ray_clusters
+        )
+
     def allows_ray_cluster(self, namespace: str, name: str, labels: Mapping[str, str]) -> bool:
         """Whether the RayCluster ``namespace/name`` is allowed and its ``labels`` match the selector."""
-        if (
-            f"{namespace}/{name}" not in self.allowed_ray_clusters
-            and f"{namespace}/*" not in self.allowed_ray_clusters
-        ):
+        if not self.lists_ray_cluster(namespace, name):
             return False
         for term in filter(None, (t.strip() for t in self.ray_cluster_selector.split(","))):
             key, equals, value = term.partition("=")

@@ -38,7 +38,10 @@ class Access:
     """One RBAC rule line: API group, resource (``corpora/status`` for a subresource) and verbs.
 
     ``cluster``: the resource is cluster-scoped, so even a namespace-limited install needs a ClusterRole
-    for it. ``names``: the only objects it is needed on (``resourceNames``); empty for all.
+    for it. ``names``: the only objects it is needed on (``resourceNames``); empty for all. ``only``: the
+    install that needs it ("" every one; ``NAMESPACED_MODE`` or ``CLUSTER_WIDE_MODE``: kopf peers through
+    namespaced or cluster-wide peering objects; ``RAY_CLUSTERS``: only where ``rayClusters.allowed`` lists
+    a RayCluster Corpora may run on).
     """
 
     group: str
@@ -46,27 +49,37 @@ class Access:
     verbs: tuple[str, ...]
     cluster: bool = False
     names: tuple[str, ...] = ()
+    only: str = ""
+
+
+NAMESPACED_MODE, CLUSTER_WIDE_MODE, RAY_CLUSTERS = "namespacedMode", "clusterWideMode", "rayClusters"
 
 
 # What the operator needs. kopf: watch Corpora, patch them and their status (progress storage and
 # finalizers live in annotations), post Events, and peer with other replicas through KopfPeering objects.
 # medbatch: read ModelProfiles and Secrets, create and adopt ConfigMaps and RayJobs, suspend RayJobs.
 PERMISSIONS: tuple[Access, ...] = (
-    Access(GROUP, CORPORA, ("get", "list", "watch", "patch")),
-    Access(GROUP, f"{CORPORA}/status", ("get", "patch")),
+    Access(GROUP, CORPORA, ("list", "watch", "patch")),
+    Access(GROUP, f"{CORPORA}/status", ("patch",)),
     # Owner references with blockOwnerDeletion need it (OwnerReferencesPermissionEnforcement, OpenShift).
     Access(GROUP, f"{CORPORA}/finalizers", ("update",)),
-    Access(GROUP, MODEL_PROFILES, ("get", "list", "watch"), cluster=True),
+    Access(GROUP, MODEL_PROFILES, ("get",), cluster=True),
     Access("", "events", ("create",)),
     Access("", "secrets", ("get",)),
     Access("", "configmaps", ("get", "create", "patch")),
     Access("ray.io", "rayjobs", ("get", "create", "patch")),
-    Access("ray.io", "rayclusters", ("get",)),
+    Access("ray.io", "rayclusters", ("get",), only=RAY_CLUSTERS),
     # The head Service of a RayCluster named in spec.ray: checked to be the cluster's own and in-cluster.
-    Access("", "services", ("get",)),
+    Access("", "services", ("get",), only=RAY_CLUSTERS),
     Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch")),
-    Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
-    Access("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch"), cluster=True),
+    Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch"), only=NAMESPACED_MODE),
+    Access(
+        "kopf.dev",
+        "clusterkopfpeerings",
+        ("get", "list", "watch", "patch"),
+        cluster=True,
+        only=CLUSTER_WIDE_MODE,
+    ),
     # Whether the installed RayJob CRD knows authOptions (an older one prunes it: a head without a token).
     Access("apiextensions.k8s.io", "customresourcedefinitions", ("get",), cluster=True, names=(RAYJOB_CRD,)),
 )

@@ -123,6 +123,16 @@ def declares_auth_options(crd: Mapping[str, Any]) -> bool:
     return True
 
 
+def _not_allowed(name: str, namespace: str, config: OperatorConfig) -> LaunchError:
+    return LaunchError(
+        "RayClusterNotAllowed",
+        f"RayCluster '{name}' is not open to Corpora; a platform team opens a cluster by listing it as "
+        f"{namespace}/{name} in rayClusters.allowed"
+        + (f" and labelling it {config.ray_cluster_selector}" if config.ray_cluster_selector else ""),
+        retry=True,
+    )
+
+
 async def check_token_auth(kube: Kube) -> None:
     """Refuse to create a RayJob whose Ray head would run without a token (see ``declares_auth_options``).
     A CRD found fit is not read again by this operator process."""
@@ -178,6 +188,10 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
     it read and send another Secret.
     """
     name = target_name(corpus)
+    if not config.lists_ray_cluster(namespace, name):
+        # Refused before anything is read: with no RayCluster listed, the operator needs no access to
+        # RayClusters or Services at all (the chart grants none).
+        raise _not_allowed(name, namespace, config)
     cluster = await kube.ray_cluster(namespace, name)
     if cluster is None:
         raise LaunchError(
@@ -187,13 +201,7 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
         )
     metadata = cluster.get("metadata") or {}
     if not config.allows_ray_cluster(namespace, name, metadata.get("labels") or {}):
-        raise LaunchError(
-            "RayClusterNotAllowed",
-            f"RayCluster '{name}' is not open to Corpora; a platform team opens a cluster by listing it as "
-            f"{namespace}/{name} in rayClusters.allowed"
-            + (f" and labelling it {config.ray_cluster_selector}" if config.ray_cluster_selector else ""),
-            retry=True,
-        )
+        raise _not_allowed(name, namespace, config)
     uid = str(metadata.get("uid") or "")
     address = await _head_address(kube, cluster, namespace, uid, config)
     auth = (cluster.get("spec") or {}).get("authOptions") or {}

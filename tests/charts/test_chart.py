@@ -19,7 +19,7 @@ from devtools.install_manifests import (
 )
 from devtools.k8s_tools import tool
 from medbatch.operator.config import OperatorConfig
-from medbatch.operator.kube import PERMISSIONS
+from medbatch.operator.kube import CLUSTER_WIDE_MODE, NAMESPACED_MODE, PERMISSIONS, RAY_CLUSTERS
 from tests.operator.crd_checks import schema_errors, structural_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,11 +252,14 @@ def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     }
 
 
-def needed(*, cluster: bool | None = None) -> set[tuple[str, str, str]]:
+def needed(
+    *, cluster: bool | None = None, installs: frozenset[str] = frozenset()
+) -> set[tuple[str, str, str]]:
+    """What PERMISSIONS asks for (of one scope), in an install with the conditions ``installs`` names."""
     return {
         (a.group, a.resource, verb)
         for a in PERMISSIONS
-        if cluster is None or a.cluster == cluster
+        if (cluster is None or a.cluster == cluster) and (not a.only or a.only in installs)
         for verb in a.verbs
     }
 
@@ -266,10 +269,16 @@ def operator_cluster_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return role
 
 
-def test_rbac_grants_what_the_operator_uses_cluster_wide() -> None:
-    objects = helm_template("--set", "clusterWide=true")
+@pytest.mark.parametrize("ray_clusters", [False, True])
+def test_rbac_grants_what_the_operator_uses_cluster_wide(ray_clusters: bool) -> None:
+    extra = ("--set", "rayClusters.allowed={team-a/shared}") if ray_clusters else ()
+    objects = helm_template("--set", "clusterWide=true", *extra)
     role = operator_cluster_role(objects)
-    assert needed() - granted(role["rules"]) == set()
+    installs = frozenset({CLUSTER_WIDE_MODE} | ({RAY_CLUSTERS} if ray_clusters else set()))
+    assert granted(role["rules"]) == needed(installs=installs), "every verb the operator uses, and no more"
+    assert ("kopf.dev", "kopfpeerings", "patch") not in granted(role["rules"]), (
+        "cluster-wide peers cluster-wide"
+    )
     (binding,) = by_kind(objects, "ClusterRoleBinding")
     (account,) = by_kind(objects, "ServiceAccount")
     assert binding["subjects"][0]["name"] == account["metadata"]["name"]
@@ -277,19 +286,29 @@ def test_rbac_grants_what_the_operator_uses_cluster_wide() -> None:
 
 
 @pytest.mark.parametrize(
-    ("values", "watched"),
-    [((), [NAMESPACE]), (("--set", "watchNamespaces={team-a,team-b}"), ["team-a", "team-b"])],
+    ("values", "watched", "ray_clusters"),
+    [
+        ((), [NAMESPACE], False),
+        (("--set", "watchNamespaces={team-a,team-b}"), ["team-a", "team-b"], False),
+        (("--set", "rayClusters.allowed={team-a/shared}"), [NAMESPACE], True),
+    ],
 )
 def test_rbac_of_the_default_install_grants_nothing_outside_the_watched_namespaces(
-    values: tuple[str, ...], watched: list[str]
+    values: tuple[str, ...], watched: list[str], ray_clusters: bool
 ) -> None:
     objects = helm_template(*values)
+    installs = frozenset({NAMESPACED_MODE} | ({RAY_CLUSTERS} if ray_clusters else set()))
     cluster_role = operator_cluster_role(objects)
-    assert granted(cluster_role["rules"]) == needed(cluster=True), "cluster-wide: the cluster-scoped only"
+    assert granted(cluster_role["rules"]) == needed(cluster=True, installs=installs), (
+        "the cluster-scoped only"
+    )
     roles = by_kind(objects, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == watched
     for role in roles:
-        assert granted(role["rules"]) == needed(cluster=False), "every verb the operator uses, and no more"
+        assert granted(role["rules"]) == needed(cluster=False, installs=installs), "what it uses, no more"
+        # Without a RayCluster to run on, nothing of RayClusters or Services is readable.
+        assert (("ray.io", "rayclusters", "get") in granted(role["rules"])) is ray_clusters
+        assert (("", "services", "get") in granted(role["rules"])) is ray_clusters
     bindings = by_kind(objects, "RoleBinding")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == watched
     assert {b["subjects"][0]["namespace"] for b in bindings} == {NAMESPACE}

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from medbatch.operator import launch
-from medbatch.operator.kube import PERMISSIONS
+from medbatch.operator.kube import NAMESPACED_MODE, PERMISSIONS
 from medbatch.operator.render import LABEL_CORPUS
 from tests.operator.cluster import (
     NAMESPACE,
@@ -592,6 +592,27 @@ async def test_every_request_the_operator_makes_is_in_its_permissions(
     granted = {(a.group, a.resource, verb) for a in PERMISSIONS for verb in a.verbs}
     assert made - granted == set()
     assert ("ray.io", "rayjobs", "create") in made
+    # And the other way: every permission a namespaced install grants is used here, or on a path this
+    # run does not take, named below with the test that takes it.
+    elsewhere = {
+        # Children an earlier attempt created: read after the create's 409, patched when out of date
+        # (tests/operator/test_children.py; test_a_child_of_another_owner_is_never_adopted).
+        ("", "configmaps", "get"),
+        ("", "configmaps", "patch"),
+        ("networking.k8s.io", "networkpolicies", "get"),
+        ("networking.k8s.io", "networkpolicies", "patch"),
+        # kopf's peering (test_two_replicas_peer_one_works_and_the_other_takes_over).
+        ("kopf.dev", "kopfpeerings", "get"),
+        # Checked by the API server on owner references with blockOwnerDeletion; no request of its own.
+        ("medbatch.io", "corpora/finalizers", "update"),
+    }
+    namespaced_install = {
+        (a.group, a.resource, verb)
+        for a in PERMISSIONS
+        if a.only in ("", NAMESPACED_MODE)
+        for verb in a.verbs
+    }
+    assert namespaced_install - made == elsewhere
 
 
 async def test_two_replicas_peer_one_works_and_the_other_takes_over(
