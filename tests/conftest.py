@@ -47,6 +47,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.ray)
 
 
+@pytest.fixture(autouse=True)
+def _medbatch_logging() -> Iterator[None]:
+    """Commands under test configure medbatch's logger (its own handler, no propagation); undo it so
+    one test's logging setup does not decide what the next one captures."""
+    logger = logging.getLogger("medbatch")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1; AWS_ENDPOINT_URL points at it for this process and Ray workers."""

@@ -128,6 +128,14 @@ def conditions(corpus_object: dict[str, Any]) -> dict[str, str]:
     return {c["type"]: c["status"] for c in corpus_object["status"]["conditions"]}
 
 
+def _recording() -> tuple[list[str], logging.Handler]:
+    """A log handler that keeps each record's message, and the list it keeps them in."""
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    return records, handler
+
+
 async def test_create_runs_to_success_with_progress_status_and_events(
     cluster: Cluster, s3_endpoint: str
 ) -> None:
@@ -635,9 +643,7 @@ async def test_two_replicas_peer_one_works_and_the_other_takes_over(
         return found if len(found) == 2 else None
 
     # kopf's peering logger says when an operator pauses and resumes; both operators share it here.
-    records: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    records, handler = _recording()
     peering_log = logging.getLogger("kopf._core.engines.peering")
     peering_log.addHandler(handler)
 
@@ -680,21 +686,30 @@ async def test_an_unexpected_error_reaches_events_and_the_log_by_its_type_only(
     # here would register its handlers outside the operator's own registry).
     monkeypatch.setattr(launch, "check_identity", broken)
     await install(cluster, s3_endpoint)
-    async with running_operator() as runner:
-        await cluster.apply(corpus("oops"))
+    # The handlers' own logger is read directly: an earlier test in this process may have configured
+    # medbatch's logging (its own stderr handler, no propagation), so the runner's output may not hold it.
+    records, handler = _recording()
+    medbatch_log = logging.getLogger("medbatch")
+    medbatch_log.addHandler(handler)
+    try:
+        async with running_operator() as runner:
+            await cluster.apply(corpus("oops"))
 
-        async def retried() -> dict[str, Any] | None:
-            found = await cluster.get("Corpus", "oops")
-            notes = json.dumps(((found or {}).get("metadata") or {}).get("annotations") or {})
-            return found if "internal error (RuntimeError)" in notes else None
+            async def retried() -> dict[str, Any] | None:
+                found = await cluster.get("Corpus", "oops")
+                notes = json.dumps(((found or {}).get("metadata") or {}).get("annotations") or {})
+                return found if "internal error (RuntimeError)" in notes else None
 
-        found = await eventually(retried, "kopf to record the failed start by the error's type")
-        events = await cluster.events("oops")
+            found = await eventually(retried, "kopf to record the failed start by the error's type")
+            events = await cluster.events("oops")
+    finally:
+        medbatch_log.removeHandler(handler)
     assert SECRET_VALUE not in json.dumps(found)
     assert all(SECRET_VALUE not in e["message"] for e in events)
-    assert "handler failed unexpectedly (RuntimeError)" in runner.output
-    assert "cannot read the reply" not in runner.output
-    assert SECRET_VALUE not in runner.output
+    assert "handler failed unexpectedly (RuntimeError); retrying" in records
+    for written in (runner.output, *records):
+        assert "cannot read the reply" not in written
+        assert SECRET_VALUE not in written
 
 
 async def test_a_spec_edited_while_the_job_starts_stops_the_job_and_fails_the_corpus(
