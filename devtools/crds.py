@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from medbatch.operator.status import MUTABLE_WHILE_RUNNING, STARTED_MARKERS, CorpusStatus
 from medbatch.spec import API_GROUP, API_VERSION, CorpusSpec, ModelProfileSpec
 from medbatch.spec.bounds import DNS1123_LABEL, LABEL_CHARS
+from medbatch.spec.corpus_status import MUTABLE_WHILE_RUNNING, STARTED_MARKERS, CorpusStatus
 
 _DROP = {"title", "$defs", "discriminator"}
 

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from medbatch.jobs import JobConfig, run_job
+from medbatch.operator.job_state import from_rayjob_status
 from medbatch.operator.run_files import ReadPolicy, read_run_files
 from medbatch.operator.status import verdict
 from medbatch.spec import Corpus
@@ -59,6 +60,8 @@ def test_the_operator_reads_what_the_job_writes(bucket: str) -> None:
     with fs.open(f"{path}/{MANIFEST_FILE}") as handle:
         assert json.load(handle)["outcome"] == "PartiallySucceeded"
     done = verdict(
-        {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, files.outcome.outcome
+        from_rayjob_status({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}),
+        False,
+        files.outcome.outcome,
     )
     assert (done.phase.value, done.reason) == ("PartiallySucceeded", "SomeRecordsFailed")

@@ -22,34 +22,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import kopf
 
 from medbatch.operator import metrics
+from medbatch.operator.admission import admit
 from medbatch.operator.config import OperatorConfig
-from medbatch.operator.jobs_api import TERMINAL_STATUSES, JobsApiError, RayJobsClient, submission_id_for
+from medbatch.operator.errors import LaunchError, as_launch_errors
 from medbatch.operator.kube import CORPORA, GROUP, VERSION, Kube
-from medbatch.operator.launch import (
-    Launched,
-    LaunchError,
-    launch,
-    parse_corpus,
-    ray_cluster,
-)
-from medbatch.operator.status import (
-    STARTED_MARKERS,
-    TERMINAL,
-    Phase,
-    Verdict,
-    corpus_status,
-    replacing,
-    spec_hash,
-)
-from medbatch.operator.tracking import current_submission, now_iso, observe
+from medbatch.operator.resource import CorpusObject, read_corpus
+from medbatch.operator.runners import Launched, launch, runner_for
+from medbatch.operator.status import Verdict, corpus_status, replacing, spec_hash
+from medbatch.operator.tracking import now_iso, observe
+from medbatch.spec.corpus_status import STARTED_MARKERS, TERMINAL, Phase
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +113,7 @@ def _status(body: kopf.Body, result: Verdict, *, started: bool, previous: dict[s
         previous=previous,
         generation=int(body.meta.get("generation") or 0),
         result=result,
-        rayjob_status=None,
+        job=None,
         progress=None,
         output_uri=(body.spec.get("output") or {}).get("uri"),
         now=now_iso(),
@@ -173,7 +160,7 @@ async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int,
         )
         return
     try:
-        launched = await launch(runtime.kube, body, runtime.config)
+        launched = await launch(runtime.kube, read_corpus(body), runtime.config)
     except LaunchError as problem:
         metrics.LAUNCH_PROBLEMS.labels(problem.reason).inc()
         patch.status.update(replacing(body.status, _not_started_status(body, problem)))
@@ -184,15 +171,9 @@ async def start(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int,
         raise kopf.PermanentError(problem.message) from None
     except Exception as exc:
         raise _contained(exc, runtime.config.retry_delay_s) from None
-    metrics.LAUNCHES.labels("rayjob" if launched.rayjob else "jobs-api").inc()
     patch.status.update(replacing(body.status, _started_status(body, launched)))
-    if launched.rayjob:
-        verb = "created" if launched.created else "found (created earlier)"
-        kopf.info(body, reason="RayJobCreated", message=f"RayJob {launched.rayjob} {verb}")
-    else:
-        kopf.info(
-            body, reason="JobSubmitted", message=f"submitted to the Ray cluster as {launched.submission_id}"
-        )
+    reason, message = launched.announcement()
+    kopf.info(body, reason=reason, message=message)
 
 
 @kopf.daemon(GROUP, VERSION, CORPORA, when=_tracked, cancellation_timeout=10)
@@ -216,7 +197,7 @@ async def track(
             await _stop_edited(body, runtime)
             return
         try:
-            observation = await observe(runtime.kube, body, runtime.config)
+            observation = await observe(runtime.kube, read_corpus(body), runtime.config)
             current = {key: body.status.get(key) for key in observation.status}
             if current != observation.status:
                 await runtime.kube.patch_corpus_status(
@@ -259,7 +240,7 @@ def _edited_at_launch(body: kopf.Body) -> bool:
 async def _stop_edited(body: kopf.Body, runtime: Runtime) -> None:
     """Stop the job of a Corpus edited at launch and say so: Failed, a Warning Event."""
     try:
-        await _suspend_or_resume(body, True, runtime, None)
+        await runner_for(runtime.kube, runtime.config, read_corpus(body)).stop()
     except Exception as exc:  # the status must say what happened even if the stop did not arrive
         log.warning("cannot stop the job of a Corpus edited at launch (%s)", type(exc).__name__)
     status = _status(body, _EDITED_AT_LAUNCH, started=True, previous=dict(body.status))
@@ -268,22 +249,6 @@ async def _stop_edited(body: kopf.Body, runtime: Runtime) -> None:
     )
     metrics.TRANSITIONS.labels(Phase.FAILED.value).inc()
     kopf.warn(body, reason=_EDITED_AT_LAUNCH.reason, message=f"Failed: {_EDITED_AT_LAUNCH.message}")
-
-
-def _stop_and_wait(client: RayJobsClient, submission: str, timeout_s: float) -> None:
-    """Stop a Jobs API submission and wait until the cluster reports it finished (raises on timeout).
-
-    A resumed Corpus must not have two submissions writing the same output folder at once.
-    """
-    deadline = time.monotonic() + timeout_s
-    client.stop(submission)
-    while True:
-        info = client.status(submission)
-        if info is None or info.status in TERMINAL_STATUSES:
-            return
-        if time.monotonic() > deadline:
-            raise JobsApiError(f"submission {submission} did not stop within {timeout_s:.0f} s")
-        time.sleep(0.5)  # polling the cluster, which has no way to notify
 
 
 @kopf.on.field(GROUP, VERSION, CORPORA, field="spec.suspend", when=lambda status, **_: _started(dict(status)))
@@ -295,10 +260,9 @@ async def suspend_changed(
         return
     runtime = _runtime(memo)
     try:
-        await _suspend_or_resume(body, bool(new), runtime, patch)
-    except kopf.TemporaryError:
-        raise
-    except LaunchError as problem:  # a resubmission the cluster or a Secret refuses for now
+        await _suspend_or_resume(read_corpus(body), bool(new), runtime, patch)
+    except LaunchError as problem:  # a stop or a resubmission the cluster or the platform refuses for now
+        kopf.warn(body, reason=problem.reason, message=problem.message)
         raise kopf.TemporaryError(problem.message, delay=runtime.config.retry_delay_s) from None
     except Exception as exc:
         raise _contained(exc, runtime.config.retry_delay_s) from None
@@ -310,31 +274,19 @@ async def suspend_changed(
 
 
 async def _suspend_or_resume(
-    body: kopf.Body, suspend: bool, runtime: Runtime, patch: kopf.Patch | None
+    resource: CorpusObject, suspend: bool, runtime: Runtime, patch: kopf.Patch
 ) -> None:
-    """Suspend the RayJob, or stop the Jobs API submission (and, on resume, submit anew into ``patch``)."""
-    corpus = parse_corpus(body)
-    namespace = str(body.meta["namespace"])
-    if corpus.spec.ray is None:
-        await runtime.kube.set_rayjob_suspend(namespace, str(body.status["rayJob"]), suspend)
-    else:
-        try:
-            async with ray_cluster(runtime.kube, corpus, namespace, runtime.config) as client:
-                # Suspend stops the job; resume stops it too, in case the stop at suspend never arrived.
-                await asyncio.to_thread(
-                    _stop_and_wait, client, current_submission(body), runtime.config.delete_timeout_s
-                )
-        except (LaunchError, JobsApiError, httpx.HTTPError) as exc:
-            why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
-            kopf.warn(body, reason="StopFailed", message=f"cannot stop the Ray job yet ({why}); retrying")
-            raise kopf.TemporaryError(why, delay=runtime.config.retry_delay_s) from None
-        if not suspend and patch is not None:
-            # A stopped submission cannot restart: resume under a new id (finished shards are skipped).
-            resumes = int(body.status.get("resumes") or 0) + 1
-            submission = f"{submission_id_for(str(body.meta['uid']))}-r{resumes}"
-            launched = await launch(runtime.kube, body, runtime.config, submission_id=submission)
-            patch.status["submissionId"] = launched.submission_id
-            patch.status["resumes"] = resumes
+    """Suspend the job, or admit the Corpus again and resume it (a resumed job starts anew, so it meets
+    the platform's bounds as they are now); a new submission goes into ``patch``."""
+    runner = runner_for(runtime.kube, runtime.config, resource)
+    with as_launch_errors():
+        if suspend:
+            await runner.suspend()
+            return
+        launched = await runner.resume(await admit(runtime.kube, resource, runtime.config))
+    if launched is not None:
+        patch.status["submissionId"] = launched.submission_id
+        patch.status["resumes"] = launched.resumes
 
 
 @kopf.on.delete(GROUP, VERSION, CORPORA, optional=True)
@@ -353,15 +305,10 @@ async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, 
     if not _started(dict(body.status)):
         return
     runtime = _runtime(memo)
-    submission = current_submission(body)
-
-    async def stop() -> bool:
-        corpus = parse_corpus(body)
-        async with ray_cluster(runtime.kube, corpus, str(body.meta["namespace"]), runtime.config) as client:
-            return await asyncio.to_thread(client.stop, submission)
-
+    submission = body.status.get("submissionId")
     try:
-        stopped = await asyncio.wait_for(stop(), timeout=runtime.config.delete_timeout_s)
+        runner = runner_for(runtime.kube, runtime.config, read_corpus(body))
+        stopped = await asyncio.wait_for(runner.stop(), timeout=runtime.config.delete_timeout_s)
     except Exception as exc:  # whatever it was, the deletion must finish
         why = exc.message if isinstance(exc, LaunchError) else type(exc).__name__
         kopf.warn(

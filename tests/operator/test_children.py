@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from medbatch.operator.launch import LaunchError, _create_owned
+from medbatch.operator.errors import LaunchError
 from medbatch.operator.render import CONTENT_HASH
+from medbatch.operator.runners import create_owned
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -15,7 +16,7 @@ OWNER = "uid-of-the-corpus"
 
 
 class FakeKube:
-    """The two calls ``_create_owned`` makes, over one stored object."""
+    """The two calls ``create_owned`` makes, over one stored object."""
 
     def __init__(self, existing: dict[str, Any] | None) -> None:
         self.existing = existing
@@ -40,14 +41,14 @@ def child(kind: str, digest: str, owner: str | None = OWNER) -> dict[str, Any]:
 
 async def test_created_then_kept_when_owned_and_unchanged() -> None:
     kube = FakeKube(None)
-    assert await _create_owned(kube, child("ConfigMap", "a"), OWNER) is True  # type: ignore[arg-type]
-    assert await _create_owned(kube, child("ConfigMap", "a"), OWNER) is False  # type: ignore[arg-type]
+    assert await create_owned(kube, child("ConfigMap", "a"), OWNER) is True  # type: ignore[arg-type]
+    assert await create_owned(kube, child("ConfigMap", "a"), OWNER) is False  # type: ignore[arg-type]
     assert kube.patches == []
 
 
 async def test_an_owned_configmap_with_other_content_is_brought_up_to_date() -> None:
     kube = FakeKube(child("ConfigMap", "old"))
-    assert await _create_owned(kube, child("ConfigMap", "new"), OWNER) is False  # type: ignore[arg-type]
+    assert await create_owned(kube, child("ConfigMap", "new"), OWNER) is False  # type: ignore[arg-type]
     (patch,) = kube.patches
     assert patch["data"] == {"k": "new"}
     assert patch["metadata"]["annotations"][CONTENT_HASH] == "new"
@@ -56,7 +57,7 @@ async def test_an_owned_configmap_with_other_content_is_brought_up_to_date() -> 
 async def test_an_owned_rayjob_with_other_content_waits_for_a_person() -> None:
     kube = FakeKube(child("RayJob", "old"))
     with pytest.raises(LaunchError) as info:
-        await _create_owned(kube, child("RayJob", "new"), OWNER)  # type: ignore[arg-type]
+        await create_owned(kube, child("RayJob", "new"), OWNER)  # type: ignore[arg-type]
     assert (info.value.reason, info.value.retry) == ("RayJobOutOfDate", True)
     assert kube.patches == []
 
@@ -65,5 +66,5 @@ async def test_an_owned_rayjob_with_other_content_waits_for_a_person() -> None:
 async def test_another_owners_object_is_never_adopted(owner: str | None) -> None:
     kube = FakeKube(child("RayJob", "same", owner=owner))
     with pytest.raises(LaunchError) as info:
-        await _create_owned(kube, child("RayJob", "same"), OWNER)  # type: ignore[arg-type]
+        await create_owned(kube, child("RayJob", "same"), OWNER)  # type: ignore[arg-type]
     assert (info.value.reason, info.value.retry) == ("RayJobNameTaken", True)

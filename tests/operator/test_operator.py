@@ -18,7 +18,7 @@ import prometheus_client
 import pytest
 import yaml
 
-from medbatch.operator import launch
+from medbatch.operator import admission
 from medbatch.operator.kube import NAMESPACED_MODE, PERMISSIONS
 from medbatch.operator.render import LABEL_CORPUS
 from tests.operator.cluster import (
@@ -684,7 +684,7 @@ async def test_an_unexpected_error_reaches_events_and_the_log_by_its_type_only(
 
     # A check that launching calls, failing in a way no handler expects (importing the handlers module
     # here would register its handlers outside the operator's own registry).
-    monkeypatch.setattr(launch, "check_identity", broken)
+    monkeypatch.setattr(admission, "check_identity", broken)
     await install(cluster, s3_endpoint)
     # The handlers' own logger is read directly: an earlier test in this process may have configured
     # medbatch's logging (its own stderr handler, no propagation), so the runner's output may not hold it.

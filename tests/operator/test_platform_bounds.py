@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from medbatch.operator.admission import check_bounds, check_identity
+from medbatch.operator.admission import admit, check_bounds, check_identity
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.errors import LaunchError
 from medbatch.operator.kube import Kube
-from medbatch.operator.launch import launch
 from medbatch.operator.render import render_configmap, render_network_policy, render_rayjob
+from medbatch.operator.resource import read_corpus
 from medbatch.spec import Corpus, ModelProfile, parse_resource
 from tests.operator.cluster import NAMESPACE, ROOT, Cluster
 
@@ -112,7 +112,7 @@ def test_only_allowed_labels_reach_the_rayjob_and_none_reach_pods_or_other_child
 
 
 @ASYNC
-async def test_launch_refuses_before_it_creates_anything(cluster: Cluster, kube: Kube) -> None:
+async def test_admission_refuses_before_anything_is_created(cluster: Cluster, kube: Kube) -> None:
     await cluster.apply(PROFILE_DOC)
     document = copy.deepcopy(EXAMPLE)
     document["metadata"] |= {"namespace": NAMESPACE, "uid": "u-1"}
@@ -120,7 +120,7 @@ async def test_launch_refuses_before_it_creates_anything(cluster: Cluster, kube:
     del document["spec"]["credentials"]
     before = len(cluster.requests())
     with pytest.raises(LaunchError) as refused:
-        await launch(kube, document, PLATFORM)
+        await admit(kube, read_corpus(document), PLATFORM)
     assert refused.value.reason == "Forbidden"
     created = [r for r in cluster.requests()[before:] if r[2] in ("create", "patch")]
     assert created == []

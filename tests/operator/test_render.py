@@ -11,7 +11,7 @@ import yaml
 
 from medbatch.jobs.config import job_config_for
 from medbatch.notes.engines import engine_config_from_profile
-from medbatch.operator.launch import declares_auth_options
+from medbatch.operator.admission import declares_auth_options
 from medbatch.operator.render import (
     CONTENT_HASH,
     RenderSettings,

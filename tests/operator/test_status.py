@@ -1,4 +1,4 @@
-"""RayJob status -> Corpus phase and conditions, for every KubeRay v1.7 deployment state."""
+"""RayJob status -> job state -> Corpus phase and conditions, for every KubeRay v1.7 deployment state."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from medbatch.operator.job_state import from_rayjob_status
 from medbatch.operator.status import (
-    Phase,
     Verdict,
     conditions,
     corpus_status,
@@ -16,6 +16,7 @@ from medbatch.operator.status import (
     spec_hash,
     verdict,
 )
+from medbatch.spec.corpus_status import Phase
 from medbatch.spec.run_files import AuditReport, Outcome, ProgressReport
 
 
@@ -53,18 +54,20 @@ def test_every_kuberay_state_maps_to_a_phase(
     deployment: str | None, job: str | None, suspend: bool, outcome: str | None, phase: Phase, reason: str
 ) -> None:
     status = None if deployment is None else {"jobDeploymentStatus": deployment, "jobStatus": job}
-    result = verdict(status, suspend, Outcome(outcome) if outcome else None)
+    result = verdict(from_rayjob_status(status), suspend, Outcome(outcome) if outcome else None)
     assert (result.phase, result.reason) == (phase, reason)
     assert result.message
 
 
 def test_kuberay_failure_reason_and_message_are_passed_on() -> None:
     result = verdict(
-        {
-            "jobDeploymentStatus": "Failed",
-            "reason": "DeadlineExceeded",
-            "message": "activeDeadlineSeconds exceeded",
-        },
+        from_rayjob_status(
+            {
+                "jobDeploymentStatus": "Failed",
+                "reason": "DeadlineExceeded",
+                "message": "activeDeadlineSeconds exceeded",
+            }
+        ),
         False,
         None,
     )
@@ -72,7 +75,7 @@ def test_kuberay_failure_reason_and_message_are_passed_on() -> None:
 
 
 def test_conditions_keep_transition_times_until_status_changes() -> None:
-    running = verdict({"jobDeploymentStatus": "Running"}, False, None)
+    running = verdict(from_rayjob_status({"jobDeploymentStatus": "Running"}), False, None)
     first = conditions(None, running, 1, "t1", started=True)
     assert {c["type"]: c["status"] for c in first} == {
         "Started": "True",
@@ -85,7 +88,9 @@ def test_conditions_keep_transition_times_until_status_changes() -> None:
     assert all(c["lastTransitionTime"] == "t1" for c in again)
     done = conditions(
         again,
-        verdict({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, None),
+        verdict(
+            from_rayjob_status({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}), False, None
+        ),
         2,
         "t3",
         started=True,
@@ -106,12 +111,14 @@ def test_full_status_with_progress_and_dashboard() -> None:
     status = corpus_status(
         previous=None,
         generation=1,
-        result=verdict({"jobDeploymentStatus": "Running"}, False, None),
-        rayjob_status={
-            "jobDeploymentStatus": "Running",
-            "dashboardURL": "medbatch-x-head-svc.ns.svc:8265",
-            "startTime": "2026-11-22T01:00:00Z",
-        },
+        result=verdict(from_rayjob_status({"jobDeploymentStatus": "Running"}), False, None),
+        job=from_rayjob_status(
+            {
+                "jobDeploymentStatus": "Running",
+                "dashboardURL": "medbatch-x-head-svc.ns.svc:8265",
+                "startTime": "2026-11-22T01:00:00Z",
+            }
+        ),
         progress=progress,
         output_uri="s3://out/x/",
         now="2026-11-22T01:05:00Z",
@@ -138,8 +145,8 @@ def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
     running = corpus_status(
         previous=None,
         generation=1,
-        result=verdict({"jobDeploymentStatus": "Running"}, False, None),
-        rayjob_status={"jobDeploymentStatus": "Running"},
+        result=verdict(from_rayjob_status({"jobDeploymentStatus": "Running"}), False, None),
+        job=from_rayjob_status({"jobDeploymentStatus": "Running"}),
         progress=progress,
         output_uri="s3://out/x/",
         now="2026-11-22T01:05:00Z",
@@ -150,9 +157,11 @@ def test_a_running_corpus_shows_pace_time_left_and_gpu_hours() -> None:
         previous=None,
         generation=1,
         result=verdict(
-            {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, False, Outcome.SUCCEEDED
+            from_rayjob_status({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}),
+            False,
+            Outcome.SUCCEEDED,
         ),
-        rayjob_status={"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"},
+        job=from_rayjob_status({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}),
         progress=progress,
         gpu_seconds=9000,
         cost=8.75,
@@ -178,7 +187,7 @@ def test_waiting_is_pending_with_a_started_false_condition_and_no_completion_tim
         previous=previous_failure,
         generation=2,
         result=waiting,
-        rayjob_status=None,
+        job=None,
         progress=None,
         output_uri=None,
         now="2026-11-22T01:05:00Z",
@@ -198,7 +207,7 @@ def test_status_messages_are_bounded_to_what_the_crd_allows() -> None:
 
 def test_notes_held_by_the_audit_gate_say_so_and_the_status_counts_the_audit() -> None:
     complete = {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}
-    held = verdict(complete, False, Outcome.PARTIALLY_SUCCEEDED, held=3)
+    held = verdict(from_rayjob_status(complete), False, Outcome.PARTIALLY_SUCCEEDED, held=3)
     assert (held.phase, held.reason) == (Phase.PARTIALLY_SUCCEEDED, "AuditGate")
     assert "3 notes" in held.message
     audit = AuditReport(
@@ -212,7 +221,7 @@ def test_notes_held_by_the_audit_gate_say_so_and_the_status_counts_the_audit() -
         previous=None,
         generation=1,
         result=held,
-        rayjob_status=complete,
+        job=from_rayjob_status(complete),
         progress=None,
         audit=audit,
         output_uri="s3://out/x/",
@@ -220,7 +229,10 @@ def test_notes_held_by_the_audit_gate_say_so_and_the_status_counts_the_audit() -
     )
     assert status["audit"] == {"DATE": 2, "NAME": 5, "notes": 40, "held": 3}
     # Without held notes, a partial success is still about failed records.
-    assert verdict(complete, False, Outcome.PARTIALLY_SUCCEEDED).reason == "SomeRecordsFailed"
+    assert (
+        verdict(from_rayjob_status(complete), False, Outcome.PARTIALLY_SUCCEEDED).reason
+        == "SomeRecordsFailed"
+    )
 
 
 def test_the_launched_spec_hash_ignores_what_may_change_while_running() -> None:

@@ -17,9 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
+from medbatch.operator.admission import read_secret
 from medbatch.operator.config import OperatorConfig
+from medbatch.operator.errors import LaunchError
 from medbatch.operator.kube import InvalidNameError, Kube, SecretView
-from medbatch.operator.launch import LaunchError, launch, ray_target, read_secret
+from medbatch.operator.ray_clusters import ray_target
+from medbatch.operator.resource import read_corpus
+from medbatch.operator.runners import launch
 from medbatch.spec import Corpus, SpecError, parse_resource
 from tests.operator.cluster import NAMESPACE, ROOT, Cluster, eventually, running_operator
 
@@ -193,7 +197,7 @@ async def test_an_api_server_s_text_never_reaches_the_corpus(cluster: Cluster, k
     await cluster.apply(_secret(document["spec"]["credentials"]["secretRef"]["name"], NAMESPACE, {"K": b"v"}))
     cluster.server.refusals["configmaps"] = (422, f"denied: spec quotes {VICTIM_VALUE}")
     with pytest.raises(LaunchError) as refused:
-        await launch(kube, document, OperatorConfig())
+        await launch(kube, read_corpus(document), OperatorConfig())
     assert refused.value.reason == "Rejected"
     assert "422" in refused.value.message
     assert VICTIM_VALUE not in refused.value.message
