@@ -34,8 +34,14 @@ class OperatorConfig(BaseSettings):
             allows none. A label alone is not enough: whoever creates a RayCluster sets its labels.
         ray_cluster_selector: labels (``key=value`` or ``key``, comma-separated) an allowed RayCluster must
             carry as well; empty adds no condition.
-        ray_head_url: how the Jobs API of a RayCluster's head is reached (``{service}``, ``{namespace}``,
-            ``{port}``); change it for a cluster domain other than the default.
+        ray_head_url: how the Jobs API of a RayCluster's head is reached (``{scheme}``, ``{service}``,
+            ``{namespace}``, ``{port}``); change it for a cluster domain other than the default.
+            ``{scheme}`` is ``https`` where the head Service's dashboard port declares
+            ``appProtocol: https`` (a TLS proxy or mesh in front of the dashboard), else ``http``.
+        require_ray_head_https: refuse a RayCluster whose Jobs API would be reached over plain HTTP (the
+            Ray token would travel in the clear).
+        ray_head_ca_file: the CA bundle that signs Ray heads' certificates (the chart mounts it from a
+            ConfigMap); default: the system's.
         allowed_service_accounts: ServiceAccounts a Corpus may run its Ray pods as
             (``spec.serviceAccountName``): ``namespace/name`` or ``namespace/*`` for one namespace, a bare
             name for every watched namespace; empty allows none (the pods run with no token).
@@ -76,7 +82,9 @@ class OperatorConfig(BaseSettings):
     peering_name: str = "medbatch"
     allowed_ray_clusters: list[str] = Field(default_factory=list)
     ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
-    ray_head_url: str = "http://{service}.{namespace}.svc:{port}"
+    ray_head_url: str = "{scheme}://{service}.{namespace}.svc:{port}"
+    require_ray_head_https: bool = False
+    ray_head_ca_file: str | None = None
     allowed_service_accounts: list[str] = Field(default_factory=list)
     credentials_secret_label: str = "medbatch.io/credentials"  # noqa: S105 (a label key, not a secret)
     allowed_endpoints: list[str] = Field(default_factory=list)

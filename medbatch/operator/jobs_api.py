@@ -67,6 +67,8 @@ class RayJobsClient:
         token: a Ray auth token (clusters with token authentication, the default since Ray 2.5x).
         timeout_s: per-request timeout.
         retry_for_s: how long a submission retries "try again later" (5xx) answers.
+        verify: for an https address, the CA bundle to verify the head's certificate with (a path), or
+            True for the system's.
         transport: an httpx transport (tests).
     """
 
@@ -76,13 +78,18 @@ class RayJobsClient:
         token: str | None = None,
         timeout_s: float = 30.0,
         retry_for_s: float = 60.0,
+        verify: str | bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.retry_for_s = retry_for_s
         self.address = address.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=address.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+            base_url=address.rstrip("/"),
+            headers=headers,
+            timeout=timeout_s,
+            verify=verify,
+            transport=transport,
         )
 
     def close(self) -> None:

@@ -42,10 +42,11 @@ class RayTarget:
 
     address: str
     token: str | None
+    ca_file: str | None = None
 
     def client(self) -> RayJobsClient:
         """A Jobs API client for this cluster (the caller closes it)."""
-        return RayJobsClient(self.address, token=self.token)
+        return RayJobsClient(self.address, token=self.token, verify=self.ca_file or True)
 
 
 def _dashboard_port(cluster: Mapping[str, Any]) -> int:
@@ -112,7 +113,7 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
                 f"Secret '{secret}' has no {KUBERAY_TOKEN_KEY} (Ray token of RayCluster '{name}')",
                 retry=True,
             )
-    return RayTarget(address=address, token=token)
+    return RayTarget(address=address, token=token, ca_file=config.ray_head_ca_file)
 
 
 def _require_owned(reason: str, what: str, owned: bool, missing: bool, cluster: str) -> None:
@@ -154,9 +155,27 @@ async def _head_address(
             f"Service '{service_name}' is an ExternalName Service: it could point outside the cluster",
             retry=True,
         )
-    return config.ray_head_url.format(
-        service=service_name, namespace=namespace, port=_dashboard_port(cluster)
+    port = _dashboard_port(cluster)
+    address = config.ray_head_url.format(
+        scheme=_scheme(service, port), service=service_name, namespace=namespace, port=port
     )
+    if config.require_ray_head_https and not address.startswith("https://"):
+        raise LaunchError(
+            "RayHeadNotHttps",
+            f"Service '{service_name}' does not declare HTTPS for the dashboard port (appProtocol: https), "
+            "and the platform requires it: the Ray token would travel in the clear",
+            retry=True,
+        )
+    return address
+
+
+def _scheme(service: Mapping[str, Any], port: int) -> str:
+    """``https`` where the head Service's dashboard port declares it (``appProtocol: https``: a TLS proxy
+    or a mesh in front of the dashboard), else ``http``: Ray's dashboard itself serves plain HTTP."""
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        if entry.get("name") == "dashboard" or entry.get("port") == port:
+            return "https" if entry.get("appProtocol") == "https" else "http"
+    return "http"
 
 
 def target_name(corpus: Corpus) -> str:

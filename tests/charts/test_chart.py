@@ -212,6 +212,8 @@ def test_profiles_can_be_switched_off() -> None:
         ("unknownKey=1", "unknownKey"),
         ("metrics.port=-1", "port"),
         ("rayClusters.selector=a b", "selector"),
+        ("rayClusters.caConfigMap=../other", "caConfigMap"),
+        ("rayClusters.headUrl=ftp://{service}:{port}", "headUrl"),
     ],
 )
 def test_invalid_values_are_refused(setting: str, complaint: str) -> None:
@@ -460,3 +462,25 @@ def test_no_caps_by_default_and_only_the_queue_label_passes() -> None:
     env = {e["name"] for e in operator_container(helm_template(crds=False))["env"]}
     assert not {"MEDBATCH_MAX_REPLICAS", "MEDBATCH_MAX_GPUS"} & env
     assert OperatorConfig().child_labels == ["kueue.x-k8s.io/queue-name"]
+
+
+def test_https_to_ray_heads_reaches_the_operator_with_the_platform_s_ca(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = helm_template(
+        "--set", "rayClusters.requireHttps=true", "--set", "rayClusters.caConfigMap=ray-heads-ca", crds=False
+    )  # fmt: skip
+    container = operator_container(objects)
+    for item in container["env"]:
+        monkeypatch.setenv(item["name"], item["value"])
+    config = OperatorConfig()
+    assert config.require_ray_head_https is True
+    assert config.ray_head_url.startswith("{scheme}://")
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "ray-ca"]
+    assert config.ray_head_ca_file == f"{mount['mountPath']}/ca.crt"
+    (deployment,) = by_kind(objects, "Deployment")
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "ray-ca"]
+    assert volume["configMap"]["name"] == "ray-heads-ca"
+    defaults = operator_container(helm_template(crds=False))
+    assert "MEDBATCH_RAY_HEAD_CA_FILE" not in {e["name"] for e in defaults["env"]}
+    assert all(m["name"] != "ray-ca" for m in defaults["volumeMounts"])
