@@ -130,7 +130,11 @@ class RayJobRunner:
         ]
         if self.config.network_policy:
             children.append(with_content_hash(render_network_policy(corpus, settings)))
-        kopf.adopt(children, owner=kopf.Body(cast(kopf.RawBody, dict(self.resource.body))))
+        # Owned and placed, but not kopf.adopt: it also copies every owner label onto the children, which
+        # would pass a Corpus's labels (a Kueue priority class) past the platform's child-label list.
+        kopf.append_owner_reference(children, owner=kopf.Body(cast(kopf.RawBody, dict(self.resource.body))))
+        for child in children:
+            child["metadata"]["namespace"] = self.resource.namespace
         created = {}
         with as_launch_errors():
             for child in children:

@@ -42,7 +42,11 @@ def corpus(name: str = "cardiology", **spec: Any) -> dict[str, Any]:
     document: dict[str, Any] = {
         "apiVersion": "medbatch.io/v1alpha1",
         "kind": "Corpus",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"team": "cardio"}},
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": {"team": "cardio", "kueue.x-k8s.io/queue-name": "cardio-batch"},
+        },
         "spec": {
             "source": {"uri": "s3://notes/cardiology/", "format": "parquet"},
             "tasks": {"deidentify": {"strategy": "surrogate"}, "ner": {}, "summarize": {}},
@@ -154,7 +158,10 @@ async def test_create_runs_to_success_with_progress_status_and_events(
         assert owner["controller"] is True
         assert owner["blockOwnerDeletion"] is True
         assert job["metadata"]["labels"][LABEL_CORPUS] == "cardiology"
-        assert job["metadata"]["labels"]["team"] == "cardio", "Corpus labels (e.g. Kueue's) pass on"
+        assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "cardio-batch", (
+            "Kueue's queue passes on"
+        )
+        assert "team" not in job["metadata"]["labels"], "labels off the platform's list do not"
         workers = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
         assert workers["replicas"] == 2
         container = workers["template"]["spec"]["containers"][0]

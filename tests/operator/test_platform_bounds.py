@@ -15,6 +15,7 @@ from medbatch.operator.errors import LaunchError
 from medbatch.operator.kube import Kube
 from medbatch.operator.render import render_configmap, render_network_policy, render_rayjob
 from medbatch.operator.resource import read_corpus
+from medbatch.operator.runners import launch
 from medbatch.spec import Corpus, ModelProfile, parse_resource
 from tests.operator.cluster import NAMESPACE, ROOT, Cluster
 
@@ -136,3 +137,35 @@ def test_a_qualified_service_account_is_allowed_in_its_namespace_only() -> None:
         check_identity(corpus, "other-team", config)
     assert refused.value.reason == "Forbidden"
     check_identity(corpus, "other-team", OperatorConfig(allowed_service_accounts=["batch-runner"]))
+
+
+@ASYNC
+async def test_the_corpus_s_own_labels_reach_no_child_that_is_created(cluster: Cluster, kube: Kube) -> None:
+    """Owner references are added to the children without kopf's label copying, which would hand every
+    Corpus label (a Kueue priority class among them) to the RayJob past the platform's allow-list."""
+    await cluster.apply(PROFILE_DOC)
+    document = copy.deepcopy(EXAMPLE)
+    document["metadata"] |= {
+        "namespace": NAMESPACE,
+        "uid": "u-labels",
+        "labels": {
+            "kueue.x-k8s.io/priority-class": "preempt-everyone",
+            "kueue.x-k8s.io/queue-name": "research",
+        },
+    }
+    document["spec"]["output"]["uri"] = f"s3://results/{NAMESPACE}/run/"
+    del document["spec"]["credentials"]
+    launched = await launch(kube, read_corpus(document), OperatorConfig())
+    rayjob = await cluster.get("RayJob", str(launched.rayjob))
+    assert rayjob is not None
+    labels = rayjob["metadata"]["labels"]
+    assert labels["kueue.x-k8s.io/queue-name"] == "research"
+    assert "kueue.x-k8s.io/priority-class" not in labels
+    assert rayjob["metadata"]["namespace"] == NAMESPACE
+    assert [ref["uid"] for ref in rayjob["metadata"]["ownerReferences"]] == ["u-labels"]
+    for kind, suffix in (("ConfigMap", "-config"), ("NetworkPolicy", "-ray")):
+        child = await cluster.get(kind, f"{launched.rayjob}{suffix}")
+        assert child is not None
+        assert not {"kueue.x-k8s.io/priority-class", "kueue.x-k8s.io/queue-name"} & set(
+            child["metadata"]["labels"]
+        )
