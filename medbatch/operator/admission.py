@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -187,10 +188,16 @@ def declares_auth_options(crd: Mapping[str, Any]) -> bool:
     return True
 
 
+# How long a RayJob CRD found fit is trusted before it is read again: KubeRay's CRDs may be downgraded
+# (or replaced by an older chart) while the operator runs.
+TOKEN_AUTH_RECHECK_S = 300.0
+
+
 async def check_token_auth(kube: Kube) -> None:
     """Refuse to create a RayJob whose Ray head would run without a token (see ``declares_auth_options``).
-    A CRD found fit is not read again by this operator process."""
-    if kube.token_auth_checked:
+    A CRD found fit is read again after ``TOKEN_AUTH_RECHECK_S``, not on every launch."""
+    checked = kube.token_auth_checked_at
+    if checked is not None and monotonic() - checked < TOKEN_AUTH_RECHECK_S:
         return
     crd = await kube.rayjob_crd()
     if crd is None:
@@ -206,7 +213,7 @@ async def check_token_auth(kube: Kube) -> None:
             "without token authentication: upgrade KubeRay's CRDs (1.7 or later); nothing is started until then",
             retry=True,
         )
-    kube.token_auth_checked = True
+    kube.token_auth_checked_at = monotonic()
 
 
 async def read_credentials(kube: Kube, resource: CorpusObject, config: OperatorConfig) -> dict[str, str]:

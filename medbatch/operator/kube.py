@@ -179,8 +179,9 @@ class Kube:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self.closed = False
-        # Set once the installed RayJob CRD was found to keep token authentication (see launch).
-        self.token_auth_checked = False
+        # When the installed RayJob CRD was last found to keep token authentication (time.monotonic();
+        # see admission.check_token_auth), None before.
+        self.token_auth_checked_at: float | None = None
 
     @classmethod
     def from_environment(cls) -> Kube:
