@@ -1,8 +1,9 @@
 """What the platform lets a Corpus do, checked before anything is created or submitted for it.
 
 ``admit`` runs every check, in order, and returns a ``Plan`` (what the Corpus may run, with what it
-resolved) or raises the first ``LaunchError``. Each check raises ``LaunchError`` with a reason and a message a platform engineer can act on, and never
-echoes a URI (file names often carry names or record numbers) or anything read from a Secret.
+resolved) or raises the first ``LaunchError``. Each check raises ``LaunchError`` with a reason and a
+message a platform engineer can act on, and never echoes a URI (file names often carry names or record
+numbers) or anything read from a Secret.
 
 - **identity**: a ``spec.serviceAccountName`` only from the platform's list;
 - **locations**: source and output in object storage only (a local path would be the pod's or the

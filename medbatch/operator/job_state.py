@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from medbatch.operator.jobs_api import JobInfo
+from medbatch.spec.corpus_status import timestamp
 
 
 class Stage(StrEnum):
@@ -48,7 +49,6 @@ class JobState(BaseModel):
     start_time: str | None = None
 
 
-_STARTING = {"", "New", "Initializing", "Waiting"}
 _KUBERAY_STAGES = {
     "Running": Stage.RUNNING,
     "Retrying": Stage.RETRYING,
@@ -99,11 +99,7 @@ def from_jobs_api(info: JobInfo, dashboard_url: str, *, suspended: bool) -> JobS
     stage = _JOBS_API_STAGES.get(info.status, Stage.STARTING)
     if suspended and info.status in ("STOPPED", "PENDING", "RUNNING"):
         stage = Stage.SUSPENDED
-    started = (
-        datetime.fromtimestamp(info.start_time / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if info.start_time
-        else None
-    )
+    started = timestamp(datetime.fromtimestamp(info.start_time / 1000, UTC)) if info.start_time else None
     return JobState(stage=stage, message=info.message or "", dashboard_url=dashboard_url, start_time=started)
 
 

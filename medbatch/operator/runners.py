@@ -217,7 +217,8 @@ class JobsApiRunner:
 
     async def start(self, plan: Plan) -> Launched:
         """Submit under the Corpus's first submission id (a submission with that id is kept)."""
-        return await self._submit(plan, submission_id_for(self.resource.uid))
+        with contextlib.closing(_admitted_client(plan)) as client:
+            return await self._submit(client, plan, submission_id_for(self.resource.uid))
 
     async def observe(self) -> JobState | None:
         """The submission's state, as the Jobs API reports it."""
@@ -230,23 +231,18 @@ class JobsApiRunner:
     async def suspend(self) -> None:
         """Stop the submission and wait until the cluster reports it finished (a submission cannot be
         paused)."""
-        try:
-            async with self._cluster() as client:
-                await asyncio.to_thread(
-                    _stop_and_wait, client, self.resource.submission_id, self.config.delete_timeout_s
-                )
-        except (JobsApiError, httpx.HTTPError) as exc:
-            raise LaunchError(
-                "StopFailed", f"cannot stop the Ray job yet ({type(exc).__name__}); retrying", retry=True
-            ) from None
+        async with self._cluster() as client:
+            await self._stop_and_wait(client)
 
     async def resume(self, plan: Plan) -> Launched:
         """Submit anew under a new id (a stopped submission cannot restart; finished shards are skipped),
         after making sure the earlier one has stopped (the stop at suspend may never have arrived): two
-        submissions must never write one output folder at once."""
-        await self.suspend()
+        submissions must never write one output folder at once. Both go to the cluster admission just
+        checked."""
         resumes = int(self.resource.status.get("resumes") or 0) + 1
-        launched = await self._submit(plan, f"{submission_id_for(self.resource.uid)}-r{resumes}")
+        with contextlib.closing(_admitted_client(plan)) as client:
+            await self._stop_and_wait(client)
+            launched = await self._submit(client, plan, f"{submission_id_for(self.resource.uid)}-r{resumes}")
         return Launched(created=None, submission_id=launched.submission_id, resumes=resumes)
 
     async def stop(self) -> bool:
@@ -254,11 +250,18 @@ class JobsApiRunner:
         async with self._cluster() as client:
             return await asyncio.to_thread(client.stop, self.resource.submission_id)
 
-    async def _submit(self, plan: Plan, submission: str) -> Launched:
-        target = plan.target
-        assert target is not None  # admission resolves a spec.ray Corpus's cluster
+    async def _stop_and_wait(self, client: RayJobsClient) -> None:
+        try:
+            await asyncio.to_thread(
+                _stop_and_wait, client, self.resource.submission_id, self.config.delete_timeout_s
+            )
+        except (JobsApiError, httpx.HTTPError) as exc:
+            raise LaunchError(
+                "StopFailed", f"cannot stop the Ray job yet ({type(exc).__name__}); retrying", retry=True
+            ) from None
+
+    async def _submit(self, client: RayJobsClient, plan: Plan, submission: str) -> Launched:
         corpus, resource = plan.resource.corpus, plan.resource
-        client = target.client()
         try:
             info = await asyncio.to_thread(
                 client.submit,
@@ -275,9 +278,13 @@ class JobsApiRunner:
                 f"({type(exc).__name__}); retrying",
                 retry=True,
             ) from None
-        finally:
-            client.close()
         return Launched(created=None, submission_id=info.submission_id)
+
+
+def _admitted_client(plan: Plan) -> RayJobsClient:
+    """A Jobs API client for the cluster admission resolved (the caller closes it)."""
+    assert plan.target is not None  # admission resolves a spec.ray Corpus's cluster
+    return plan.target.client()
 
 
 def _stop_and_wait(client: RayJobsClient, submission: str, timeout_s: float) -> None:

@@ -16,6 +16,7 @@ from medbatch.operator.resource import CorpusObject
 from medbatch.operator.run_files import RunFiles, RunFilesError, read_run_files
 from medbatch.operator.runners import runner_for
 from medbatch.operator.status import Verdict, corpus_status, verdict
+from medbatch.spec.corpus_status import timestamp
 from medbatch.spec.run_files import ProgressReport
 
 log = logging.getLogger("medbatch.operator")
@@ -32,7 +33,7 @@ class Observation:
 
 def now_iso() -> str:
     """Kubernetes-style UTC timestamp."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamp(datetime.now(UTC))
 
 
 async def _run_files(kube: Kube, resource: CorpusObject, config: OperatorConfig) -> RunFiles:

@@ -7,6 +7,7 @@ the custom resource live together in this package; the operator decides the valu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -53,6 +54,11 @@ def _bounded(limit: int) -> BeforeValidator:
 Message = Annotated[str, _bounded(_MESSAGE_CHARS), Field(max_length=_MESSAGE_CHARS)]
 Reason = Annotated[str, _bounded(_REASON_CHARS), Field(max_length=_REASON_CHARS)]
 Timestamp = Annotated[str, Field(max_length=64)]
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` as Kubernetes writes times in a status (RFC 3339, UTC, whole seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _WireModel(BaseModel):
