@@ -2,22 +2,25 @@
 
 Plain HTTP, so the operator image needs no Ray. Submissions are idempotent: the submission id derives from
 the Corpus uid, and submitting an id that exists returns the existing job instead of starting a second.
-The Corpus and ModelProfile travel inline in the entrypoint (base64 YAML), so the cluster needs no shared
-files; credentials come from the cluster's own environment or the runtime_env the caller passes.
+
+The Corpus and ModelProfile reach the job as files in its working directory, uploaded to the cluster's
+own store first (what ``ray job submit --working-dir`` does), not in the entrypoint: Ray shows every
+job's entrypoint, runtime environment and metadata on its dashboard, to everyone who holds a shared
+cluster's token, and a spec names the tenant's buckets and prefixes. The dashboard shows only the package's
+random name. Credentials come from the cluster's own environment, never through the Jobs API.
 """
 
 from __future__ import annotations
 
-import base64
+import io
+import secrets
 import time
+import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import yaml
 from pydantic import BaseModel
-
-from medbatch.spec import Corpus, ModelProfile
-from medbatch.spec.run_files import entrypoint_command
 
 # Ray Jobs API statuses.
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -46,17 +49,17 @@ def submission_id_for(uid: str) -> str:
     return f"medbatch-{uid}"
 
 
-def _inline(document: dict[str, Any]) -> str:
-    return base64.b64encode(yaml.safe_dump(document, sort_keys=False).encode()).decode()
+def working_dir_package(files: Mapping[str, str]) -> tuple[str, bytes]:
+    """``files`` (name to text) as a Ray working-directory package: its name and its zip bytes.
 
-
-def entrypoint_for(corpus: Corpus, profile: ModelProfile, python: str = "python") -> str:
-    """The entrypoint command running ``corpus`` with ``profile`` on the cluster."""
-    return entrypoint_command(
-        f"--corpus-inline {_inline(corpus.document())}",
-        f"--profile-inline {_inline(profile.document())}",
-        python,
-    )
+    The name is random, not Ray's content hash: a hash of a spec would let whoever reads the dashboard
+    confirm a guessed bucket layout.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return f"_ray_pkg_{secrets.token_hex(16)}.zip", buffer.getvalue()
 
 
 class RayJobsClient:
@@ -96,9 +99,13 @@ class RayJobsClient:
         """Close the connection pool."""
         self._http.close()
 
-    def _check(self, response: httpx.Response) -> dict[str, Any]:
+    @staticmethod
+    def _accepted(response: httpx.Response) -> None:
         if response.status_code >= 400:
             raise JobsApiError(f"the Ray Jobs API refused the request (HTTP {response.status_code})")
+
+    def _check(self, response: httpx.Response) -> dict[str, Any]:
+        self._accepted(response)
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
@@ -116,10 +123,14 @@ class RayJobsClient:
         self,
         submission_id: str,
         entrypoint: str,
-        runtime_env: dict[str, Any] | None = None,
+        working_dir: Mapping[str, str] | None = None,
         metadata: dict[str, str] | None = None,
     ) -> JobInfo:
-        """Submit once: an existing submission with this id is returned as it is."""
+        """Submit once: an existing submission with this id is returned as it is.
+
+        Args:
+            working_dir: files (name to text) the job finds in its working directory; uploaded first.
+        """
         existing = self.status(submission_id)
         if existing is not None:
             return existing
@@ -128,8 +139,8 @@ class RayJobsClient:
             "submission_id": submission_id,
             "metadata": metadata or {},
         }
-        if runtime_env:
-            payload["runtime_env"] = runtime_env
+        if working_dir is not None:
+            payload["runtime_env"] = {"working_dir": self._upload(*working_dir_package(working_dir))}
         try:
             response = self._post_when_ready("/api/jobs/", payload)
         except httpx.TimeoutException:
@@ -147,6 +158,15 @@ class RayJobsClient:
         if found is None:
             raise JobsApiError(f"submitted {submission_id} but the Jobs API does not know it")
         return found
+
+    def _upload(self, name: str, data: bytes) -> str:
+        """Put a package into the cluster's store (its GCS); returns the URI a runtime_env names it by."""
+        path = f"/api/packages/gcs/{name}"
+        # Asking whether a package exists pins its name for some minutes (Ray collects packages no job
+        # uses), so an upload is not collected before the submission that names it arrives.
+        self._http.get(path)
+        self._accepted(self._http.put(path, content=data))
+        return f"gcs://{name}"
 
     def _post_when_ready(self, path: str, payload: dict[str, Any]) -> httpx.Response:
         """POST, retrying 5xx answers with backoff for up to ``retry_for_s``.

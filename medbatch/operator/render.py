@@ -13,17 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from medbatch import __version__
 from medbatch.spec import Corpus, ModelProfile
-from medbatch.spec.run_files import (
-    CONFIG_MOUNT,
-    CORPUS_FILE,
-    MODEL_MOUNT_ROOT,
-    PROFILE_FILE,
-    mounted_entrypoint,
-)
+from medbatch.spec.run_files import CONFIG_MOUNT, MODEL_MOUNT_ROOT, entrypoint_command, spec_files
 
 KUBERAY_API = "ray.io/v1"
 LABEL_CORPUS = "medbatch.io/corpus"
@@ -135,10 +127,7 @@ def render_configmap(corpus: Corpus, profile: ModelProfile) -> dict[str, Any]:
             "name": child_name(corpus, "-config"),
             "labels": _labels(corpus),
         },
-        "data": {
-            CORPUS_FILE: yaml.safe_dump(corpus.document(), sort_keys=False),
-            PROFILE_FILE: yaml.safe_dump(profile.document(), sort_keys=False),
-        },
+        "data": spec_files(corpus, profile),
     }
 
 
@@ -356,7 +345,7 @@ def render_rayjob(
             "labels": {**_passed_labels(corpus, settings.child_labels), **_labels(corpus)},
         },
         "spec": {
-            "entrypoint": mounted_entrypoint(),
+            "entrypoint": entrypoint_command(),
             "submissionMode": "K8sJobMode",
             "submitterPodTemplate": _template(corpus, profile, submitter_pod),
             "suspend": spec.suspend,

@@ -29,7 +29,6 @@ from medbatch.operator.jobs_api import (
     TERMINAL_STATUSES,
     JobsApiError,
     RayJobsClient,
-    entrypoint_for,
     submission_id_for,
 )
 from medbatch.operator.kube import Kube
@@ -44,6 +43,7 @@ from medbatch.operator.render import (
     with_content_hash,
 )
 from medbatch.operator.resource import CorpusObject
+from medbatch.spec.run_files import entrypoint_command, spec_files
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,8 @@ class JobsApiRunner:
             info = await asyncio.to_thread(
                 client.submit,
                 submission,
-                entrypoint_for(corpus, plan.profile),
+                entrypoint_command("."),
+                working_dir=spec_files(corpus, plan.profile),
                 metadata={"medbatch.io/corpus": f"{resource.namespace}/{resource.name}"},
             )
         except JobsApiError as exc:

@@ -1,5 +1,6 @@
 """What a job writes and the operator reads: file names, the progress and manifest summary models, the
-outcome words, the mount points and the entrypoint command. Defined once; both sides import them.
+outcome words, the mount points, the files a job reads its spec from and the entrypoint command. Defined
+once; both sides import them.
 
 Both sides depend only on ``medbatch.spec``, so this is the one place the operator and the job meet
 besides the custom resources themselves.
@@ -11,7 +12,11 @@ import shlex
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from medbatch.spec.corpus import Corpus
+from medbatch.spec.model_profile import ModelProfile
 
 # In the output folder.
 JOB_FILE = "_job.json"
@@ -99,13 +104,17 @@ class ManifestSummary(BaseModel):
     audit: AuditReport | None = None
 
 
-def entrypoint_command(corpus_args: str, profile_args: str, python: str = "python") -> str:
-    """The job's command line, given its ``--corpus ...`` and ``--profile ...`` arguments."""
-    return f"{shlex.quote(python)} -m {ENTRYPOINT_MODULE} {corpus_args} {profile_args}"
+def spec_files(corpus: Corpus, profile: ModelProfile) -> dict[str, str]:
+    """The files a job reads its Corpus and ModelProfile from, by name: a RayJob's ConfigMap holds them,
+    a Jobs API submission's working directory too."""
+    return {
+        CORPUS_FILE: yaml.safe_dump(corpus.document(), sort_keys=False),
+        PROFILE_FILE: yaml.safe_dump(profile.document(), sort_keys=False),
+    }
 
 
-def mounted_entrypoint() -> str:
-    """The command of a RayJob: the Corpus and ModelProfile read from the mounted ConfigMap."""
-    return entrypoint_command(
-        f"--corpus {CONFIG_MOUNT}/{CORPUS_FILE}", f"--profile {CONFIG_MOUNT}/{PROFILE_FILE}"
-    )
+def entrypoint_command(folder: str = CONFIG_MOUNT, python: str = "python") -> str:
+    """The job's command line, reading ``spec_files`` from ``folder``: a RayJob's mounted ConfigMap
+    (the default) or ``.``, the working directory a Jobs API submission unpacks them into."""
+    paths = (shlex.quote(f"{folder}/{name}") for name in (CORPUS_FILE, PROFILE_FILE))
+    return f"{shlex.quote(python)} -m {ENTRYPOINT_MODULE} --corpus {next(paths)} --profile {next(paths)}"

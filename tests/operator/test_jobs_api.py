@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -14,10 +16,10 @@ from medbatch.operator.jobs_api import (
     JobInfo,
     JobsApiError,
     RayJobsClient,
-    entrypoint_for,
     submission_id_for,
 )
 from medbatch.spec import Corpus, ModelProfile
+from medbatch.spec.run_files import CORPUS_FILE, PROFILE_FILE, entrypoint_command, spec_files
 from tests.corpora import corpus_yaml, notes, rows, write_jsonl
 from tests.operator.cluster import wait_until
 
@@ -45,6 +47,16 @@ def corpus_for(tmp_path: Path, count: int, shard_size: int) -> Corpus:
     )
 
 
+def submit(client: RayJobsClient, submission: str, corpus: Corpus, **extra: dict[str, str]) -> JobInfo:
+    """Submit ``corpus`` as the operator does: its spec files in the job's working directory."""
+    return client.submit(
+        submission,
+        entrypoint_command(".", sys.executable),
+        working_dir=spec_files(corpus, baseline_profile()),
+        **extra,
+    )
+
+
 def finished(client: RayJobsClient, submission: str) -> JobInfo | None:
     info = client.status(submission)
     return info if info is not None and info.status in TERMINAL_STATUSES else None
@@ -54,9 +66,8 @@ def test_submit_runs_a_real_job_to_success_and_is_idempotent(ray_head: str, tmp_
     client = RayJobsClient(ray_head)
     corpus = corpus_for(tmp_path, 12, 4)
     submission = submission_id_for("3f1c-uid-a")
-    entrypoint = entrypoint_for(corpus, baseline_profile(), python=sys.executable)
-    first = client.submit(submission, entrypoint, metadata={"corpus": "jobs-api"})
-    again = client.submit(submission, entrypoint)
+    first = submit(client, submission, corpus, metadata={"corpus": "jobs-api"})
+    again = submit(client, submission, corpus)
     assert again.submission_id == first.submission_id == submission
 
     info = wait_until(lambda: finished(client, submission), 300, "the job to finish")
@@ -66,6 +77,14 @@ def test_submit_runs_a_real_job_to_success_and_is_idempotent(ray_head: str, tmp_
     assert manifest["records"]["total"] == 12
     jobs = httpx.get(f"{ray_head}/api/jobs/", timeout=5).json()
     assert sum(1 for job in jobs if job.get("submission_id") == submission) == 1, "one job, not two"
+    # What the dashboard shows of the job to whoever holds the cluster's token: its entry in the job
+    # list (entrypoint, runtime_env, metadata) and its logs. The spec's locations are in neither.
+    (job,) = [job for job in jobs if job.get("submission_id") == submission]
+    assert job["entrypoint"] == entrypoint_command(".", sys.executable), "no spec in the command"
+    assert list(job["runtime_env"]) == ["working_dir"]
+    assert job["runtime_env"]["working_dir"].startswith("gcs://_ray_pkg_")
+    shown = json.dumps(job) + httpx.get(f"{ray_head}/api/jobs/{submission}/logs", timeout=5).json()["logs"]
+    assert str(tmp_path) not in shown
 
 
 def test_a_run_whose_every_record_failed_exits_cleanly(ray_head: str, tmp_path: Path) -> None:
@@ -78,7 +97,7 @@ def test_a_run_whose_every_record_failed_exits_cleanly(ray_head: str, tmp_path: 
     corpus = Corpus.model_validate(corpus_yaml("all-bad", source, output={"uri": str(tmp_path / "out")}))
     client = RayJobsClient(ray_head)
     submission = submission_id_for("3f1c-uid-all-bad")
-    client.submit(submission, entrypoint_for(corpus, baseline_profile(), python=sys.executable))
+    submit(client, submission, corpus)
     info = wait_until(lambda: finished(client, submission), 300, "the job to finish")
     assert info.status == "SUCCEEDED", info.message
     manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
@@ -89,7 +108,7 @@ def test_stop_ends_a_running_job(ray_head: str, tmp_path: Path) -> None:
     client = RayJobsClient(ray_head)
     corpus = corpus_for(tmp_path, 4000, 50)
     submission = submission_id_for("3f1c-uid-b")
-    client.submit(submission, entrypoint_for(corpus, baseline_profile(), python=sys.executable))
+    submit(client, submission, corpus)
     wait_until(
         lambda: (client.status(submission) or JobInfo(submission_id="", status="")).status == "RUNNING",
         120,
@@ -135,6 +154,58 @@ def test_submission_retries_until_the_head_can_take_jobs() -> None:
     )
     with pytest.raises(JobsApiError, match=r"refused the request \(HTTP 503\)"):
         refusing.submit("medbatch-u2", "python -m x")
+
+
+def test_the_spec_travels_as_a_working_dir_package_never_in_the_submission(tmp_path: Path) -> None:
+    """The Jobs API submission (shown on the dashboard) names a package, uploaded first and pinned before
+    the upload; the package holds the spec files; each submission gets a fresh random package name."""
+    corpus = corpus_for(tmp_path, 1, 1)
+    requests: list[httpx.Request] = []
+    submitted: set[str] = set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.method == "POST":
+            submitted.add(json.loads(request.content)["submission_id"])
+            return httpx.Response(200, json={})
+        if request.url.path.startswith("/api/packages/"):
+            return httpx.Response(404 if request.method == "GET" else 200)
+        submission = request.url.path.rsplit("/", 1)[-1]
+        if submission in submitted:
+            return httpx.Response(200, json={"submission_id": submission, "status": "PENDING"})
+        return httpx.Response(404, json={})
+
+    client = RayJobsClient("http://head:8265", transport=httpx.MockTransport(handler))
+    for submission in ("medbatch-u1", "medbatch-u2"):
+        submit(client, submission, corpus)
+    calls = [f"{r.method} {r.url.path.rsplit('/', 1)[0]}" for r in requests if "/packages/" in r.url.path]
+    assert calls == ["GET /api/packages/gcs", "PUT /api/packages/gcs"] * 2
+    uploads = [r for r in requests if r.method == "PUT"]
+    names = {r.url.path.rsplit("/", 1)[-1] for r in uploads}
+    assert len(names) == 2, "a fresh name per submission"
+    with zipfile.ZipFile(io.BytesIO(uploads[0].content)) as archive:
+        files = {name: archive.read(name).decode() for name in archive.namelist()}
+    assert files == spec_files(corpus, baseline_profile())
+    assert set(files) == {CORPUS_FILE, PROFILE_FILE}
+    posted = [json.loads(r.content) for r in requests if r.method == "POST"]
+    assert [p["runtime_env"]["working_dir"] for p in posted] == [
+        f"gcs://{r.url.path.rsplit('/', 1)[-1]}" for r in uploads
+    ]
+    assert str(tmp_path) not in json.dumps(posted)
+    assert posted[0]["entrypoint"].endswith("--corpus ./corpus.yaml --profile ./modelprofile.yaml")
+
+
+def test_a_refused_upload_submits_nothing(tmp_path: Path) -> None:
+    methods: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append(request.method)
+        return httpx.Response(413 if request.method == "PUT" else 404, text="too large")
+
+    client = RayJobsClient("http://head:8265", transport=httpx.MockTransport(handler))
+    with pytest.raises(JobsApiError, match=r"refused the request \(HTTP 413\)"):
+        submit(client, "medbatch-u1", corpus_for(tmp_path, 1, 1))
+    assert "POST" not in methods
 
 
 def test_errors_never_quote_the_server() -> None:

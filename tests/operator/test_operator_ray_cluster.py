@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from medbatch.operator.jobs_api import TERMINAL_STATUSES
+from medbatch.spec.run_files import entrypoint_command
 from tests.corpora import notes, rows, write_jsonl
 from tests.operator.cluster import NAMESPACE, Cluster, eventually, free_port, running_operator
 
@@ -157,6 +158,10 @@ async def test_a_corpus_on_an_existing_cluster_runs_to_success(
         job = await ray_job(ray_head, status["submissionId"])
         assert job is not None
         assert job["status"] == "SUCCEEDED"
+        # What the dashboard shows of the job: no spec in the command, only the package's name.
+        assert job["entrypoint"] == entrypoint_command(".")
+        assert list(job["runtime_env"]) == ["working_dir"]
+        assert str(tmp_path) not in json.dumps(job)
         assert ("ray.io", "rayjobs", "create") not in cluster.requests()
 
 
