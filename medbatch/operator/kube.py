@@ -103,6 +103,12 @@ class SecretView:
     owners: frozenset[str]
     encoded: dict[str, str] = field(repr=False)
     plain: dict[str, str] = field(default_factory=dict, repr=False)
+    owner_names: frozenset[tuple[str, str]] = frozenset()
+    """The (kind, name) of each owner."""
+
+    def has(self, key: str) -> bool:
+        """Whether the Secret holds a value under ``key`` (nothing is decoded)."""
+        return bool(self.encoded.get(key) or self.plain.get(key))
 
     def text(self, key: str) -> str | None:
         """The value under ``key`` as text, or None when there is none (SecretDataError if not text)."""
@@ -182,6 +188,9 @@ class Kube:
         # When the installed RayJob CRD was last found to keep token authentication (time.monotonic();
         # see admission.check_token_auth), None before.
         self.token_auth_checked_at: float | None = None
+        # RayClusters of RayJobs whose token Secret KubeRay was found to have made (namespace, name), so
+        # each is looked at once (see ray_clusters.kuberay_made_token).
+        self.token_secrets_seen: set[tuple[str, str]] = set()
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -220,6 +229,9 @@ class Kube:
             owners=_owner_uids(found.metadata),
             encoded=dict(found.data or {}),
             plain=dict(found.stringData or {}),
+            owner_names=frozenset(
+                (ref.kind, ref.name) for ref in (getattr(found.metadata, "ownerReferences", None) or [])
+            ),
         )
 
     async def rayjob_crd(self) -> dict[str, Any] | None:

@@ -116,6 +116,25 @@ async def ray_target(kube: Kube, corpus: Corpus, namespace: str, config: Operato
     return RayTarget(address=address, token=token, ca_file=config.ray_head_ca_file)
 
 
+async def kuberay_made_token(kube: Kube, namespace: str, cluster: str) -> bool:
+    """Whether KubeRay made the token Secret of ``cluster``, the RayCluster it runs a RayJob on: named
+    after the cluster, owned by it and holding a token.
+
+    The RayJob CRD keeping ``authOptions`` says only that the API server stores the field; a KubeRay
+    controller older than the CRD ignores it and starts a head that takes requests without a token.
+    Looked at once per cluster; nothing of the Secret is decoded.
+    """
+    if (namespace, cluster) in kube.token_secrets_seen:
+        return True
+    if not is_object_name(cluster):
+        return False
+    found = await kube.secret(namespace, cluster)
+    made = found is not None and ("RayCluster", cluster) in found.owner_names and found.has(KUBERAY_TOKEN_KEY)
+    if made:
+        kube.token_secrets_seen.add((namespace, cluster))
+    return made
+
+
 def _require_owned(reason: str, what: str, owned: bool, missing: bool, cluster: str) -> None:
     """Refuse an object the RayCluster ``cluster`` does not own (KubeRay makes its head Service and token
     Secret, owned by it): ``what`` names the object, ``missing`` says it does not exist at all."""

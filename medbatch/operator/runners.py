@@ -24,7 +24,7 @@ import kopf
 from medbatch.operator.admission import Plan, admit
 from medbatch.operator.config import OperatorConfig
 from medbatch.operator.errors import LaunchError, as_launch_errors
-from medbatch.operator.job_state import JobState, from_jobs_api, from_rayjob_status
+from medbatch.operator.job_state import JobState, Stage, from_jobs_api, from_rayjob_status
 from medbatch.operator.jobs_api import (
     TERMINAL_STATUSES,
     JobsApiError,
@@ -33,7 +33,7 @@ from medbatch.operator.jobs_api import (
 )
 from medbatch.operator.kube import Kube
 from medbatch.operator.metrics import LAUNCHES
-from medbatch.operator.ray_clusters import ray_cluster, target_name
+from medbatch.operator.ray_clusters import kuberay_made_token, ray_cluster, target_name
 from medbatch.operator.render import (
     CONTENT_HASH,
     child_name,
@@ -142,11 +142,19 @@ class RayJobRunner:
         return Launched(created=created["RayJob"], rayjob=self.name)
 
     async def observe(self) -> JobState | None:
-        """The RayJob's status, as KubeRay writes it."""
+        """The RayJob's status, as KubeRay writes it; Failed, with the RayJob suspended, once it runs on a
+        cluster KubeRay made no token for."""
         rayjob = await self.kube.rayjob(self.resource.namespace, self.name)
         if rayjob is None:
             return None
-        return from_rayjob_status(rayjob.get("status") or {"jobDeploymentStatus": "New"})
+        status = rayjob.get("status") or {"jobDeploymentStatus": "New"}
+        state = from_rayjob_status(status)
+        cluster = status.get("rayClusterName")
+        running = state.stage is Stage.RUNNING and isinstance(cluster, str) and bool(cluster)
+        if running and not await kuberay_made_token(self.kube, self.resource.namespace, str(cluster)):
+            await self.suspend()
+            return _token_not_enforced(str(cluster))
+        return state
 
     async def suspend(self) -> None:
         """Suspend the RayJob (KubeRay deletes its cluster; the RayJob stays)."""
@@ -162,6 +170,16 @@ class RayJobRunner:
         is deleted."""
         await self.suspend()
         return True
+
+
+def _token_not_enforced(cluster: str) -> JobState:
+    return JobState(
+        stage=Stage.FAILED,
+        reason="RayTokenAuthNotEnforced",
+        message=f"KubeRay made no token Secret for RayCluster '{cluster}': its controller ignores "
+        "authOptions (older than its CRDs), so the Ray head took requests without a token. The RayJob is "
+        "suspended (its cluster deleted); upgrade KubeRay's controller, then delete and re-apply the Corpus",
+    )
 
 
 async def create_owned(kube: Kube, document: dict[str, Any], owner_uid: str) -> bool:

@@ -296,6 +296,60 @@ async def test_failed_job_fails_the_corpus_with_a_short_message_and_a_warning(
         assert "Traceback" not in json.dumps(await cluster.events("oncology"))
 
 
+def token_secret(name: str, owner: dict[str, Any] | None) -> dict[str, Any]:
+    """A Secret holding a Ray token under KubeRay's key; owned by ``owner`` (a RayCluster) if given."""
+    metadata: dict[str, Any] = {"name": name, "namespace": NAMESPACE}
+    if owner is not None:
+        ref = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": name, "uid": owner["metadata"]["uid"]}
+        metadata["ownerReferences"] = [ref]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "stringData": {"auth_token": "t" * 32},
+    }
+
+
+async def test_a_rayjob_whose_cluster_kuberay_made_no_token_for_is_stopped(
+    cluster: Cluster, s3_endpoint: str
+) -> None:
+    """The RayJob CRD keeping authOptions does not show that KubeRay's controller honours it: an older
+    controller ignores it and starts a head that takes requests without a token. A RayJob that runs on a
+    cluster without KubeRay's token Secret (none, or one KubeRay did not make) is suspended and fails."""
+    await install(cluster, s3_endpoint)
+    async with running_operator():
+        for name in ("guarded", "unguarded", "forged"):
+            await cluster.apply(corpus(name))
+            await rayjob(cluster, name)
+        made = await cluster.apply(
+            {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayCluster",
+                "metadata": {"name": "guarded-x1", "namespace": NAMESPACE},
+            }
+        )
+        await cluster.apply(token_secret("guarded-x1", made))
+        await cluster.apply(token_secret("forged-x3", None))  # a namespace user's, named like the cluster
+        for name, ray_cluster in (
+            ("guarded", "guarded-x1"),
+            ("unguarded", "unguarded-x2"),
+            ("forged", "forged-x3"),
+        ):
+            await set_rayjob_status(
+                cluster, name, jobDeploymentStatus="Running", jobStatus="RUNNING", rayClusterName=ray_cluster
+            )
+        for name, ray_cluster in (("unguarded", "unguarded-x2"), ("forged", "forged-x3")):
+            failed = await wait_phase(cluster, name, "Failed")
+            assert failed["status"]["reason"] == "RayTokenAuthNotEnforced"
+            assert f"no token Secret for RayCluster '{ray_cluster}'" in failed["status"]["message"]
+            assert (await rayjob(cluster, name))["spec"]["suspend"] is True
+            await wait_event(cluster, name, "RayTokenAuthNotEnforced")
+        await wait_phase(cluster, "guarded", "Running")
+        assert (await rayjob(cluster, "guarded"))["spec"]["suspend"] is False
+        events = json.dumps(await cluster.list_all("Event"))
+    assert "t" * 32 not in events
+
+
 async def test_a_corpus_created_suspended_gets_a_suspended_rayjob(cluster: Cluster, s3_endpoint: str) -> None:
     """KubeRay creates no Ray cluster for a suspended RayJob: nothing runs until the Corpus is resumed."""
     await install(cluster, s3_endpoint)
