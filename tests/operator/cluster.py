@@ -232,6 +232,56 @@ def rayjob_crd(*, auth_options: bool = True) -> dict[str, Any]:
     }
 
 
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    """An ownerReference to ``owner``, as the API server returned it (with its uid)."""
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+    }
+
+
+def head_service(
+    owner: dict[str, Any],
+    ports: list[dict[str, Any]] | None = None,
+    kind: str = "ClusterIP",
+    owned: bool = True,
+) -> dict[str, Any]:
+    """The head Service KubeRay makes for a RayCluster (``owner`` as the API server returned it)."""
+    metadata: dict[str, Any] = {"name": f"{owner['metadata']['name']}-head-svc", "namespace": NAMESPACE}
+    if owned:
+        metadata["ownerReferences"] = [owner_reference(owner)]
+    spec: dict[str, Any] = {"type": kind, "ports": ports or [{"name": "dashboard", "port": 8265}]}
+    if kind == "ExternalName":
+        spec = {"type": kind, "externalName": "attacker.example"}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+async def ray_cluster_with_head(
+    cluster: Cluster, spec: dict[str, Any] | None = None, ports: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A RayCluster ``shared`` and the head Service it owns; returns the RayCluster as created."""
+    document: dict[str, Any] = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "shared", "namespace": NAMESPACE},
+    }
+    if spec is not None:
+        document["spec"] = spec
+    created = await cluster.apply(document)
+    await cluster.apply(head_service(created, ports))
+    return created
+
+
+def example_on_shared_cluster() -> dict[str, Any]:
+    """The S3 example Corpus, run on the RayCluster ``shared`` (``spec.ray``)."""
+    document: dict[str, Any] = yaml.safe_load((ROOT / "manifests/examples/cardiology-s3.yaml").read_text())
+    document["spec"]["ray"] = {"clusterName": "shared"}
+    return document
+
+
 def write_kubeconfig(path: Path, url: str) -> Path:
     """A kubeconfig pointing at ``url`` with no credentials (the emulator wants none)."""
     path.write_text(

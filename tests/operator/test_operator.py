@@ -27,6 +27,7 @@ from tests.operator.cluster import (
     ROOT,
     Cluster,
     eventually,
+    owner_reference,
     rayjob_crd,
     running_operator,
 )
@@ -300,8 +301,7 @@ def token_secret(name: str, owner: dict[str, Any] | None) -> dict[str, Any]:
     """A Secret holding a Ray token under KubeRay's key; owned by ``owner`` (a RayCluster) if given."""
     metadata: dict[str, Any] = {"name": name, "namespace": NAMESPACE}
     if owner is not None:
-        ref = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": name, "uid": owner["metadata"]["uid"]}
-        metadata["ownerReferences"] = [ref]
+        metadata["ownerReferences"] = [owner_reference(owner)]
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -21,7 +21,14 @@ import pytest
 from medbatch.operator.jobs_api import TERMINAL_STATUSES
 from medbatch.spec.run_files import entrypoint_command
 from tests.corpora import notes, rows, write_jsonl
-from tests.operator.cluster import NAMESPACE, Cluster, eventually, free_port, running_operator
+from tests.operator.cluster import (
+    NAMESPACE,
+    Cluster,
+    eventually,
+    free_port,
+    head_service,
+    running_operator,
+)
 
 pytestmark = [pytest.mark.ray, pytest.mark.asyncio(loop_scope="function"), pytest.mark.timeout(600)]
 
@@ -46,20 +53,6 @@ def db_secret(key: str) -> dict[str, Any]:
         "metadata": {"name": "db", "namespace": NAMESPACE},
         "data": {key: base64.b64encode(SECRET_VALUE.encode()).decode()},
     }
-
-
-def head_service(owner: dict[str, Any], kind: str = "ClusterIP", owned: bool = True) -> dict[str, Any]:
-    """The head Service KubeRay makes for a RayCluster (``owner`` as the API server returned it)."""
-    name = owner["metadata"]["name"]
-    metadata: dict[str, Any] = {"name": f"{name}-head-svc", "namespace": NAMESPACE}
-    if owned:
-        metadata["ownerReferences"] = [
-            {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": name, "uid": owner["metadata"]["uid"]}
-        ]
-    spec: dict[str, Any] = {"type": kind, "ports": [{"name": "dashboard", "port": 8265}]}
-    if kind == "ExternalName":
-        spec = {"type": kind, "externalName": "attacker.example"}
-    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
 
 
 def ray_cluster(name: str, dashboard: str | int, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -279,7 +272,9 @@ async def test_an_allowed_cluster_is_trusted_by_ownership_not_by_names(
     created = await cluster.apply(listed)
     await cluster.apply(
         head_service(
-            created, "ExternalName" if setup == "external" else "ClusterIP", setup != "unowned-service"
+            created,
+            kind="ExternalName" if setup == "external" else "ClusterIP",
+            owned=setup != "unowned-service",
         )
     )
     async with running_operator() as operator:

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,37 +26,15 @@ from medbatch.operator.jobs_api import RayJobsClient
 from medbatch.operator.kube import Kube
 from medbatch.operator.ray_clusters import ray_target
 from medbatch.spec import Corpus, parse_resource
-from tests.operator.cluster import NAMESPACE, ROOT, Cluster
+from tests.operator.cluster import NAMESPACE, Cluster, example_on_shared_cluster, ray_cluster_with_head
 
 ASYNC = pytest.mark.asyncio(loop_scope="function")
 CONFIG = OperatorConfig(allowed_ray_clusters=[f"{NAMESPACE}/shared"], ray_cluster_selector="")
 
 
 async def _cluster_with_head(cluster: Cluster, port: dict[str, Any]) -> Corpus:
-    created = await cluster.apply(
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "metadata": {"name": "shared", "namespace": NAMESPACE},
-        }
-    )
-    owner = {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "name": "shared",
-        "uid": created["metadata"]["uid"],
-    }
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "shared-head-svc", "namespace": NAMESPACE, "ownerReferences": [owner]},
-            "spec": {"type": "ClusterIP", "ports": [port]},
-        }
-    )
-    document = yaml.safe_load((ROOT / "manifests/examples/cardiology-s3.yaml").read_text())
-    document["spec"]["ray"] = {"clusterName": "shared"}
-    return parse_resource(document, Corpus, "Corpus")
+    await ray_cluster_with_head(cluster, ports=[port])
+    return parse_resource(example_on_shared_cluster(), Corpus, "Corpus")
 
 
 @ASYNC

@@ -25,7 +25,15 @@ from medbatch.operator.ray_clusters import ray_target
 from medbatch.operator.resource import read_corpus
 from medbatch.operator.runners import launch
 from medbatch.spec import Corpus, SpecError, parse_resource
-from tests.operator.cluster import NAMESPACE, ROOT, Cluster, eventually, running_operator
+from tests.operator.cluster import (
+    NAMESPACE,
+    ROOT,
+    Cluster,
+    eventually,
+    example_on_shared_cluster,
+    ray_cluster_with_head,
+    running_operator,
+)
 
 ASYNC = pytest.mark.asyncio(loop_scope="function")
 
@@ -149,36 +157,10 @@ async def test_a_ray_cluster_cannot_name_a_token_secret_outside_its_namespace(
 ) -> None:
     """``authOptions.secretName`` is written by whoever may edit the RayCluster, not by the platform."""
     await cluster.apply(_secret("ray-token", VICTIM, {"auth_token": VICTIM_VALUE.encode()}))
-    created = await cluster.apply(
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "metadata": {"name": "shared", "namespace": NAMESPACE},
-            "spec": {"authOptions": {"mode": "token", "secretName": f"../../{VICTIM}/secrets/ray-token"}},
-        }
+    await ray_cluster_with_head(
+        cluster, spec={"authOptions": {"mode": "token", "secretName": f"../../{VICTIM}/secrets/ray-token"}}
     )
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": "shared-head-svc",
-                "namespace": NAMESPACE,
-                "ownerReferences": [
-                    {
-                        "apiVersion": "ray.io/v1",
-                        "kind": "RayCluster",
-                        "name": "shared",
-                        "uid": created["metadata"]["uid"],
-                    }
-                ],
-            },
-            "spec": {"type": "ClusterIP"},
-        }
-    )
-    document = yaml.safe_load((ROOT / "manifests/examples/cardiology-s3.yaml").read_text())
-    document["spec"]["ray"] = {"clusterName": "shared"}
-    corpus = parse_resource(document, Corpus, "Corpus")
+    corpus = parse_resource(example_on_shared_cluster(), Corpus, "Corpus")
     config = OperatorConfig(allowed_ray_clusters=[f"{NAMESPACE}/shared"], ray_cluster_selector="")
     with pytest.raises(LaunchError) as refused:
         await ray_target(kube, corpus, NAMESPACE, config)
