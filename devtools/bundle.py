@@ -42,12 +42,13 @@ def _rules(permissions: list[Access]) -> list[dict[str, Any]]:
 
 
 def rbac_rules() -> dict[str, list[dict[str, Any]]]:
-    """``cluster``: rules on cluster-scoped resources; ``namespaced``: rules a Role can grant; each also
-    as ``<scope>-<only>`` for the rules only some installs need (``Access.only``), which the chart's
+    """``cluster``: rules on cluster-scoped resources; ``namespaced``: rules a Role can grant on Corpora
+    and Events; ``tenant``: on the tenant's other objects (``Access.tenant``); each also as
+    ``<scope>-<only>`` for the rules only some installs need (``Access.only``), which the chart's
     templates include where they apply."""
     groups: dict[str, list[Access]] = {}
     for access in PERMISSIONS:
-        scope = "cluster" if access.cluster else "namespaced"
+        scope = "cluster" if access.cluster else "tenant" if access.tenant else "namespaced"
         groups.setdefault(f"{scope}-{access.only}" if access.only else scope, []).append(access)
     return {key: _rules(found) for key, found in sorted(groups.items())}
 

@@ -28,6 +28,9 @@ class OperatorConfig(BaseSettings):
             its pods reach only each other, DNS and ``egress`` (NetworkPolicy egress rules).
         delete_timeout_s: how long deleting (or suspending) a Jobs API Corpus waits for its Ray job to stop.
         peering_name: the KopfPeering object replicas of one release share.
+        tenant_cluster_role, service_account: with the chart's ``namespaceOptIn``, the ClusterRole a
+            namespace's admin binds to opt the namespace in, and the operator's ServiceAccount
+            (``namespace:name``) to bind it to; a refusal in a namespace then says how to opt it in.
         active_deadline_seconds, backoff_limit, ttl_seconds_after_finished: RayJob lifecycle bounds.
         allowed_ray_clusters: the RayClusters a Corpus may run on through ``spec.ray``, as
             ``namespace/name`` (or ``namespace/*``), set by the platform in the chart's values; empty
@@ -80,6 +83,8 @@ class OperatorConfig(BaseSettings):
     egress: list[dict[str, Any]] = Field(default_factory=lambda: [HTTPS_EGRESS])
     delete_timeout_s: float = Field(default=30.0, gt=0)
     peering_name: str = "medbatch"
+    tenant_cluster_role: str | None = None
+    service_account: str | None = None
     allowed_ray_clusters: list[str] = Field(default_factory=list)
     ray_cluster_selector: str = "medbatch.io/allow-corpora=true"
     ray_head_url: str = "{scheme}://{service}.{namespace}.svc:{port}"
@@ -93,6 +98,16 @@ class OperatorConfig(BaseSettings):
     max_replicas: int | None = Field(default=None, ge=1)
     max_gpus: int | None = Field(default=None, ge=0)
     child_labels: list[str] = Field(default_factory=lambda: [KUEUE_QUEUE_LABEL])
+
+    def opt_in_command(self, namespace: str) -> str | None:
+        """How a namespace's admin opts ``namespace`` in (None unless namespaces opt in)."""
+        if not self.tenant_cluster_role:
+            return None
+        account = self.service_account or "<operator namespace>:<operator ServiceAccount>"
+        return (
+            f"kubectl -n {namespace} create rolebinding medbatch --clusterrole={self.tenant_cluster_role} "
+            f"--serviceaccount={account}"
+        )
 
     def read_policy(self) -> ReadPolicy:
         """What the operator may read when it follows a job's progress."""

@@ -45,9 +45,23 @@ def kube_problem(exc: KubeError) -> LaunchError:
 
 
 @contextlib.contextmanager
-def as_launch_errors() -> Iterator[None]:
-    """Raise a failed Kubernetes call inside as the LaunchError it means for the Corpus."""
+def as_launch_errors(opt_in: str | None = None) -> Iterator[None]:
+    """Raise a failed Kubernetes call inside as the LaunchError it means for the Corpus.
+
+    Args:
+        opt_in: where the operator may act only in namespaces that opted in, the command that opts the
+            Corpus's namespace in: a refusal there says it has not (reason ``NamespaceNotOptedIn``).
+    """
     try:
-        yield
-    except KubeError as exc:
-        raise kube_problem(exc) from None
+        try:
+            yield
+        except KubeError as exc:
+            raise kube_problem(exc) from None
+    except LaunchError as problem:
+        if opt_in is None or problem.reason != "Forbidden":
+            raise
+        raise LaunchError(
+            "NamespaceNotOptedIn",
+            f"the operator may not act in this namespace until its admin opts it in: `{opt_in}`; retrying",
+            retry=True,
+        ) from None

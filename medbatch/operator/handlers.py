@@ -279,7 +279,7 @@ async def _suspend_or_resume(
     """Suspend the job, or admit the Corpus again and resume it (a resumed job starts anew, so it meets
     the platform's bounds as they are now); a new submission goes into ``patch``."""
     runner = runner_for(runtime.kube, runtime.config, resource)
-    with as_launch_errors():
+    with as_launch_errors(runtime.config.opt_in_command(resource.namespace)):
         if suspend:
             await runner.suspend()
             return

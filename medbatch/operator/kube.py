@@ -41,7 +41,10 @@ class Access:
     for it. ``names``: the only objects it is needed on (``resourceNames``); empty for all. ``only``: the
     install that needs it ("" every one; ``NAMESPACED_MODE`` or ``CLUSTER_WIDE_MODE``: kopf peers through
     namespaced or cluster-wide peering objects; ``RAY_CLUSTERS``: only where ``rayClusters.allowed`` lists
-    a RayCluster Corpora may run on).
+    a RayCluster Corpora may run on). ``tenant``: an object of the tenant's own besides its Corpora and
+    their Events (a Secret, a RayJob): with ``namespaceOptIn`` granted only in namespaces whose admins
+    bind the chart's tenant ClusterRole, where the rest is granted everywhere so that a Corpus in a
+    namespace that has not opted in still hears why nothing starts.
     """
 
     group: str
@@ -50,6 +53,7 @@ class Access:
     cluster: bool = False
     names: tuple[str, ...] = ()
     only: str = ""
+    tenant: bool = False
 
 
 NAMESPACED_MODE, CLUSTER_WIDE_MODE, RAY_CLUSTERS = "namespacedMode", "clusterWideMode", "rayClusters"
@@ -65,13 +69,13 @@ PERMISSIONS: tuple[Access, ...] = (
     Access(GROUP, f"{CORPORA}/finalizers", ("update",)),
     Access(GROUP, MODEL_PROFILES, ("get",), cluster=True),
     Access("", "events", ("create",)),
-    Access("", "secrets", ("get",)),
-    Access("", "configmaps", ("get", "create", "patch")),
-    Access("ray.io", "rayjobs", ("get", "create", "patch")),
-    Access("ray.io", "rayclusters", ("get",), only=RAY_CLUSTERS),
+    Access("", "secrets", ("get",), tenant=True),
+    Access("", "configmaps", ("get", "create", "patch"), tenant=True),
+    Access("ray.io", "rayjobs", ("get", "create", "patch"), tenant=True),
+    Access("ray.io", "rayclusters", ("get",), only=RAY_CLUSTERS, tenant=True),
     # The head Service of a RayCluster named in spec.ray: checked to be the cluster's own and in-cluster.
-    Access("", "services", ("get",), only=RAY_CLUSTERS),
-    Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch")),
+    Access("", "services", ("get",), only=RAY_CLUSTERS, tenant=True),
+    Access("networking.k8s.io", "networkpolicies", ("get", "create", "patch"), tenant=True),
     Access("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch"), only=NAMESPACED_MODE),
     Access(
         "kopf.dev",

@@ -106,7 +106,7 @@ def runner_for(kube: Kube, config: OperatorConfig, resource: CorpusObject) -> Jo
 async def launch(kube: Kube, resource: CorpusObject, config: OperatorConfig) -> Launched:
     """Admit the Corpus and start its job (or find what an earlier attempt started)."""
     runner = runner_for(kube, config, resource)
-    with as_launch_errors():
+    with as_launch_errors(config.opt_in_command(resource.namespace)):
         launched = await runner.start(await admit(kube, resource, config))
     LAUNCHES.labels(runner.kind).inc()
     return launched

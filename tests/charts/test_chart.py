@@ -226,7 +226,15 @@ def test_invalid_values_are_refused(setting: str, complaint: str) -> None:
     assert complaint in result.stderr
 
 
-@pytest.mark.parametrize("values", [(), ("--set", "watchNamespaces={team-a}"), ("--set", "clusterWide=true")])
+@pytest.mark.parametrize(
+    "values",
+    [
+        (),
+        ("--set", "watchNamespaces={team-a}"),
+        ("--set", "clusterWide=true"),
+        ("--set", "namespaceOptIn=true"),
+    ],
+)
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_builtin_objects_validate(values: tuple[str, ...], version: str) -> None:
     for obj in helm_template(*values):
@@ -255,13 +263,16 @@ def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 
 
 def needed(
-    *, cluster: bool | None = None, installs: frozenset[str] = frozenset()
+    *, cluster: bool | None = None, tenant: bool | None = None, installs: frozenset[str] = frozenset()
 ) -> set[tuple[str, str, str]]:
-    """What PERMISSIONS asks for (of one scope), in an install with the conditions ``installs`` names."""
+    """What PERMISSIONS asks for (of one scope, on tenants' objects or not), in an install with the
+    conditions ``installs`` names."""
     return {
         (a.group, a.resource, verb)
         for a in PERMISSIONS
-        if (cluster is None or a.cluster == cluster) and (not a.only or a.only in installs)
+        if (cluster is None or a.cluster == cluster)
+        and (tenant is None or a.tenant == tenant)
+        and (not a.only or a.only in installs)
         for verb in a.verbs
     }
 
@@ -316,6 +327,48 @@ def test_rbac_of_the_default_install_grants_nothing_outside_the_watched_namespac
     assert {b["subjects"][0]["namespace"] for b in bindings} == {NAMESPACE}
     (cluster_binding,) = by_kind(objects, "ClusterRoleBinding")
     assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+
+
+@pytest.mark.parametrize("ray_clusters", [False, True])
+def test_namespace_opt_in_grants_tenant_objects_only_where_an_admin_binds_them(ray_clusters: bool) -> None:
+    """namespaceOptIn: Corpora and Events everywhere (so a Corpus anywhere hears why it waits), but a
+    tenant's Secrets, RayJobs, ConfigMaps and NetworkPolicies only through a ClusterRole bound nowhere
+    by the chart; namespace admins may bind that one role and nothing else."""
+    extra = ("--set", "rayClusters.allowed={team-a/shared}") if ray_clusters else ()
+    objects = helm_template("--set", "namespaceOptIn=true", *extra)
+    installs = frozenset({CLUSTER_WIDE_MODE} | ({RAY_CLUSTERS} if ray_clusters else set()))
+    roles = {r["metadata"]["name"]: r for r in by_kind(objects, "ClusterRole")}
+    assert granted(roles["medbatch"]["rules"]) == needed(tenant=False, installs=installs)
+    assert granted(roles["medbatch-tenant"]["rules"]) == needed(tenant=True, installs=installs)
+    assert needed(tenant=True) >= {("", "secrets", "get"), ("ray.io", "rayjobs", "create")}
+    binder = roles["medbatch-tenant-binder"]
+    assert binder["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert binder["rules"] == [
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+            "resourceNames": ["medbatch-tenant"],
+        }
+    ]
+    (binding,) = by_kind(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "medbatch", "the tenant role is bound by namespace admins only"
+    assert by_kind(objects, "Role") == by_kind(objects, "RoleBinding") == []
+    assert by_kind(objects, "ValidatingAdmissionPolicy") == [], "no cluster-wide writes to narrow"
+    assert [p["kind"] for p in objects if p["kind"].endswith("KopfPeering")] == ["ClusterKopfPeering"]
+    (deployment,) = by_kind(objects, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "--all-namespaces" in container["args"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MEDBATCH_TENANT_CLUSTER_ROLE"] == "medbatch-tenant"
+    (account,) = by_kind(objects, "ServiceAccount")
+    assert env["MEDBATCH_SERVICE_ACCOUNT"] == f"{NAMESPACE}:{account['metadata']['name']}"
+
+
+def test_cluster_wide_and_namespace_opt_in_together_are_refused() -> None:
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        helm_template("--set", "namespaceOptIn=true", "--set", "clusterWide=true")
+    assert "set clusterWide or namespaceOptIn, not both" in refused.value.stderr
 
 
 def test_user_roles_aggregate_into_admin_edit_and_view() -> None:

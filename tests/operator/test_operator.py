@@ -569,6 +569,28 @@ async def test_an_api_error_creating_the_rayjob_sets_a_phase_and_a_reason(
             await rayjob(cluster, "refused")
 
 
+async def test_where_namespaces_opt_in_a_refusal_says_how_to_opt_in(
+    cluster: Cluster, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the chart's namespaceOptIn the operator may act only where a namespace's admin bound the
+    tenant ClusterRole; until then its requests there are forbidden and the Corpus says what to run."""
+    monkeypatch.setenv("MEDBATCH_TENANT_CLUSTER_ROLE", "medbatch-tenant")
+    monkeypatch.setenv("MEDBATCH_SERVICE_ACCOUNT", "medbatch-system:medbatch")
+    await install(cluster, s3_endpoint)
+    cluster.server.refusals["configmaps"] = (403, "forbidden")
+    async with running_operator():
+        await cluster.apply(corpus("newcomer"))
+        found = await wait_phase(cluster, "newcomer", "Pending")
+        assert found["status"]["reason"] == "NamespaceNotOptedIn"
+        assert (
+            f"kubectl -n {NAMESPACE} create rolebinding medbatch --clusterrole=medbatch-tenant "
+            "--serviceaccount=medbatch-system:medbatch"
+        ) in found["status"]["message"]
+        await wait_event(cluster, "newcomer", "NamespaceNotOptedIn")
+        cluster.server.refusals.clear()  # the namespace's admin binds the role
+        await rayjob(cluster, "newcomer")
+
+
 async def test_a_child_of_another_owner_is_never_adopted(cluster: Cluster, s3_endpoint: str) -> None:
     await install(cluster, s3_endpoint)
     squatter = {

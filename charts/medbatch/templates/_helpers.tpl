@@ -51,6 +51,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- toYaml (index $rules .scope) }}
 {{- end }}
 
+{{/* The rules on a tenant's own objects (Secrets, RayJobs, ...), indented for a rules list. */}}
+{{- define "medbatch.tenantRules" -}}
+{{- include "medbatch.rules" (dict "Files" .Files "scope" "tenant") | nindent 2 }}
+{{- if .Values.rayClusters.allowed }}
+{{- include "medbatch.rules" (dict "Files" .Files "scope" "tenant-rayClusters") | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Non-empty when the operator watches every namespace (clusterWide or namespaceOptIn). */}}
+{{- define "medbatch.allNamespaces" -}}
+{{- if and .Values.clusterWide .Values.namespaceOptIn -}}
+{{- fail "set clusterWide or namespaceOptIn, not both: namespaceOptIn grants less (only where a namespace's admin opts in)" -}}
+{{- end -}}
+{{- if or .Values.clusterWide .Values.namespaceOptIn -}}true{{- end -}}
+{{- end }}
+
+{{/* The ClusterRole a namespace admin binds to opt the namespace in (namespaceOptIn). */}}
+{{- define "medbatch.tenantRoleName" -}}
+{{ include "medbatch.fullname" . }}-tenant
+{{- end }}
+
 {{/* The namespaces a namespace-limited install watches, as a JSON list: watchNamespaces, or the release's own. */}}
 {{- define "medbatch.watchedNamespaces" -}}
 {{- if .Values.watchNamespaces -}}
