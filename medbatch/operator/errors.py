@@ -21,12 +21,17 @@ class LaunchError(Exception):
         self.reason, self.message, self.retry = reason, message, retry
 
 
+class RbacRefusedError(LaunchError):
+    """A request the operator's RBAC does not allow (HTTP 403), as opposed to a refusal of the operator's
+    own (a Secret the platform has not marked, reason ``Forbidden`` too)."""
+
+
 def kube_problem(exc: KubeError) -> LaunchError:
     """What a failed Kubernetes call means for the Corpus (the message holds no text from the server)."""
     if isinstance(exc, InvalidNameError):
         return LaunchError("InvalidName", f"{exc}; nothing was read or sent", retry=False)
     if exc.code == 403:
-        return LaunchError(
+        return RbacRefusedError(
             "Forbidden",
             f"{exc.action} was forbidden (HTTP 403): the operator's RBAC lacks a permission (see the chart's "
             "ClusterRole); retrying",
@@ -57,8 +62,8 @@ def as_launch_errors(opt_in: str | None = None) -> Iterator[None]:
             yield
         except KubeError as exc:
             raise kube_problem(exc) from None
-    except LaunchError as problem:
-        if opt_in is None or problem.reason != "Forbidden":
+    except RbacRefusedError:
+        if opt_in is None:
             raise
         raise LaunchError(
             "NamespaceNotOptedIn",

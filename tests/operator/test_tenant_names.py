@@ -19,8 +19,8 @@ import yaml
 
 from medbatch.operator.admission import read_secret
 from medbatch.operator.config import OperatorConfig
-from medbatch.operator.errors import LaunchError
-from medbatch.operator.kube import InvalidNameError, Kube, SecretView
+from medbatch.operator.errors import LaunchError, as_launch_errors
+from medbatch.operator.kube import InvalidNameError, Kube, KubeError, SecretView
 from medbatch.operator.ray_clusters import ray_target
 from medbatch.operator.resource import read_corpus
 from medbatch.operator.runners import launch
@@ -216,3 +216,20 @@ async def test_the_operator_never_reads_another_namespace_s_secret(
     assert VICTIM_VALUE not in shown
     assert _secret_requests(cluster) == []
     assert await cluster.list_all("RayJob") == []
+
+
+def test_only_the_operator_s_rbac_refusals_read_as_a_namespace_not_opted_in() -> None:
+    """A refusal of the operator's own (reason Forbidden too: an unmarked Secret, an identity the platform
+    did not list) keeps its reason and message where namespaces opt in; a 403 from the API server,
+    however deep it was raised, says how to opt in."""
+    command = "kubectl -n team-a create rolebinding ..."
+    with pytest.raises(LaunchError) as rbac, as_launch_errors(command), as_launch_errors():
+        raise KubeError("creating ConfigMap medbatch-x-config", 403)
+    assert (rbac.value.reason, command in rbac.value.message) == ("NamespaceNotOptedIn", True)
+    own = LaunchError("Forbidden", "Secret 's3-creds' is not marked for Corpora", retry=True)
+    with pytest.raises(LaunchError) as kept, as_launch_errors(command):
+        raise own
+    assert kept.value is own
+    with pytest.raises(LaunchError) as plain, as_launch_errors():
+        raise KubeError("creating ConfigMap medbatch-x-config", 403)
+    assert plain.value.reason == "Forbidden", "without opt-in, a 403 is the chart's RBAC"
