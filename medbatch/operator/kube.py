@@ -130,8 +130,12 @@ class SecretView:
         return {key: self.text(key) or "" for key in sorted(self.encoded.keys() | self.plain.keys())}
 
 
+def _owner_refs(metadata: Any) -> list[Any]:
+    return list(getattr(metadata, "ownerReferences", None) or [])
+
+
 def _owner_uids(metadata: Any) -> frozenset[str]:
-    return frozenset(ref.uid for ref in (getattr(metadata, "ownerReferences", None) or []))
+    return frozenset(ref.uid for ref in _owner_refs(metadata))
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -233,9 +237,7 @@ class Kube:
             owners=_owner_uids(found.metadata),
             encoded=dict(found.data or {}),
             plain=dict(found.stringData or {}),
-            owner_names=frozenset(
-                (ref.kind, ref.name) for ref in (getattr(found.metadata, "ownerReferences", None) or [])
-            ),
+            owner_names=frozenset((ref.kind, ref.name) for ref in _owner_refs(found.metadata)),
         )
 
     async def rayjob_crd(self) -> dict[str, Any] | None:

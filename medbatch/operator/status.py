@@ -28,6 +28,7 @@ from medbatch.spec.corpus_status import (
     Message,
     Phase,
     Reason,
+    truncated,
 )
 from medbatch.spec.run_files import AuditReport, Outcome, ProgressReport
 
@@ -51,7 +52,7 @@ def _short(message: object) -> str:
     """
     text = str(message or "").strip()
     headline = text.split("\n", 1)[0].split("last available logs", 1)[0].rstrip(" ,:(")
-    return headline if len(headline) <= _HEADLINE_CHARS else headline[: _HEADLINE_CHARS - 1] + "…"
+    return truncated(headline, _HEADLINE_CHARS)
 
 
 def verdict(job: JobState, suspend: bool, outcome: Outcome | None, held: int = 0) -> Verdict:

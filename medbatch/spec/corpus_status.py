@@ -40,15 +40,14 @@ _MESSAGE_CHARS = 1024
 _REASON_CHARS = 128
 
 
+def truncated(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _bounded(limit: int) -> BeforeValidator:
     """Cut a string to ``limit`` characters, so a long message never makes the status invalid."""
-
-    def cut(value: object) -> object:
-        if isinstance(value, str) and len(value) > limit:
-            return value[: limit - 1] + "…"
-        return value
-
-    return BeforeValidator(cut)
+    return BeforeValidator(lambda value: truncated(value, limit) if isinstance(value, str) else value)
 
 
 Message = Annotated[str, _bounded(_MESSAGE_CHARS), Field(max_length=_MESSAGE_CHARS)]
